@@ -1,0 +1,560 @@
+"""``polyout.Client``: one asyncio client for the Agents, Platform and Connector APIs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Literal
+
+import aiohttp
+import attrs
+
+from polyout._apis import ApiName, Dialect, base_url_for, dialect_for, state_from_raw
+from polyout._errors import (
+    APIStatusError,
+    ClientClosedError,
+    NotFoundError,
+    TransportError,
+    TriggerOutcomeUnknown,
+    ValidationError,
+    error_class_for,
+)
+from polyout._log import configure_from_env, logger
+from polyout._models import Call, CallRequest, CallState, CallStatus, Encryption
+from polyout._pacing import Pacer
+from polyout._phone import mask_number
+from polyout._request import build_request
+from polyout._retry import TRIGGER_RETRYABLE_5XX, RetryPolicy, parse_retry_after, retrying
+from polyout._version import __version__
+
+__all__ = ["DEFAULT_WAIT_TIMEOUT", "Client", "Timeout"]
+
+#: Status data disappears about two hours after a call ends; stop well before that.
+DEFAULT_WAIT_TIMEOUT = 2 * 3600 - 10 * 60
+#: The Platform docs suggest polling every 2 to 5 seconds.
+DEFAULT_POLL_INTERVAL = 3.0
+#: A status can lag its trigger: a 404 for a never-seen call is retried this long.
+NOT_FOUND_GRACE = 30.0
+_MAX_BODY = 1024 * 1024
+_CORRELATION_HEADER = "X-PolyAI-Correlation-Id"
+_USER_AGENT = (
+    f"polyout/{__version__} aiohttp/{aiohttp.__version__} "
+    f"python/{sys.version_info.major}.{sys.version_info.minor}"
+)
+
+
+@attrs.frozen
+class Timeout:
+    """Per-request time limits in seconds.
+
+    ``connect`` bounds getting a connection (pool wait included): a request that times
+    out there was provably never sent. ``read`` bounds each wait for the server's bytes,
+    ``total`` the whole request.
+    """
+
+    connect: float = 5.0
+    read: float = 30.0
+    total: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        if min(self.connect, self.read, self.total) <= 0:
+            raise ValueError("timeouts must be positive")
+        if self.connect > self.total:
+            # Otherwise a timeout while connecting would look like one after sending.
+            raise ValueError("connect timeout must not exceed total")
+
+
+@attrs.frozen
+class _Answer:
+    status: int
+    correlation_id: str | None
+    parsed: Any
+
+
+class _Secret:
+    """A credential that never shows itself in a repr, a log line or a traceback."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+
+_State = Literal["unopened", "open", "closed"]
+
+
+class Client:
+    """An asyncio client for PolyAI's outbound calling APIs.
+
+    Use it as ``async with Client(...) as client:`` or call ``await client.aclose()``.
+    A session you pass in stays yours: the client never closes it.
+    """
+
+    def __init__(
+        self,
+        api: ApiName = "agents",
+        *,
+        api_key: str | None = None,
+        region: str | None = None,
+        base_url: str | None = None,
+        agent_id: str | None = None,
+        environment: str = "live",
+        account_id: str | None = None,
+        project_id: str | None = None,
+        timeout: float | Timeout = Timeout(),
+        max_retries: int = 3,
+        max_retry_wait: float = 30.0,
+        rate_limit: float | None = None,
+        max_connections: int = 100,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        configure_from_env()
+        self._dialect: Dialect = dialect_for(
+            api,
+            agent_id=agent_id,
+            environment=environment,
+            account_id=account_id,
+            project_id=project_id,
+        )
+        self._api_key = _Secret(_check_api_key(api_key or os.environ.get("POLYAI_API_KEY")))
+        self.base_url = _resolve_base_url(api, base_url, region)
+        self.timeout = timeout if isinstance(timeout, Timeout) else _timeout_from(timeout)
+        self.retry_policy = RetryPolicy(max_retries=max_retries, max_wait=max_retry_wait)
+        self._pacer = Pacer(rate_limit) if rate_limit is not None else None
+        if max_connections < 1:
+            raise ValueError("max_connections must be at least 1")
+        self._max_connections = max_connections
+        self._session = session
+        self._owns_session = session is None
+        self._state: _State = "unopened"
+        self._headers = {
+            self._dialect.auth_header: self._api_key.reveal(),
+            "Accept": "application/json",
+            "User-Agent": _USER_AGENT,
+        }
+        self._aiohttp_timeout = aiohttp.ClientTimeout(
+            total=self.timeout.total,
+            connect=self.timeout.connect,
+            sock_read=self.timeout.read,
+        )
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @property
+    def api(self) -> ApiName:
+        return self._dialect.name
+
+    @property
+    def environment(self) -> str | None:
+        return self._dialect.environment
+
+    def __repr__(self) -> str:
+        ids = {
+            "agent_id": self._dialect.agent_id,
+            "environment": self._dialect.environment,
+            "account_id": self._dialect.account_id,
+            "project_id": self._dialect.project_id,
+        }
+        shown = "".join(f" {key}={value!r}" for key, value in ids.items() if value)
+        return f"<polyout.Client api={self.api!r} base_url={self.base_url!r}{shown} {self._state}>"
+
+    async def __aenter__(self) -> Client:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP session if the client opened it. Safe to call twice."""
+        if self._state == "closed":
+            return
+        self._state = "closed"
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._state == "closed":
+            raise ClientClosedError("this polyout.Client was closed; create a new one")
+        if self._session is None:
+            # Created here, inside the running loop: a session binds to its loop.
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
+        self._state = "open"
+        return self._session
+
+    # -- public operations -------------------------------------------------------------
+    async def trigger_call(
+        self,
+        to_number: str,
+        *,
+        country_code: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        encryption: Encryption | str | None = None,
+        variant_id: str | None = None,
+    ) -> Call:
+        """Place one call. Input is validated first; nothing is sent if it is invalid.
+
+        Raises :class:`TriggerOutcomeUnknown` when the request was sent but no answer came
+        back: the call may have been placed, and it is not re-sent.
+        """
+        request = build_request(
+            to_number,
+            country_code=country_code,
+            metadata=metadata,
+            encryption=encryption,
+            variant_id=variant_id,
+        )
+        return await self.place(request)
+
+    async def place(self, request: CallRequest, *, pacer: Pacer | None = None) -> Call:
+        """Place a call from an already validated :class:`CallRequest`.
+
+        ``pacer`` overrides the client's own rate limit, so a campaign can pace (and pause
+        on 429) all of its triggers together.
+        """
+        pacer = pacer or self._pacer
+        payload = _encode(self._dialect.trigger_body(request))
+        path = self._dialect.trigger_path()
+        masked = mask_number(request.to_number)
+
+        async def attempt() -> _Answer:
+            if pacer is not None:
+                await pacer.acquire()
+            try:
+                answer = await self._send("POST", path, payload=payload, masked=masked)
+            except APIStatusError as exc:
+                if exc.status_code == 429 and pacer is not None:
+                    pacer.on_rate_limited(exc.retry_after)
+                if exc.status_code >= 500 and exc.status_code not in TRIGGER_RETRYABLE_5XX:
+                    raise _unknown_from_status(exc, masked) from exc
+                raise
+            if pacer is not None:
+                pacer.on_success()
+            return answer
+
+        answer = await retrying(
+            attempt, policy=self.retry_policy, trigger=True, on_retry=self._log_retry
+        )
+        sid = self._dialect.sid_from_trigger(answer.parsed)
+        if sid is None:
+            raise TriggerOutcomeUnknown(
+                f"HTTP {answer.status} from POST {path} has no call sid: the call was "
+                "probably placed but cannot be followed",
+                masked_number=masked,
+                method="POST",
+                path=path,
+                status_code=answer.status,
+                correlation_id=answer.correlation_id,
+            )
+        initial = answer.parsed.get("status") if isinstance(answer.parsed, Mapping) else None
+        logger.info(
+            "call %s placed to %s (correlation id %s)",
+            sid,
+            masked,
+            answer.correlation_id,
+            extra={"polyout_call_sid": sid, "polyout_correlation_id": answer.correlation_id},
+        )
+        return Call(
+            call_sid=sid,
+            to_number=request.to_number,
+            status=state_from_raw(initial) if initial is not None else CallState.QUEUED,
+            correlation_id=answer.correlation_id,
+            raw=answer.parsed,
+        )
+
+    async def get_status(self, call_sid: str) -> CallStatus:
+        """Read a call's status once (retried on connection errors, 429 and 5xx)."""
+        _check_sid(call_sid)
+        path = self._dialect.status_path(call_sid)
+        params = self._dialect.status_params()
+
+        async def attempt() -> _Answer:
+            return await self._send("GET", path, params=params)
+
+        answer = await retrying(
+            attempt, policy=self.retry_policy, trigger=False, on_retry=self._log_retry
+        )
+        body = answer.parsed if isinstance(answer.parsed, Mapping) else {}
+        if not body:
+            raise TransportError(
+                f"HTTP {answer.status} from GET {path} has no JSON object body",
+                method="GET",
+                path=path,
+            )
+        raw_status = self._dialect.raw_status(body)
+        return CallStatus(
+            call_sid=call_sid,
+            state=state_from_raw(raw_status),
+            raw_status=raw_status if isinstance(raw_status, str) else None,
+            reason=self._dialect.reason(body),
+            correlation_id=answer.correlation_id,
+            raw=body,
+        )
+
+    async def wait_for_call(
+        self,
+        call_sid: str,
+        *,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+    ) -> CallStatus:
+        """Poll until the call ends.
+
+        Returns its final status. When the status disappears after having been seen
+        (retention passed) or ``timeout`` passes first, returns a status in state
+        ``expired`` whose ``last_seen`` is the last status read. Raises
+        :class:`NotFoundError` when the call was never found.
+        """
+        if poll_interval <= 0:
+            raise ValueError("poll_interval must be positive")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = None if timeout is None else started + timeout
+        last: CallStatus | None = None
+        while True:
+            try:
+                status = await self.get_status(call_sid)
+            except NotFoundError:
+                if last is not None:
+                    return _expired(last, "status is no longer available (retention passed)")
+                if loop.time() - started >= NOT_FOUND_GRACE:
+                    raise
+            else:
+                if status.is_terminal:
+                    return status
+                last = status
+            if deadline is not None and loop.time() + poll_interval > deadline:
+                seen = last or CallStatus(call_sid=call_sid, state=CallState.UNKNOWN)
+                return _expired(seen, f"not finished after {timeout:g} s")
+            await asyncio.sleep(poll_interval)
+
+    # -- transport ---------------------------------------------------------------------
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        payload: bytes | None = None,
+        masked: str | None = None,
+    ) -> _Answer:
+        """One HTTP exchange. Raises APIStatusError, TransportError or TriggerOutcomeUnknown."""
+        session = self._open()
+        headers = self._headers
+        if payload is not None:
+            headers = {**headers, "Content-Type": "application/json"}
+        started = time.perf_counter()
+        try:
+            async with session.request(
+                method,
+                self.base_url + path,
+                params=params,
+                data=payload,
+                headers=headers,
+                timeout=self._aiohttp_timeout,
+                allow_redirects=False,
+            ) as response:
+                body = await _read_capped(response)
+                status, response_headers = response.status, response.headers
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
+            # The connection was never made: nothing was sent, always safe to retry.
+            raise TransportError(
+                f"could not connect for {method} {path}: {_describe(exc)}",
+                method=method,
+                path=path,
+            ) from None
+        except (aiohttp.ClientError, asyncio.TimeoutError, _BodyTooLarge) as exc:
+            what = f"{method} {path}: {_describe(exc)}"
+            if masked is not None:
+                raise TriggerOutcomeUnknown(
+                    f"no answer to {what}; the call to {masked} may have been placed",
+                    masked_number=masked,
+                    method=method,
+                    path=path,
+                ) from None
+            raise TransportError(f"no answer to {what}", method=method, path=path) from None
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        correlation_id = response_headers.get(_CORRELATION_HEADER)
+        parsed = _decode(body)
+        logger.debug(
+            "%s %s -> %s in %.1f ms%s (correlation id %s)",
+            method,
+            path,
+            status,
+            elapsed_ms,
+            f" for {masked}" if masked else "",
+            correlation_id,
+            extra={"polyout_status": status, "polyout_correlation_id": correlation_id},
+        )
+        if status < 300:
+            return _Answer(status, correlation_id, parsed)
+        text = body.decode("utf-8", errors="replace").replace(self._api_key.reveal(), "***")
+        message, code = _error_details(parsed, text, status)
+        raise error_class_for(status)(
+            status,
+            message=message,
+            code=code,
+            correlation_id=correlation_id or _correlation_from_body(parsed),
+            body=text,
+            parsed=parsed if isinstance(parsed, Mapping) else None,
+            method=method,
+            path=path,
+            retry_after=parse_retry_after(response_headers),
+        )
+
+    def _log_retry(self, exc: BaseException, tries: int, wait: float) -> None:
+        correlation_id = getattr(exc, "correlation_id", None)
+        logger.warning(
+            "retrying after try %d in %.2f s: %s",
+            tries,
+            wait,
+            exc,
+            extra={"polyout_correlation_id": correlation_id, "polyout_tries": tries},
+        )
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _read_capped(response: aiohttp.ClientResponse) -> bytes:
+    """The body, refusing more than 1 MiB: no documented answer comes close."""
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(65536):
+        body += chunk
+        if len(body) > _MAX_BODY:
+            raise _BodyTooLarge(f"response body larger than {_MAX_BODY} bytes")
+    return bytes(body)
+
+
+def _encode(body: Mapping[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _decode(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except ValueError:  # not JSON, or not UTF-8: kept as text on the error
+        return None
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"{exc.host}:{exc.port} {exc.os_error.strerror or exc.os_error}"
+    return str(exc) or type(exc).__name__
+
+
+def _error_details(parsed: Any, text: str, status: int) -> tuple[str, str | None]:
+    """Message and code from any of the documented error body shapes."""
+    if isinstance(parsed, Mapping):
+        error = parsed.get("error")
+        if isinstance(error, Mapping):  # {"error": {"code", "id", "message", ...}}
+            return _text(error.get("message"), status), _opt(error.get("code"))
+        message = parsed.get("error_message") or error or parsed.get("message")
+        code = parsed.get("error_code") or parsed.get("code")
+        details = parsed.get("errors")
+        if isinstance(details, list) and details:  # {"message", "errors": [{field, message}]}
+            fields = "; ".join(
+                f"{item.get('field')}: {item.get('message')}"
+                for item in details
+                if isinstance(item, Mapping)
+            )
+            message = f"{message} ({fields})" if message and fields else message or fields
+        return _text(message, status), _opt(code)
+    snippet = " ".join(text.split())[:200]
+    return snippet or f"HTTP {status} with an empty body", None
+
+
+def _text(value: object, status: int) -> str:
+    return str(value) if value else f"HTTP {status}"
+
+
+def _opt(value: object) -> str | None:
+    return str(value) if value is not None and value != "" else None
+
+
+def _correlation_from_body(parsed: Any) -> str | None:
+    if isinstance(parsed, Mapping):
+        error = parsed.get("error")
+        if isinstance(error, Mapping):
+            return _opt(error.get("correlation_id"))
+    return None
+
+
+def _unknown_from_status(exc: APIStatusError, masked: str) -> TriggerOutcomeUnknown:
+    # Only 500 and 502 are documented as "not placed"; any other 5xx (a gateway timeout,
+    # say) may come from a proxy that gave up while the call was being placed.
+    return TriggerOutcomeUnknown(
+        f"{exc}; the docs do not say whether the call to {masked} was placed",
+        masked_number=masked,
+        method=exc.method,
+        path=exc.path,
+        status_code=exc.status_code,
+        correlation_id=exc.correlation_id,
+    )
+
+
+def _expired(last: CallStatus, reason: str) -> CallStatus:
+    return CallStatus(
+        call_sid=last.call_sid,
+        state=CallState.EXPIRED,
+        raw_status=last.raw_status,
+        reason=reason,
+        correlation_id=last.correlation_id,
+        raw=last.raw,
+        last_seen=last,
+    )
+
+
+def _check_sid(call_sid: str) -> None:
+    if not isinstance(call_sid, str) or not call_sid.startswith("OUT-") or len(call_sid) > 200:
+        raise ValidationError("call_sid", "must be a call sid as returned by a trigger (OUT-…)")
+
+
+def _check_api_key(key: str | None) -> str:
+    if not key:
+        raise ValidationError("api_key", "is required: pass api_key= or set POLYAI_API_KEY")
+    if not key.isprintable() or any(ch.isspace() for ch in key) or not key.isascii():
+        # The key itself is never part of the message.
+        raise ValidationError("api_key", "contains whitespace or characters a header cannot carry")
+    return key
+
+
+def _resolve_base_url(api: str, base_url: str | None, region: str | None) -> str:
+    url = base_url or os.environ.get("POLYAI_BASE_URL")
+    if not url:
+        if region is None:
+            raise ValidationError("base_url", "pass region= or base_url= (or set POLYAI_BASE_URL)")
+        return base_url_for(api, region)
+    if not url.startswith(("https://", "http://")):
+        raise ValidationError("base_url", "must start with https:// or http://")
+    return url.rstrip("/")
+
+
+def _timeout_from(total: float) -> Timeout:
+    return Timeout(connect=min(5.0, total), read=total, total=total)

@@ -1,0 +1,113 @@
+"""Strict pacing of triggers: evenly spaced, never a burst, everyone paused together on 429.
+
+Why not ``aiolimiter.AsyncLimiter(rate, 1)``: its bucket starts full and lets about twice
+the rate through in the first second, which a server counting a sliding window answers
+with 429. And its rate cannot change while tasks wait on it, which backing off needs.
+
+Here waiters queue in FIFO order and one timer releases them one at a time, each at
+least ``1 / rate`` after the previous release (plus a 1% guard for network jitter, so
+``rate + 1`` triggers never land inside one second). A 429 pauses every waiter until
+Retry-After has passed and halves the rate; each later success wins a little back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+__all__ = ["Pacer"]
+
+_GUARD = 1.01  # spacing margin: 1% of the interval, 10 ms per second of triggers
+_BACKOFF_FACTOR = 0.5  # multiplicative decrease on 429
+_RECOVERY_STEPS = 25  # successes to climb from zero back to the full rate
+
+
+class Pacer:
+    """At most ``rate`` acquisitions per second, spaced evenly, with a shared pause."""
+
+    def __init__(self, rate: float, *, min_rate: float | None = None) -> None:
+        if not rate > 0:
+            raise ValueError("rate must be positive")
+        self.target_rate = float(rate)
+        self.min_rate = float(min_rate) if min_rate is not None else self.target_rate / 16
+        self.rate = self.target_rate
+        self.rate_limited = 0  #: how many 429s were reported
+        self._waiters: deque[asyncio.Future[None]] = deque()
+        self._last_release = float("-inf")
+        self._paused_until = float("-inf")
+        self._last_decrease = float("-inf")
+        self._timer: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"<Pacer rate={self.rate:g}/s target={self.target_rate:g}/s "
+            f"waiting={len(self._waiters)} rate_limited={self.rate_limited}>"
+        )
+
+    @property
+    def interval(self) -> float:
+        return _GUARD / self.rate
+
+    def paused_for(self) -> float:
+        """Seconds left in the current 429 pause (0 when not paused)."""
+        if self._loop is None:
+            return 0.0
+        return max(self._paused_until - self._loop.time(), 0.0)
+
+    async def acquire(self) -> None:
+        """Wait for this caller's turn."""
+        loop = self._loop = asyncio.get_running_loop()
+        if not self._waiters and self._ready_at(loop.time()) <= loop.time():
+            self._last_release = loop.time()
+            return
+        waiter: asyncio.Future[None] = loop.create_future()
+        self._waiters.append(waiter)
+        self._arm()
+        await waiter
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        """A 429 arrived: pause everyone for ``retry_after`` and slow down."""
+        loop = self._loop = asyncio.get_running_loop()
+        now = loop.time()
+        self.rate_limited += 1
+        pause = retry_after if retry_after is not None else 1.0
+        self._paused_until = max(self._paused_until, now + pause)
+        # One burst of 429s is one signal: halve at most once per pause.
+        if now >= self._last_decrease + max(pause, self.interval):
+            self.rate = max(self.min_rate, self.rate * _BACKOFF_FACTOR)
+            self._last_decrease = now
+        self._rearm()
+
+    def on_success(self) -> None:
+        """A trigger went through: creep back towards the target rate."""
+        if self.rate < self.target_rate:
+            self.rate = min(self.target_rate, self.rate + self.target_rate / _RECOVERY_STEPS)
+
+    def _ready_at(self, now: float) -> float:
+        return max(now, self._last_release + self.interval, self._paused_until)
+
+    def _arm(self) -> None:
+        if self._timer is None and self._waiters and self._loop is not None:
+            self._timer = self._loop.call_at(self._ready_at(self._loop.time()), self._release)
+
+    def _rearm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._arm()
+
+    def _release(self) -> None:
+        self._timer = None
+        assert self._loop is not None
+        now = self._loop.time()
+        if self._ready_at(now) > now:  # a pause or slowdown began since the timer was set
+            self._arm()
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():  # skip callers that were cancelled while waiting
+                waiter.set_result(None)
+                self._last_release = now
+                break
+        self._arm()

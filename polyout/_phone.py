@@ -1,0 +1,94 @@
+"""Phone numbers: parse once at input into E.164, mask for logs, find a number's time zones.
+
+Only phonenumbers' core metadata and its small time zone table are imported: the
+geocoder and carrier data are large and never needed here.
+"""
+
+from __future__ import annotations
+
+import phonenumbers
+from phonenumbers import timezone as _timezone
+
+from polyout._errors import ValidationError
+
+__all__ = ["mask_number", "normalize_country_code", "time_zones_for", "to_e164"]
+
+# phonenumbers refuses longer input itself, but only after work proportional to its size.
+_MAX_INPUT = 64
+_UNKNOWN_ZONE = "Etc/Unknown"
+
+
+def normalize_country_code(country_code: str) -> str:
+    """An upper-case ISO 3166-1 alpha-2 region that phonenumbers knows, or ValidationError."""
+    region = country_code.strip().upper() if isinstance(country_code, str) else ""
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError(
+            "country_code", f"{country_code!r} is not an ISO 3166-1 alpha-2 country code"
+        )
+    return region
+
+
+def to_e164(number: str, country_code: str | None = None) -> str:
+    """Parse ``number`` (E.164, or national format with ``country_code``) into E.164.
+
+    Error messages never repeat the number: they end up in logs.
+    """
+    if not isinstance(number, str):
+        raise ValidationError("to_number", f"must be a string, not {type(number).__name__}")
+    text = number.strip()
+    if not text:
+        raise ValidationError("to_number", "is empty")
+    if len(text) > _MAX_INPUT:
+        raise ValidationError("to_number", f"is longer than {_MAX_INPUT} characters")
+    region = normalize_country_code(country_code) if country_code is not None else None
+    if region is None and not text.startswith("+"):
+        raise ValidationError(
+            "to_number",
+            "is not in E.164 format (+ then country code and number); "
+            "pass country_code to parse a national number",
+        )
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException as exc:
+        raise ValidationError("to_number", f"cannot be parsed ({_parse_failure(exc)})") from None
+    if not phonenumbers.is_valid_number(parsed):
+        where = f" for {region}" if region else ""
+        raise ValidationError("to_number", f"is not a valid phone number{where}")
+    return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+
+
+def _parse_failure(exc: phonenumbers.NumberParseException) -> str:
+    reasons = {
+        phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "unknown country code",
+        phonenumbers.NumberParseException.NOT_A_NUMBER: "not a phone number",
+        phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "too short",
+        phonenumbers.NumberParseException.TOO_SHORT_NSN: "too short",
+        phonenumbers.NumberParseException.TOO_LONG: "too long",
+    }
+    return reasons.get(exc.error_type, "not a phone number")
+
+
+def time_zones_for(e164: str) -> tuple[str, ...]:
+    """The IANA time zones a number may ring in; empty when phonenumbers cannot tell."""
+    zones = _timezone.time_zones_for_number(phonenumbers.parse(e164, None))
+    return tuple(zone for zone in zones if zone != _UNKNOWN_ZONE)
+
+
+def mask_number(number: str) -> str:
+    """``+447700900750`` -> ``+44*******750``: enough to recognise, not enough to dial."""
+    if not number.startswith("+"):
+        return "*" * max(len(number) - 2, 0) + number[-2:] if len(number) > 4 else "****"
+    digits = number[1:]
+    code = _country_prefix(digits)
+    rest = digits[len(code) :]
+    if len(rest) <= 3:
+        return "+" + code + "*" * len(rest)
+    return "+" + code + "*" * (len(rest) - 3) + rest[-3:]
+
+
+def _country_prefix(digits: str) -> str:
+    for size in (1, 2, 3):
+        prefix = digits[:size]
+        if prefix.isdigit() and int(prefix) in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            return prefix
+    return ""

@@ -1,0 +1,160 @@
+"""What is safe to retry, how long to wait, and the testing switch that makes waits instant.
+
+The rule that matters most: a trigger is re-sent only when it provably placed no call
+(the connection was never made, or the server said so with 429, 500 or 502). Anything
+else after the request left is :class:`TriggerOutcomeUnknown` and is never re-sent.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
+from typing import Any, TypeVar
+
+import attrs
+import backoff
+
+from polyout._errors import (
+    APIStatusError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    TriggerOutcomeUnknown,
+)
+
+__all__ = ["RetryPolicy", "is_testing", "parse_retry_after", "retrying", "set_testing"]
+
+T = TypeVar("T")
+
+#: 500 and 502 are documented as "the call was not placed, retry with backoff".
+TRIGGER_RETRYABLE_5XX = frozenset({500, 502})
+
+_testing = False
+
+
+def set_testing(enabled: bool) -> None:
+    """Make every retry wait zero seconds (for your test suites, like ours)."""
+    global _testing
+    _testing = enabled
+
+
+def is_testing() -> bool:
+    return _testing
+
+
+@attrs.frozen
+class RetryPolicy:
+    """Bounds of the retry loop: ``max_retries`` re-sends, no single wait over ``max_wait``.
+
+    A server that asks for a longer wait (Retry-After) than ``max_wait`` gets no retry:
+    the error is raised with ``retry_after`` so the caller can reschedule.
+    """
+
+    max_retries: int = 3
+    max_wait: float = 30.0
+    first_wait: float = 0.5
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if self.max_wait < 0 or self.first_wait <= 0:
+            raise ValueError("waits must be positive")
+
+
+def is_retryable(exc: BaseException, *, trigger: bool) -> bool:
+    """Whether ``exc`` may be retried. For triggers: only when no call can have been placed."""
+    if isinstance(exc, TriggerOutcomeUnknown):
+        return False
+    if isinstance(exc, RateLimitError):
+        return True
+    if isinstance(exc, ServerError):
+        return not trigger or exc.status_code in TRIGGER_RETRYABLE_5XX
+    # A trigger only raises a plain TransportError when the connection was never made.
+    return isinstance(exc, TransportError)
+
+
+def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait: ``retry-after-ms``, else ``Retry-After``.
+
+    ``Retry-After`` may be seconds or an HTTP date; a date in the past means zero.
+    Unreadable values are ignored rather than trusted.
+    """
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            value = float(millis) / 1000
+        except ValueError:
+            value = -1.0
+        if value >= 0 and value == value:  # not NaN
+            return value
+    text = headers.get("Retry-After")
+    if text is None:
+        return None
+    text = text.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        current = time.time() if now is None else now
+        return max(when.timestamp() - current, 0.0)
+    return seconds if seconds >= 0 and seconds == seconds else None
+
+
+def _waits(policy: RetryPolicy) -> Generator[float, Any, None]:
+    """backoff wait generator: exact Retry-After, else jittered exponential backoff.
+
+    backoff sends in the exception that failed the attempt. Returning ends the retries,
+    which backoff turns into re-raising that exception.
+    """
+    exponential = backoff.expo(base=2, factor=policy.first_wait, max_value=policy.max_wait)
+    next(exponential)  # the generator's priming value
+    exc = yield 0.0  # priming, as backoff expects
+    while True:
+        asked = exc.retry_after if isinstance(exc, APIStatusError) else None
+        if asked is not None:
+            if asked > policy.max_wait:
+                return  # waiting less than asked would only be refused again
+            wait = asked  # never jittered shorter than the server asked
+        else:
+            ceiling = next(exponential)
+            wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+        exc = yield 0.0 if _testing else wait
+
+
+async def retrying(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    trigger: bool,
+    on_retry: Callable[[BaseException, int, float], None] | None = None,
+) -> T:
+    """Run ``attempt`` until it succeeds, fails for good, or the policy is spent."""
+
+    def give_up(exc: BaseException) -> bool:
+        return not is_retryable(exc, trigger=trigger)
+
+    def report(details: Any) -> None:
+        if on_retry is not None:
+            on_retry(details["exception"], details["tries"], details["wait"])
+
+    attempts: AsyncGenerator[backoff.Attempt, None] = backoff.aretry_context(
+        (TransportError, APIStatusError),
+        _waits,
+        max_tries=policy.max_retries + 1,
+        jitter=None,  # _waits jitters itself, and must not jitter Retry-After
+        giveup=give_up,
+        on_backoff=report,
+        logger=None,
+        policy=policy,
+    )
+    results: list[T] = []
+    async for try_ in attempts:
+        with try_:
+            results.append(await attempt())
+    # backoff ends the loop after a success, and raises the last error when it gives up.
+    return results[0]
