@@ -1,0 +1,16 @@
+"""Shared test settings: retries wait zero seconds unless a test turns real waits back on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+import polyout
+
+
+@pytest.fixture(autouse=True)
+def instant_retries() -> Iterator[None]:
+    polyout.set_testing(True)
+    yield
+    polyout.set_testing(False)
