@@ -23,6 +23,7 @@ from ._clock import Clock, ManualClock, ScaledClock
 from ._config import AGENT_ENVIRONMENTS, FaultConfig, SandboxConfig
 from ._handlers import CORRELATION_HEADER
 from ._ledger import Ledger, Placement, Rejection
+from ._lifecycle import Timeline
 from ._outcomes import LAST_DIGIT, Outcome, OutcomeMix
 from ._server import Sandbox
 from ._validation import METADATA_BASE64_LIMIT, metadata_base64_size
@@ -46,6 +47,7 @@ __all__ = [
     "Sandbox",
     "SandboxConfig",
     "ScaledClock",
+    "Timeline",
     "add_arguments",
     "config_from_args",
     "main",

@@ -15,6 +15,7 @@ from ._handlers import (
     STATE,
     Handler,
     api_handler,
+    correlation_id,
     json_response,
     record_rejection,
 )
@@ -26,25 +27,25 @@ __all__ = ["create_app"]
 @web.middleware
 async def _correlation(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Give every response, errors and unknown routes included, a fresh correlation id."""
-    correlation_id = str(uuid.uuid4())
-    request["correlation_id"] = correlation_id
+    value = str(uuid.uuid4())
+    correlation_id.set(value)
     try:
         response = await handler(request)
     except web.HTTPException as exc:
         # Unknown route, wrong method, body too large: answered by aiohttp, but
         # still in the style of the API the path belongs to.
-        response = _http_error(request, exc, correlation_id)
-    response.headers[CORRELATION_HEADER] = correlation_id
+        response = _http_error(request, exc, value)
+    response.headers[CORRELATION_HEADER] = value
     return response
 
 
-def _http_error(request: web.Request, exc: web.HTTPException, correlation_id: str) -> web.Response:
+def _http_error(request: web.Request, exc: web.HTTPException, value: str) -> web.Response:
     status = HTTPStatus(exc.status)
     error = ApiError(exc.status, status.name, f"{status.phrase}: {request.method} {request.path}")
     dialect = dialect_for_path(request.path)
     api = dialect.api.value if dialect is not None else None
-    record_rejection(request, api, "route", error.status, error.code, error.message)
-    body = dialect.error_body(error, correlation_id) if dialect is not None else flat_body(error)
+    record_rejection(request, api, "route", error)
+    body = dialect.error_body(error, value) if dialect is not None else flat_body(error)
     allow = exc.headers.get("Allow")
     return json_response(body, exc.status, {"Allow": allow} if allow else None)
 

@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 
 from aiohttp import web
@@ -29,12 +30,16 @@ __all__ = [
     "CORRELATION_HEADER",
     "STATE",
     "api_handler",
+    "correlation_id",
     "json_response",
     "record_rejection",
 ]
 
 CORRELATION_HEADER = "X-PolyAI-Correlation-Id"
 STATE = web.AppKey("polyout_sandbox_state", SandboxState)
+
+# Set by the app's middleware for each request (each runs in a task of its own).
+correlation_id: ContextVar[str] = ContextVar("polyout_sandbox_correlation_id")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -51,22 +56,30 @@ def json_response(
 
 
 def record_rejection(
-    request: web.Request, api: str | None, endpoint: str, status: int, code: str, reason: str
+    request: web.Request, api: str | None, endpoint: str, error: ApiError, number: str | None = None
 ) -> None:
-    number = request.get("number")
     request.app[STATE].ledger.record_rejection(
         Rejection(
             api=api,
             endpoint=endpoint,
-            status=status,
-            code=code,
-            reason=reason,
-            number=number if isinstance(number, str) else None,
+            status=error.status,
+            code=error.code,
+            reason=error.detail,
+            number=number,
             sid=request.match_info.get("call_sid"),
             wall_time=time.time(),
-            correlation_id=request["correlation_id"],
+            correlation_id=correlation_id.get(),
         )
     )
+
+
+class _Seen:
+    """What a request revealed before it was refused: the ledger records it."""
+
+    __slots__ = ("number",)
+
+    def __init__(self) -> None:
+        self.number: str | None = None
 
 
 def api_handler(dialect: Dialect, endpoint: str) -> Handler:
@@ -74,13 +87,12 @@ def api_handler(dialect: Dialect, endpoint: str) -> Handler:
     serve = _trigger if endpoint == "trigger" else _status
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        seen = _Seen()
         try:
-            return await serve(request, dialect)
+            return await serve(request, dialect, seen)
         except ApiError as error:
-            record_rejection(
-                request, dialect.api.value, endpoint, error.status, error.code, error.detail
-            )
-            body = dialect.error_body(error, request["correlation_id"])
+            record_rejection(request, dialect.api.value, endpoint, error, seen.number)
+            body = dialect.error_body(error, correlation_id.get())
             return json_response(body, error.status, error.headers)
 
     return handle
@@ -125,7 +137,7 @@ def _parse_body(raw: bytes) -> Any:
         raise ApiError(400, "INVALID_JSON", "request body is not valid JSON") from None
 
 
-async def _trigger(request: web.Request, dialect: Dialect) -> web.StreamResponse:
+async def _trigger(request: web.Request, dialect: Dialect, seen: _Seen) -> web.StreamResponse:
     state = request.app[STATE]
     credential = _authenticate(request, dialect, state)
     raw = await request.read()
@@ -135,8 +147,8 @@ async def _trigger(request: web.Request, dialect: Dialect) -> web.StreamResponse
     real_now = state.clock.monotonic()
     _check_rate(state.trigger_window, rate_key, real_now, "calls")
     body = _parse_body(raw)
-    if isinstance(body, dict):
-        request["number"] = body.get(dialect.schema.number)
+    number = body.get(dialect.schema.number) if isinstance(body, dict) else None
+    seen.number = number if isinstance(number, str) else None
     checked = validate_trigger(body, dialect.schema)
     if isinstance(checked, list):
         raise ApiError.invalid(checked)
@@ -185,7 +197,7 @@ def _placement(
         project_id=ids.get("project_id"),
         wall_time=time.time(),
         simulated_time=timeline.placed_at,
-        correlation_id=request["correlation_id"],
+        correlation_id=correlation_id.get(),
         cut=cut,
     )
 
@@ -206,7 +218,7 @@ def _drop_connection(request: web.Request) -> web.StreamResponse:
     return web.Response(status=200)
 
 
-async def _status(request: web.Request, dialect: Dialect) -> web.StreamResponse:
+async def _status(request: web.Request, dialect: Dialect, _: _Seen) -> web.StreamResponse:
     state = request.app[STATE]
     credential = _authenticate(request, dialect, state)
     await _delay(state.faults.status_latency())
