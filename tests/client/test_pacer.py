@@ -1,0 +1,111 @@
+"""The strict pacer: evenly spaced, never a burst, everyone paused together on 429."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+import pytest
+
+import polyout
+
+
+async def release_times(pacer: polyout.Pacer, count: int) -> list[float]:
+    loop = asyncio.get_running_loop()
+    times: list[float] = []
+
+    async def one() -> None:
+        await pacer.acquire()
+        times.append(loop.time())
+
+    await asyncio.gather(*(one() for _ in range(count)))
+    return sorted(times)
+
+
+async def test_no_burst_and_no_more_than_rate_in_any_second() -> None:
+    rate = 20
+    times = await release_times(polyout.Pacer(rate), 41)
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert min(gaps) >= 1 / rate  # never two at once, unlike a full token bucket
+    for i in range(len(times) - rate):
+        assert times[i + rate] - times[i] > 1.0  # rate + 1 never fit in one second
+    span = times[-1] - times[0]
+    assert span == pytest.approx(40 / rate, rel=0.03)  # and no slower than needed
+
+
+async def test_rate_limit_pauses_everyone_and_slows_down() -> None:
+    pacer = polyout.Pacer(50)
+    loop = asyncio.get_running_loop()
+    await pacer.acquire()
+    pacer.on_rate_limited(0.3)
+    started = loop.time()
+    times = await release_times(pacer, 3)
+    assert times[0] - started >= 0.29
+    assert pacer.rate == 25
+    assert pacer.rate_limited == 1
+    assert times[1] - times[0] >= 1 / 25
+
+
+async def test_a_burst_of_429s_halves_the_rate_once() -> None:
+    pacer = polyout.Pacer(40)
+    for _ in range(5):
+        pacer.on_rate_limited(0.05)
+    assert pacer.rate == 20
+    assert pacer.rate_limited == 5
+
+
+async def test_successes_recover_the_rate_gradually() -> None:
+    pacer = polyout.Pacer(40)
+    pacer.on_rate_limited(0.01)
+    assert pacer.rate == 20
+    pacer.on_success()
+    assert 20 < pacer.rate < 40
+    for _ in range(100):
+        pacer.on_success()
+    assert pacer.rate == 40
+
+
+async def test_rate_never_drops_below_the_minimum() -> None:
+    pacer = polyout.Pacer(10, min_rate=4)
+    loop = asyncio.get_running_loop()
+    for _ in range(6):
+        pacer._last_decrease = loop.time() - 100  # each 429 its own episode
+        pacer.on_rate_limited(0)
+    assert pacer.rate == 4
+
+
+async def test_cancelled_waiters_do_not_take_a_turn() -> None:
+    pacer = polyout.Pacer(20)
+    await pacer.acquire()
+    waiting = asyncio.create_task(pacer.acquire())
+    await asyncio.sleep(0)
+    waiting.cancel()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await pacer.acquire()
+    assert loop.time() - started < 0.1  # the next caller got the slot
+
+
+async def test_client_rate_limit_paces_triggers() -> None:
+    from tests.client.servers import scripted_api
+
+    async with scripted_api() as api:
+        arrivals: list[float] = []
+        loop = asyncio.get_running_loop()
+        original = api._handle
+
+        async def timed(request):  # type: ignore[no-untyped-def]
+            arrivals.append(loop.time())
+            return await original(request)
+
+        api._handle = timed  # type: ignore[method-assign]
+        async with polyout.Client(
+            "platform", api_key="k", base_url=api.base_url, rate_limit=25
+        ) as client:
+            await asyncio.gather(*(client.trigger_call("+14155552671") for _ in range(6)))
+    assert len(api.seen) == 6
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        polyout.Pacer(0)
