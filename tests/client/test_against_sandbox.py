@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
 import polyout
 from polyout.sandbox import FaultConfig, ManualClock, Sandbox, SandboxConfig
 
-API_SETTINGS: dict[str, dict[str, str]] = {
+API_SETTINGS: dict[str, dict[str, Any]] = {
     "agents": {"agent_id": "PROJECT-58RP822I", "environment": "sandbox"},
     "platform": {},
     "connector": {"account_id": "acct-1", "project_id": "proj-1"},
@@ -23,13 +24,13 @@ async def sandbox() -> AsyncIterator[Sandbox]:
         yield server
 
 
-def client_for(sandbox: Sandbox, api: str, **kwargs: object) -> polyout.Client:
+def client_for(sandbox: Sandbox, api: str, **kwargs: Any) -> polyout.Client:
     return polyout.Client(
         api,  # type: ignore[arg-type]
         api_key="sandbox-key",
         base_url=sandbox.base_url,
         **API_SETTINGS[api],
-        **kwargs,  # type: ignore[arg-type]
+        **kwargs,
     )
 
 
@@ -132,7 +133,8 @@ async def test_cut_connection_is_unknown_and_placed_once(api: str) -> None:
 
 @pytest.mark.parametrize("fault", ["trigger_500_on", "trigger_502_on"])
 async def test_not_placed_faults_are_retried_to_one_placement(fault: str) -> None:
-    config = SandboxConfig(faults=FaultConfig(**{fault: [1, 2]}))
+    schedule: dict[str, Any] = {fault: [1, 2]}
+    config = SandboxConfig(faults=FaultConfig(**schedule))
     async with Sandbox(config) as sandbox, client_for(sandbox, "platform") as client:
         call = await client.trigger_call("+14155552670")
     assert call.call_sid.startswith("OUT-")
