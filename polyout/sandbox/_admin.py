@@ -26,6 +26,8 @@ def config_json(config: SandboxConfig, seed: int) -> dict[str, Any]:
     def serialise(_: object, field: attrs.Attribute[Any] | None, value: Any) -> Any:
         if field is not None and field.name == "api_key":
             return None if value is None else "(set)"
+        if field is not None and field.name == "forbidden_keys":
+            return len(value)
         if isinstance(value, (set, frozenset)):
             return sorted(value)
         return value

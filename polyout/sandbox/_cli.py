@@ -84,6 +84,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--api-key", metavar="KEY", help="the only credential accepted (default: any non-empty one)"
     )
     server.add_argument(
+        "--forbidden-key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a credential answered with 403 (insufficient permissions); repeatable",
+    )
+    server.add_argument(
         "--environments",
         type=_names,
         metavar="ENV,…",
@@ -222,6 +229,7 @@ def config_from_args(args: argparse.Namespace) -> SandboxConfig:
         host=args.host,
         port=args.port,
         api_key=args.api_key,
+        forbidden_keys=args.forbidden_key,
         queue_duration=args.queue_duration,
         ring_duration=args.ring_duration,
         call_duration=args.call_duration,

@@ -91,6 +91,10 @@ def _environments(value: Iterable[str]) -> frozenset[str]:
     return names
 
 
+def _keys(value: Iterable[str]) -> frozenset[str]:
+    return frozenset(value)
+
+
 def _outcome_rule(_: object, attribute: attrs.Attribute[OutcomeRule], value: OutcomeRule) -> None:
     if not isinstance(value, OutcomeMix) and value != LAST_DIGIT:
         raise ValueError(f"{attribute.name} must be an OutcomeMix or {LAST_DIGIT!r}, got {value!r}")
@@ -115,6 +119,8 @@ class SandboxConfig:
     """0 binds a free ephemeral port; read the result from ``Sandbox.base_url``."""
     api_key: str | None = attrs.field(default=None, repr=False, validator=_api_key)
     """The only credential accepted by every API; None accepts any non-empty one."""
+    forbidden_keys: frozenset[str] = attrs.field(default=frozenset(), converter=_keys, repr=False)
+    """Credentials that authenticate but lack permission: every request answers 403."""
     environments: frozenset[str] = attrs.field(default=AGENT_ENVIRONMENTS, converter=_environments)
     """Agents API environments that have a connector; others answer 404."""
 

@@ -100,11 +100,14 @@ def api_handler(dialect: Dialect, endpoint: str) -> Handler:
 
 def _authenticate(request: web.Request, dialect: Dialect, state: SandboxState) -> str:
     credential = request.headers.get(dialect.credential_header, "")
-    expected = state.config.api_key
-    if not credential.strip() or (expected is not None and credential != expected):
-        message = (
-            f"missing or invalid {dialect.credential_name} (header {dialect.credential_header})"
-        )
+    config = state.config
+    # A forbidden key is a real key without the permission: known, so not a 401.
+    if credential in config.forbidden_keys:
+        message = f"insufficient permissions for this {dialect.credential_name}"
+        raise ApiError(403, "FORBIDDEN", message)
+    if not credential.strip() or (config.api_key is not None and credential != config.api_key):
+        header = dialect.credential_header
+        message = f"missing or invalid {dialect.credential_name} (header {header})"
         raise ApiError(401, "UNAUTHORIZED", message)
     return credential
 

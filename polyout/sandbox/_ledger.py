@@ -79,11 +79,11 @@ class Ledger:
     def record_placement(self, placement: Placement) -> None:
         self.placements.append(placement)
         self._per_number[placement.number] += 1
-        self._mirror("placement", placement.to_json())
+        self._mirror("placement", placement)
 
     def record_rejection(self, rejection: Rejection) -> None:
         self.rejections.append(rejection)
-        self._mirror("rejection", rejection.to_json())
+        self._mirror("rejection", rejection)
 
     def placements_to(self, number: str) -> list[Placement]:
         """Every placement to ``number`` (E.164), oldest first."""
@@ -118,14 +118,15 @@ class Ledger:
             self._file.close()
             self._file = None
 
-    def _mirror(self, kind: str, record: dict[str, Any]) -> None:
-        if self._path is None:
+    def _mirror(self, kind: str, record: Placement | Rejection) -> None:
+        if self._path is None:  # checked first: serialising costs more than the request
             return
         if self._file is None:
             self._file = open(self._path, "a", encoding="utf-8")  # noqa: SIM115 (kept open)
         # One line per record, flushed at once: a crashed test run still leaves a
         # complete account of what was dialled.
-        self._file.write(json.dumps({"type": kind, **record}, ensure_ascii=False) + "\n")
+        line = json.dumps({"type": kind, **record.to_json()}, ensure_ascii=False)
+        self._file.write(line + "\n")
         self._file.flush()
 
     def __repr__(self) -> str:

@@ -103,6 +103,7 @@ def test_defaults_from_flags() -> None:
 def test_every_flag_reaches_the_config() -> None:
     config = parse(
         *("--host", "127.0.0.2", "--port", "9001", "--api-key", "K"),
+        *("--forbidden-key", "F1", "--forbidden-key", "F2"),
         *("--environments", "live,sandbox", "--ledger-file", "/tmp/l.jsonl"),
         *("--queue-duration", "1", "--ring-duration", "2", "--call-duration", "3"),
         *("--retention", "4", "--time-scale", "1000", "--seed", "42"),
@@ -117,6 +118,7 @@ def test_every_flag_reaches_the_config() -> None:
         host="127.0.0.2",
         port=9001,
         api_key="K",
+        forbidden_keys={"F1", "F2"},
         environments={"live", "sandbox"},
         ledger_file="/tmp/l.jsonl",
         queue_duration=1,

@@ -246,12 +246,30 @@ async def test_configured_key_is_the_only_one_accepted(start: StartSandbox, spec
     assert (await harness.status(spec, sid, key="s3cret")).status == 200
 
 
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+async def test_forbidden_key_is_403_even_beside_a_configured_key(
+    start: StartSandbox, spec: ApiSpec
+) -> None:
+    harness = await start(SandboxConfig(api_key="s3cret", forbidden_keys={"read-only"}))
+    sid = (await harness.trigger(spec, key="s3cret")).json[spec.sid_field]
+    for reply in (
+        await harness.trigger(spec, key="read-only"),
+        await harness.status(spec, sid, key="read-only"),
+    ):
+        assert reply.status == 403
+        assert_error_shape(spec, reply)
+        assert error_code(reply) == "FORBIDDEN"
+    assert len(harness.sandbox.ledger.placements) == 1
+
+
 async def test_api_key_is_not_shown_in_repr_or_config(start: StartSandbox) -> None:
-    harness = await start(SandboxConfig(api_key="s3cret"))
+    harness = await start(SandboxConfig(api_key="s3cret", forbidden_keys={"r-o"}))
     assert "s3cret" not in repr(harness.sandbox.config)
+    assert "r-o" not in repr(harness.sandbox.config)
     reply = await harness.request("GET", "/_sandbox/config")
     assert "s3cret" not in reply.text
-    assert reply.json["api_key"] == "(set)"
+    assert "r-o" not in reply.text
+    assert (reply.json["api_key"], reply.json["forbidden_keys"]) == ("(set)", 1)
 
 
 # --- environments without a connector -----------------------------------------------
