@@ -40,12 +40,15 @@ async def run_example(code: str, base_url: str) -> tuple[int, str]:
 async def test_readme_examples_run() -> None:
     # 1000 simulated seconds per real second: each example's call ends well within a poll.
     async with Sandbox(SandboxConfig(outcomes="last-digit"), clock=ScaledClock(1000)) as sandbox:
-        results = await asyncio.gather(*(run_example(code, sandbox.base_url) for code in examples()))
+        results = await asyncio.gather(
+            *(run_example(code, sandbox.base_url) for code in examples())
+        )
     for code, (returncode, output) in zip(examples(), results, strict=True):
         assert returncode == 0, f"{output}\n--- in ---\n{code}"
         assert "Traceback" not in output
     agents, platform, connector = (output for _, output in results)
-    assert "placed OUT-" in agents and "success" in agents
+    assert "placed OUT-" in agents
+    assert "success" in agents
     assert "OUT-" in platform
     assert "success" in connector
     assert len(sandbox.ledger.placements) == len(results)
