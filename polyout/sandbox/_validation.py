@@ -25,6 +25,13 @@ __all__ = [
     "validate_trigger",
 ]
 
+# phonenumbers compiles patterns through the re module's 512-entry cache, which a
+# load spread over many countries keeps evicting (about 20x slower). Its own cache
+# holds every metadata pattern, a bounded set. Older releases lack the switch.
+_enable_pattern_cache = getattr(phonenumbers.re_util, "enable_pattern_cache", None)
+if _enable_pattern_cache is not None:
+    _enable_pattern_cache()
+
 # "The base64 representation of the metadata must be under 26 KB."
 METADATA_BASE64_LIMIT = 26 * 1024
 
