@@ -1,0 +1,5 @@
+"""``python -m polyout``: the ``polyout`` command."""
+
+from polyout._cli import main
+
+raise SystemExit(main())
