@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from http import HTTPStatus
 
@@ -23,6 +24,8 @@ from ._state import SandboxState
 
 __all__ = ["create_app"]
 
+_log = logging.getLogger("polyout.sandbox")
+
 
 @web.middleware
 async def _correlation(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -34,20 +37,26 @@ async def _correlation(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPException as exc:
         # Unknown route, wrong method, body too large: answered by aiohttp, but
         # still in the style of the API the path belongs to.
-        response = _http_error(request, exc, value)
+        allow = exc.headers.get("Allow")
+        response = _error(request, exc.status, value, {"Allow": allow} if allow else None)
+    except Exception:
+        # A sandbox bug must still look like a server error a client can log.
+        _log.exception("sandbox error handling %s %s", request.method, request.path)
+        response = _error(request, 500, value)
     response.headers[CORRELATION_HEADER] = value
     return response
 
 
-def _http_error(request: web.Request, exc: web.HTTPException, value: str) -> web.Response:
-    status = HTTPStatus(exc.status)
-    error = ApiError(exc.status, status.name, f"{status.phrase}: {request.method} {request.path}")
+def _error(
+    request: web.Request, code: int, value: str, headers: dict[str, str] | None = None
+) -> web.Response:
+    status = HTTPStatus(code)
+    error = ApiError(code, status.name, f"{status.phrase}: {request.method} {request.path}")
     dialect = dialect_for_path(request.path)
     api = dialect.api.value if dialect is not None else None
     record_rejection(request, api, "route", error)
     body = dialect.error_body(error, value) if dialect is not None else flat_body(error)
-    allow = exc.headers.get("Allow")
-    return json_response(body, exc.status, {"Allow": allow} if allow else None)
+    return json_response(body, code, headers)
 
 
 def create_app(state: SandboxState) -> web.Application:

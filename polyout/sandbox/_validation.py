@@ -69,7 +69,6 @@ class TriggerRequest:
 
     number: str
     """E.164."""
-    raw_number: str
     metadata: dict[str, str]
     encryption: str
     environment: str | None
@@ -87,10 +86,11 @@ def validate_trigger(body: Any, schema: TriggerSchema) -> TriggerRequest | list[
     """The normalised request, or every problem with ``body`` (a parsed JSON value)."""
     if not isinstance(body, dict):
         return [FieldError("body", "request body must be a JSON object", "INVALID_BODY")]
+    known = schema.fields
     errors = [
         FieldError(name, f"unknown field {name!r}", "UNKNOWN_FIELD")
         for name in body
-        if name not in schema.fields
+        if name not in known
     ]
     number = _number(body, schema, errors)
     metadata = _metadata(body.get(schema.metadata), schema.metadata, errors)
@@ -105,7 +105,6 @@ def validate_trigger(body: Any, schema: TriggerSchema) -> TriggerRequest | list[
         return errors
     return TriggerRequest(
         number=number,
-        raw_number=body[schema.number],
         metadata=metadata,
         encryption=encryption,
         environment=environment,

@@ -322,6 +322,20 @@ async def test_unknown_route_under_an_api_answers_in_its_shape(harness: Harness)
     assert_error_shape(CONNECTOR, reply)
 
 
+async def test_a_sandbox_bug_still_answers_500_with_a_correlation_id(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: object) -> None:
+        raise RuntimeError("boom")
+
+    sid = await harness.place(AGENTS)
+    monkeypatch.setattr(harness.sandbox.calls, "find", broken)
+    reply = await harness.status(AGENTS, sid)
+    assert reply.status == 500
+    assert_error_shape(AGENTS, reply)
+    assert "boom" in caplog.text
+
+
 async def test_oversized_body_is_refused_with_a_correlation_id(harness: Harness) -> None:
     reply = await harness.request(
         "POST",
