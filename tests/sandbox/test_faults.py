@@ -24,6 +24,8 @@ from .harness import (
     Harness,
 )
 
+pytestmark = pytest.mark.reliability
+
 CUT = -1  # stands for "no HTTP response at all" in a list of status codes
 
 

@@ -108,6 +108,7 @@ def test_no_body_crashes_validation(body: dict[str, Any]) -> None:
         assert result
 
 
+@pytest.mark.reliability
 @given(number=st.text(max_size=40), country=st.none() | st.text(max_size=3))
 def test_no_number_crashes_validation(number: str, country: str | None) -> None:
     body = {"to_number": number, "country_code": country}
