@@ -93,6 +93,7 @@ def test_any_non_string_metadata_value_is_refused(key: str, value: object) -> No
     assert {error.code for error in result} == {"INVALID_METADATA"}
 
 
+@pytest.mark.reliability
 @given(
     body=st.dictionaries(
         st.sampled_from(["to_number", "country_code", "metadata", "encryption", "x"]), json_values
