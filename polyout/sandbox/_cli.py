@@ -275,9 +275,12 @@ async def serve(config: SandboxConfig) -> None:
         await stop.wait()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sandbox from command-line arguments; returns the exit status."""
-    parser = build_parser()
+def main(argv: Sequence[str] | None = None, *, prog: str = "python -m polyout.sandbox") -> int:
+    """Run the sandbox from command-line arguments; returns the exit status.
+
+    ``prog`` names the command in usage and errors (e.g. ``"polyout sandbox"``).
+    """
+    parser = build_parser(prog)
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or a usage error argparse already printed

@@ -78,6 +78,8 @@ def test_main_reports_usage_errors_without_exiting(capsys: pytest.CaptureFixture
     assert "prod" in capsys.readouterr().err
     assert main(["--help"]) == 0
     assert "--rate-limit" in capsys.readouterr().out
+    assert main(["--help"], prog="polyout sandbox") == 0
+    assert capsys.readouterr().out.startswith("usage: polyout sandbox")
 
 
 def test_main_returns_1_when_the_port_is_taken(capsys: pytest.CaptureFixture[str]) -> None:
