@@ -26,7 +26,7 @@ from polyout._errors import (
 )
 from polyout._log import configure_from_env, logger
 from polyout._models import Call, CallRequest, CallState, CallStatus, Encryption
-from polyout._pacing import Pacer
+from polyout._pacing import Pacer, TriggerPacer
 from polyout._phone import mask_number
 from polyout._request import build_request
 from polyout._retry import TRIGGER_RETRYABLE_5XX, RetryPolicy, parse_retry_after, retrying
@@ -234,13 +234,13 @@ class Client:
         )
         return await self.place(request)
 
-    async def place(self, request: CallRequest, *, pacer: Pacer | None = None) -> Call:
+    async def place(self, request: CallRequest, *, pacer: TriggerPacer | None = None) -> Call:
         """Place a call from an already validated :class:`CallRequest`.
 
         ``pacer`` overrides the client's own rate limit, so a campaign can pace (and pause
         on 429) all of its triggers together.
         """
-        pacer = pacer or self._pacer
+        pacer = pacer if pacer is not None else self._pacer
         payload = _encode(self._dialect.trigger_body(request))
         path = self._dialect.trigger_path()
         masked = mask_number(request.to_number)

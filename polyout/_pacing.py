@@ -14,12 +14,27 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from typing import Protocol
 
-__all__ = ["Pacer"]
+__all__ = ["Pacer", "TriggerPacer"]
 
 _GUARD = 1.01  # spacing margin: 1% of the interval, 10 ms per second of triggers
 _BACKOFF_FACTOR = 0.5  # multiplicative decrease on 429
 _RECOVERY_STEPS = 25  # successes to climb from zero back to the full rate
+
+
+class TriggerPacer(Protocol):
+    """What ``Client.place`` asks of a pacer; :class:`Pacer` is one.
+
+    ``acquire`` is awaited before every send of the trigger (retries included), so a
+    campaign can wrap its pacer to act at the last moment before a request leaves.
+    """
+
+    async def acquire(self) -> None: ...
+
+    def on_rate_limited(self, retry_after: float | None) -> None: ...
+
+    def on_success(self) -> None: ...
 
 
 class Pacer:
