@@ -1,0 +1,222 @@
+"""What a running campaign tells the outside: progress events and a stats snapshot.
+
+Events reach callbacks (``on_event=``) synchronously and async iterators
+(``campaign.events()``) through bounded queues: a consumer that falls behind loses
+the oldest events (counted in ``CampaignStats.events_dropped``) rather than making the
+campaign wait or its memory grow. Events carry no phone numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import datetime
+
+import attrs
+
+from polyout._campaign._journal import FINAL_STATES
+from polyout._log import logger
+
+__all__ = [
+    "CampaignEvent",
+    "CampaignStats",
+    "EventBus",
+    "EventKind",
+    "RateMeter",
+    "count_transition",
+]
+
+_log = logger.getChild("campaign")
+
+
+class EventKind(str, enum.Enum):
+    """What happened."""
+
+    REFUSED = "refused"
+    """An input row became final without a call: invalid, duplicate or suppressed."""
+    WAITING = "waiting"
+    """The callee's calling window is closed; the contact waits until ``due``."""
+    DIALING = "dialing"
+    """The intent to dial was committed; the trigger is being sent."""
+    PLACED = "placed"
+    """The API accepted the call: ``call_sid`` is known."""
+    NOT_PLACED = "not_placed"
+    """The trigger provably placed no call (429, 500, 502, no connection).
+
+    The contact is tried again at ``due``."""
+    STATUS = "status"
+    """A followed call changed status (``state``)."""
+    RETRY = "retry"
+    """A call ended ``no_answer``, ``busy`` or ``failure``: dialled again at ``due``."""
+    FINISHED = "finished"
+    """A contact reached its final ``state``."""
+    RATE_LIMITED = "rate_limited"
+    """The server answered 429: every trigger pauses, and the pace slows down."""
+    STOPPING = "stopping"
+    """No new triggers from now on; calls in flight are followed for the stop grace."""
+    DONE = "done"
+    """The run ended (the last event of a run)."""
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@attrs.frozen
+class CampaignEvent:
+    """One thing that happened in a campaign."""
+
+    kind: EventKind
+    at: datetime
+    contact_id: str | None = None
+    position: int | None = None
+    """The contact's position in the input (from 0)."""
+    attempt: int | None = None
+    state: str | None = None
+    call_sid: str | None = None
+    reason: str | None = None
+    error: str | None = None
+    due: datetime | None = None
+
+
+@attrs.frozen
+class CampaignStats:
+    """A snapshot of a campaign. ``run()`` returns the last one as its summary."""
+
+    states: Mapping[str, int]
+    """Contacts per state, final (``success``, ``invalid``...) and not (``scheduled``,
+    ``dialing``, ``in_flight``)."""
+    total: int
+    """Contacts read from the input so far."""
+    input_done: bool
+    """Whether the whole input has been read."""
+    in_flight: int
+    """Calls triggered and not yet final."""
+    triggers: int
+    """Trigger requests started by this run (intents)."""
+    placed: int
+    """Calls placed by this run."""
+    retries: int
+    """Outcome retries scheduled by this run."""
+    not_placed: int
+    """Triggers of this run that placed nothing and were rescheduled or failed."""
+    rate_limited: int
+    """429 answers to triggers in this run."""
+    rate: float
+    """The current pace in triggers per second (below the target after 429s)."""
+    achieved_rate: float
+    """Triggers per second over the last ten seconds."""
+    elapsed: float
+    """Seconds since the run started (campaign clock)."""
+    stopping: bool
+    events_dropped: int
+
+    @property
+    def finished(self) -> int:
+        """Contacts in a final state."""
+        return sum(count for state, count in self.states.items() if state in FINAL_STATES)
+
+    @property
+    def scheduled(self) -> int:
+        return self.states.get("scheduled", 0)
+
+    @property
+    def complete(self) -> bool:
+        """Every contact of the whole input is final."""
+        return self.input_done and self.finished == self.total
+
+    def to_json(self) -> dict[str, object]:
+        data = attrs.asdict(self)
+        data["states"] = dict(self.states)
+        data.update(finished=self.finished, complete=self.complete)
+        return data
+
+
+class RateMeter:
+    """Events per second over a trailing window (ten seconds by default)."""
+
+    def __init__(self, window: float = 10.0) -> None:
+        self.window = window
+        self._times: collections.deque[float] = collections.deque()
+
+    def mark(self, now: float) -> None:
+        self._times.append(now)
+        self._trim(now)
+
+    def rate(self, now: float, started: float) -> float:
+        self._trim(now)
+        span = min(self.window, now - started)
+        return len(self._times) / span if span > 0 else 0.0
+
+    def _trim(self, now: float) -> None:
+        while self._times and self._times[0] < now - self.window:
+            self._times.popleft()
+
+
+class EventBus:
+    """Fans events out to callbacks and async subscribers."""
+
+    def __init__(
+        self,
+        callbacks: tuple[Callable[[CampaignEvent], object], ...] = (),
+        queue_size: int = 10_000,
+    ) -> None:
+        self._callbacks = callbacks
+        self._queue_size = queue_size
+        self._subscribers: list[collections.deque[CampaignEvent | None]] = []
+        self._wake = asyncio.Event()
+        self._closed = False
+        self.dropped = 0
+
+    @property
+    def wanted(self) -> bool:
+        """Whether anyone listens (so events are not built for nobody)."""
+        return bool(self._callbacks or self._subscribers)
+
+    def emit(self, event: CampaignEvent) -> None:
+        for callback in self._callbacks:
+            try:
+                callback(event)
+            except Exception:  # a broken progress bar must not stop the calls
+                _log.exception("campaign event callback %r failed", callback)
+        for queue in self._subscribers:
+            if len(queue) >= self._queue_size:
+                queue.popleft()
+                self.dropped += 1
+            queue.append(event)
+        if self._subscribers:
+            self._wake.set()
+
+    def close(self) -> None:
+        """End every subscription after the events already queued."""
+        self._closed = True
+        for queue in self._subscribers:
+            queue.append(None)
+        self._wake.set()
+
+    async def subscribe(self) -> AsyncIterator[CampaignEvent]:
+        queue: collections.deque[CampaignEvent | None] = collections.deque()
+        if self._closed:
+            return
+        self._subscribers.append(queue)
+        try:
+            while True:
+                while queue:
+                    event = queue.popleft()
+                    if event is None:
+                        return
+                    yield event
+                self._wake.clear()
+                await self._wake.wait()
+        finally:
+            self._subscribers.remove(queue)
+
+
+def count_transition(states: dict[str, int], old: str | None, new: str) -> None:
+    """Keep the per-state counters in step with one journal transition."""
+    if old is not None:
+        states[old] -= 1
+        if not states[old]:
+            del states[old]
+    states[new] = states.get(new, 0) + 1

@@ -1,0 +1,260 @@
+"""Following every call of a campaign to its end, cheaply: one task, one heap.
+
+A call in flight costs one small record in a heap keyed by when it is next due, not a
+task: ten thousand calls in flight are ten thousand records and one loop. Status
+requests go out under their own budget (a :class:`~polyout.Pacer` at ``poll_rate``),
+separate from the triggers' pacer, and at most ``parallel`` at a time, so polling can
+never starve triggers of requests or connections.
+
+Each call is polled soon after it was placed, then at an interval that starts at the
+short end of ``poll_interval`` and grows towards the long end while nothing changes
+(back to short when the status moves), jittered so calls placed together do not poll
+together. A call not final by its deadline, or whose status disappears (retention
+passed), ends ``expired`` with the last status seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+from collections.abc import Callable
+
+import attrs
+
+from polyout._apis import state_from_raw
+from polyout._campaign._clock import Clock, sleep_or_wake
+from polyout._client import NOT_FOUND_GRACE, Client
+from polyout._errors import (
+    AuthenticationError,
+    NotFoundError,
+    PermissionDeniedError,
+    PolyOutError,
+)
+from polyout._log import logger
+from polyout._models import CallState, CallStatus
+from polyout._pacing import Pacer
+
+__all__ = ["FollowedCall", "Poller"]
+
+_log = logger.getChild("campaign")
+_GROWTH = 1.5  # interval multiplier after each poll that saw no change
+_JITTER = 0.2  # each interval is drawn within ±20%
+
+
+@attrs.define(eq=False)
+class FollowedCall:
+    """A placed call being followed (mutable: the poller updates it)."""
+
+    seq: int
+    contact_id: str | None
+    attempt: int
+    """The attempt number in the journal."""
+    placed: int
+    """Calls placed for this contact so far, this one included (for the retry decision)."""
+    call_sid: str
+    placed_at: float
+    deadline: float
+    last: CallStatus | None = None
+    interval: float = 0.0
+
+    @classmethod
+    def resumed(
+        cls,
+        *,
+        seq: int,
+        contact_id: str | None,
+        attempt: int,
+        placed: int,
+        call_sid: str,
+        raw_status: str | None,
+        placed_at: float,
+        deadline: float,
+    ) -> FollowedCall:
+        """A call placed by an earlier run, with the last status that run recorded."""
+        last = None
+        if raw_status is not None:
+            last = CallStatus(call_sid, state_from_raw(raw_status), raw_status=raw_status)
+        return cls(seq, contact_id, attempt, placed, call_sid, placed_at, deadline, last)
+
+
+StatusCallback = Callable[[FollowedCall, CallStatus], None]
+FatalCallback = Callable[[PolyOutError], None]
+ErrorCallback = Callable[[FollowedCall, PolyOutError], None]
+
+
+class Poller:
+    """Polls followed calls until each ends; reports changes and ends through callbacks."""
+
+    def __init__(
+        self,
+        client: Client,
+        clock: Clock,
+        *,
+        interval: tuple[float, float],
+        rate: float,
+        parallel: int,
+        on_change: StatusCallback,
+        on_end: StatusCallback,
+        on_error: ErrorCallback,
+        on_fatal: FatalCallback,
+        seed: int | None = None,
+    ) -> None:
+        self._client = client
+        self._clock = clock
+        self._shortest, self._longest = interval
+        self._pacer = Pacer(rate)
+        self._parallel = asyncio.Semaphore(parallel)
+        self._on_change = on_change
+        self._on_end = on_end
+        self._on_error = on_error
+        self._on_fatal = on_fatal
+        self._random = random.Random(seed)
+        self._heap: list[tuple[float, int, FollowedCall]] = []
+        self._order = itertools.count()  # breaks ties without comparing calls
+        self._requests: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._draining = False
+        self._halted = False
+        self._failure: BaseException | None = None
+        self.requests_sent = 0
+
+    @property
+    def following(self) -> int:
+        """Calls being followed (waiting for their next poll, or being polled)."""
+        return len(self._heap) + len(self._requests)
+
+    def follow(self, call: FollowedCall) -> None:
+        """Start following ``call``: its first poll comes after the shortest interval."""
+        call.interval = self._shortest
+        self._push(call, self._clock.time() + self._jittered(self._shortest))
+
+    def finish_when_idle(self) -> None:
+        """Let :meth:`run` return once no call is left to follow."""
+        self._draining = True
+        self._wake.set()
+
+    def halt(self) -> None:
+        """Make :meth:`run` return now; calls still followed stay as they are."""
+        self._halted = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._halted:
+                if not self._heap:
+                    if self._draining and not self._requests:
+                        return
+                    await sleep_or_wake(self._clock, None, self._wake)
+                    continue
+                due = self._heap[0][0]
+                now = self._clock.time()
+                if due > now:
+                    await sleep_or_wake(self._clock, due - now, self._wake)
+                    continue
+                await self._pacer.acquire()
+                await self._parallel.acquire()
+                if self._halted or not self._heap:
+                    self._parallel.release()
+                    continue
+                _, _, call = heapq.heappop(self._heap)
+                task = asyncio.create_task(self._poll(call))
+                self._requests.add(task)
+                task.add_done_callback(self._request_done)
+        finally:
+            for task in list(self._requests):
+                task.cancel()
+            if self._requests:
+                await asyncio.gather(*self._requests, return_exceptions=True)
+
+    def _request_done(self, task: asyncio.Task[None]) -> None:
+        self._requests.discard(task)
+        self._parallel.release()
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            # A callback failed (the journal refused a change): stop following rather
+            # than carry on from a state that may be wrong.
+            self._failure = task.exception()
+            self.halt()
+
+    def raise_failure(self) -> None:
+        """Re-raise the error that halted the poller, if one did."""
+        if self._failure is not None:
+            raise self._failure
+
+    async def _poll(self, call: FollowedCall) -> None:
+        self.requests_sent += 1
+        try:
+            status = await self._client.get_status(call.call_sid)
+        except NotFoundError as exc:
+            self._not_found(call, exc)
+            return
+        except (AuthenticationError, PermissionDeniedError) as exc:
+            self._on_fatal(exc)
+            self._again(call, self._longest)
+            return
+        except PolyOutError as exc:
+            # Transient (5xx, 429, transport) once the client's own retries are spent.
+            self._on_error(call, exc)
+            self._again(call, self._longest)
+            return
+        if status.is_terminal:
+            self._on_end(call, status)
+            return
+        changed = call.last is None or (call.last.raw_status, call.last.state) != (
+            status.raw_status,
+            status.state,
+        )
+        call.last = status
+        if changed:
+            call.interval = self._shortest
+            self._on_change(call, status)
+        else:
+            call.interval = min(call.interval * _GROWTH, self._longest)
+        self._again(call, call.interval)
+
+    def _not_found(self, call: FollowedCall, exc: NotFoundError) -> None:
+        now = self._clock.time()
+        if call.last is not None:
+            self._expire(call, "status is no longer available (retention passed)")
+        elif now - call.placed_at < NOT_FOUND_GRACE:
+            self._again(call, self._shortest)  # a status can lag its trigger briefly
+        else:
+            self._expire(call, f"status never found ({exc.message})")
+
+    def _again(self, call: FollowedCall, interval: float) -> None:
+        now = self._clock.time()
+        if now >= call.deadline:
+            self._expire(call, "not finished by the poll deadline")
+            return
+        self._push(call, min(now + self._jittered(interval), call.deadline))
+
+    def _expire(self, call: FollowedCall, why: str) -> None:
+        last = call.last
+        seen = f" (last status: {last.raw_status or last.state})" if last is not None else ""
+        self._on_end(
+            call,
+            CallStatus(
+                call_sid=call.call_sid,
+                state=CallState.EXPIRED,
+                raw_status=last.raw_status if last is not None else None,
+                reason=why + seen,
+                correlation_id=last.correlation_id if last is not None else None,
+                last_seen=last,
+            ),
+        )
+
+    def _push(self, call: FollowedCall, due: float) -> None:
+        heapq.heappush(self._heap, (due, next(self._order), call))
+        if self._heap[0][2] is call:
+            self._wake.set()  # due before whatever the loop is sleeping for
+
+    def _jittered(self, interval: float) -> float:
+        return interval * self._random.uniform(1 - _JITTER, 1 + _JITTER)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Poller following={self.following} requests={len(self._requests)} "
+            f"sent={self.requests_sent}>"
+        )
