@@ -76,7 +76,7 @@ def metadata_size(metadata: Mapping[str, str]) -> int:
     ASCII-escaped JSON is never shorter than UTF-8 JSON, so measuring it keeps us under
     the limit whichever encoding the server applies.
     """
-    encoded = json.dumps(metadata, separators=(",", ":"), ensure_ascii=True)
+    encoded = json.dumps(dict(metadata), separators=(",", ":"), ensure_ascii=True)
     return 4 * -(-len(encoded) // 3)
 
 
