@@ -106,7 +106,7 @@ class CampaignStats:
     rate: float
     """The current pace in triggers per second (below the target after 429s)."""
     achieved_rate: float
-    """Triggers per second over the last ten seconds."""
+    """Triggers per second (real time) over the last ten seconds."""
     elapsed: float
     """Seconds since the run started (campaign clock)."""
     stopping: bool
@@ -134,7 +134,11 @@ class CampaignStats:
 
 
 class RateMeter:
-    """Events per second over a trailing window (ten seconds by default)."""
+    """Events per second of real time over a trailing window (ten seconds by default).
+
+    Real time, like the pacer: a rate is about what the server sees, whatever the
+    campaign's clock says.
+    """
 
     def __init__(self, window: float = 10.0) -> None:
         self.window = window

@@ -1,0 +1,1088 @@
+"""``polyout.Campaign``: paced, journaled, exactly-once outbound campaigns.
+
+The promise, which every part of this module serves and the journal enforces:
+
+    **At most one placement per attempt, and never a new attempt for a contact whose
+    previous attempt may have placed a call, unless that attempt's outcome is final
+    and retryable** (``no_answer``, ``busy``, ``failure``).
+
+How it is kept:
+
+* the intent to dial (attempt n of contact c) is committed to the journal after the
+  pacer lets the trigger go and before a byte is sent; the sid is committed as soon as
+  it comes back;
+* a trigger the client could not prove unsent (``TriggerOutcomeUnknown``), or an intent
+  found without a sid when a run resumes, makes the contact ``unknown``: final, never
+  redialled unless ``requeue_unknown=True`` says so explicitly;
+* only triggers that provably placed nothing (429, 500, 502, no connection) are tried
+  again, and a bounded number of times;
+* the journal refuses illegal state changes, a second attempt while an earlier one is
+  open or ended otherwise than retryably, and the same number planned twice.
+
+The pipeline, with memory bounded by the concurrency, not the number of contacts::
+
+    feeder:  contacts -> Planner -> journal (refused rows final at once; the rest scheduled)
+    workers: due contacts from the journal -> calling window -> pacer -> intent -> trigger -> sid
+    poller:  one heap of calls in flight -> status requests under their own budget
+    ending:  final state, or scheduled again (retry, moved into the calling window)
+
+Scheduled contacts live in the journal, not in memory: a million-row file, or a
+hundred thousand people waiting for their morning, costs disk, not RAM. The workers
+read the next few due contacts from an index as they need them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import math
+import os
+import signal
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from typing import Any
+
+from polyout._campaign._breaker import CircuitBreaker
+from polyout._campaign._clock import Clock, SystemClock, sleep_or_wake, utc_datetime
+from polyout._campaign._config import DEFAULT_POLL_DEADLINE, CampaignConfig, source_path
+from polyout._campaign._errors import CampaignError, JournalError
+from polyout._campaign._events import (
+    CampaignEvent,
+    CampaignStats,
+    EventBus,
+    EventKind,
+    RateMeter,
+    count_transition,
+)
+from polyout._campaign._journal import RETRYABLE_OUTCOMES, ContactRow, Journal
+from polyout._campaign._planning import Planned, Planner, Refused, load_suppression_list
+from polyout._campaign._poller import FollowedCall, Poller
+from polyout._campaign._readers import ContactSource, aiter_contacts
+from polyout._campaign._schedule import CallingWindow
+from polyout._client import Client
+from polyout._errors import (
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ClientClosedError,
+    NotFoundError,
+    PermissionDeniedError,
+    PolyOutError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    TriggerOutcomeUnknown,
+)
+from polyout._log import logger
+from polyout._models import Call, CallRequest, CallStatus, Encryption
+from polyout._pacing import Pacer
+from polyout._phone import mask_number
+
+__all__ = ["Campaign"]
+
+_log = logger.getChild("campaign")
+
+EventCallback = Callable[[CampaignEvent], object]
+
+_COMMIT_INTERVAL = 0.2  # real seconds between batched commits
+_COMMIT_BATCH = 2000  # ...or sooner, after this many batched writes
+_FEED_YIELD = 64  # input items planned between two yields to the event loop
+_MAX_WORKERS = 64  # trigger requests in flight at once, at most
+_MAX_PARALLEL_POLLS = 32  # leaves most of the client's connections to triggers
+_NOT_PLACED_FIRST_DELAY = 5.0  # clock seconds before a not-placed contact is tried again
+_NOT_PLACED_MAX_DELAY = 300.0
+
+
+class _Abandon(Exception):
+    """Raised from the trigger gate to drop a trigger before anything is sent."""
+
+
+class Campaign:
+    """Calls every contact of ``contacts`` through ``client``, safely and resumably.
+
+    ``contacts`` is a CSV/JSONL file path, or any iterable or async iterable of
+    :class:`Contact` (or :class:`RowError`). It is streamed: memory stays bounded by
+    the concurrency. ``journal`` is the SQLite file that records everything; it must
+    not hold a campaign yet (use :meth:`resume` for that).
+
+    Rates are real requests per second (what the server counts); every delay is in
+    seconds of ``clock`` (the system clock unless a test injects one).
+
+    * ``rate``: triggers per second, evenly spaced, never a burst; a 429 pauses every
+      trigger for its Retry-After and halves the pace, which then recovers gradually.
+    * ``concurrency``: calls in flight (triggered and not final) at most.
+    * ``max_attempts``: calls per contact at most; ``no_answer``, ``busy`` and ``failure``
+      are tried again ``retry_delay`` seconds later. ``success`` never is.
+    * ``window``: local calling hours (``"09:00-20:00"`` or a :class:`CallingWindow`) in
+      the callee's time zone (the contact's, else the number's, else
+      ``default_timezone``); outside them a contact waits for the next opening.
+    * ``suppress``: do-not-call numbers, or the path of a file of them.
+    * ``poll_interval``: (shortest, longest) seconds between status polls;
+      ``poll_rate``: status requests per second at most; ``poll_deadline``: seconds
+      after the trigger when a call still not final becomes ``expired``.
+    * ``stop_grace``: after :meth:`stop`, how long calls in flight are still followed.
+    * ``max_not_placed``: triggers in a row that placed nothing (5xx, no connection)
+      before a contact fails; ``outage_limit``: seconds of a plainly-down server before
+      the run ends with :class:`CampaignError`.
+    * ``requeue_unknown``: dial again the contacts that an earlier run left ``unknown``.
+    * ``on_event``: a callback (or several) for every :class:`CampaignEvent`.
+    """
+
+    def __init__(
+        self,
+        client: Client,
+        contacts: ContactSource,
+        *,
+        journal: str | os.PathLike[str],
+        rate: float = 1.0,
+        concurrency: int = 50,
+        max_attempts: int = 3,
+        retry_delay: float = 1800.0,
+        window: CallingWindow | str | None = None,
+        default_timezone: str | None = None,
+        suppress: Iterable[str] | str | os.PathLike[str] = (),
+        poll_deadline: float = DEFAULT_POLL_DEADLINE,
+        poll_interval: float | tuple[float, float] = (2.0, 5.0),
+        poll_rate: float = 20.0,
+        stop_grace: float = 60.0,
+        max_not_placed: int = 5,
+        outage_limit: float = 1800.0,
+        requeue_unknown: bool = False,
+        clock: Clock | None = None,
+        on_event: EventCallback | Iterable[EventCallback] | None = None,
+    ) -> None:
+        parsed_window = _parse_window(window)
+        config = CampaignConfig(
+            rate=rate,
+            concurrency=concurrency,
+            max_attempts=max_attempts,
+            retry_delay=retry_delay,
+            window=_window_text(parsed_window),
+            default_timezone=default_timezone,
+            poll_deadline=poll_deadline,
+            poll_interval=poll_interval,
+            poll_rate=poll_rate,
+            stop_grace=stop_grace,
+            max_not_placed=max_not_placed,
+            outage_limit=outage_limit,
+            source=source_path(contacts),
+            api=client.api,
+            environment=client.environment,
+        )
+        path = os.fspath(journal)
+        if os.path.exists(path) and os.path.getsize(path) > 0:
+            raise JournalError(
+                f"{path} already holds a campaign: resume it with Campaign.resume(), "
+                "or choose another journal file"
+            )
+        suppressed = (
+            load_suppression_list(suppress)
+            if isinstance(suppress, (str, os.PathLike))
+            else frozenset(suppress)
+        )
+        self._setup(client, contacts, path, config, parsed_window, clock, on_event)
+        self._new = True
+        self._suppressed = suppressed
+        self._requeue_unknown = requeue_unknown
+
+    @classmethod
+    def resume(
+        cls,
+        client: Client,
+        journal: str | os.PathLike[str],
+        *,
+        contacts: ContactSource | None = None,
+        rate: float | None = None,
+        concurrency: int | None = None,
+        poll_rate: float | None = None,
+        stop_grace: float | None = None,
+        requeue_unknown: bool = False,
+        clock: Clock | None = None,
+        on_event: EventCallback | Iterable[EventCallback] | None = None,
+    ) -> Campaign:
+        """Continue the campaign recorded in ``journal`` with its stored settings.
+
+        Calls in flight are followed again, scheduled contacts dialled, intents without
+        a sid become ``unknown``. If the earlier run had not read all of its input, the
+        rest is read from the stored file path, or from ``contacts`` (the same source,
+        from its beginning: the items already journaled are skipped). ``rate``,
+        ``concurrency``, ``poll_rate`` and ``stop_grace`` may be changed.
+        """
+        path = os.fspath(journal)
+        stored = Journal.open(path, owner=False)
+        try:
+            config = CampaignConfig.from_json(stored.config())
+            input_done = stored.feed_done
+        finally:
+            stored.close()
+        if (config.api, config.environment) != (client.api, client.environment):
+            raise JournalError(
+                f"{path} was run through the {config.api} API ({config.environment}); "
+                f"this client uses {client.api} ({client.environment}): its call sids "
+                "would mean nothing there"
+            )
+        changes: dict[str, Any] = {
+            "rate": rate,
+            "concurrency": concurrency,
+            "poll_rate": poll_rate,
+            "stop_grace": stop_grace,
+        }
+        config = CampaignConfig.from_json(
+            {**config.to_json(), **{k: v for k, v in changes.items() if v is not None}}
+        )
+        source: ContactSource | None = contacts
+        if source is None and not input_done:
+            if config.source is None:
+                raise JournalError(
+                    f"{path}: the earlier run did not read all of its contacts, and they "
+                    "did not come from a file: pass contacts= (the same source)"
+                )
+            source = config.source
+        self = cls.__new__(cls)
+        self._setup(
+            client,
+            source if source is not None else (),
+            path,
+            config,
+            _parse_window(config.window),
+            clock,
+            on_event,
+        )
+        self._new = False
+        self._suppressed = frozenset()
+        self._requeue_unknown = requeue_unknown
+        return self
+
+    def _setup(
+        self,
+        client: Client,
+        contacts: ContactSource,
+        journal: str,
+        config: CampaignConfig,
+        window: CallingWindow | None,
+        clock: Clock | None,
+        on_event: EventCallback | Iterable[EventCallback] | None,
+    ) -> None:
+        self.client = client
+        self.config = config
+        self.journal_path = journal
+        self._contacts = contacts
+        self._window = window
+        self._clock: Clock = clock if clock is not None else SystemClock()
+        callbacks: tuple[EventCallback, ...] = (
+            () if on_event is None else (on_event,) if callable(on_event) else tuple(on_event)
+        )
+        self._bus = EventBus(callbacks)
+        self._stopping = False
+        self._started = False
+        self._fatal: PolyOutError | None = None
+        self._journal: Journal | None = None
+        self._states: dict[str, int] = {}
+        self._total = 0
+        self._input_done = False
+        self._run_started = 0.0
+        self._real_started = 0.0
+        self._triggers = 0
+        self._placed = 0
+        self._retries = 0
+        self._not_placed = 0
+        self._rate_limited = 0
+        self._trigger_meter = RateMeter()
+        self._pacer: Pacer | None = None
+        self._poller: Poller | None = None
+        self._breaker = CircuitBreaker(outage_limit=config.outage_limit)
+        self._ready: collections.deque[ContactRow] = collections.deque()
+        self._claimed: set[int] = set()
+        self._fetch_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._slots_taken = 0
+        self._slot_freed = asyncio.Event()
+
+    def __repr__(self) -> str:
+        return (
+            f"<Campaign journal={self.journal_path!r} rate={self.config.rate:g}/s "
+            f"concurrency={self.config.concurrency} {self._phase()}>"
+        )
+
+    def _phase(self) -> str:
+        if not self._started:
+            return "not started"
+        if self._journal is None:
+            return "ended"
+        return "stopping" if self._stopping else "running"
+
+    # -- the public surface ----------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop gracefully: no new triggers; calls in flight are followed for ``stop_grace``.
+
+        ``run()`` then returns with the unfinished contacts still ``scheduled`` in the
+        journal, ready for :meth:`resume`. To stop at once, cancel the task running it.
+        """
+        if self._stopping:
+            return
+        self._stopping = True
+        _log.info("campaign stopping: no new calls; following calls in flight")
+        self._emit(EventKind.STOPPING)
+        self._wake.set()
+        self._slot_freed.set()
+
+    def stats(self) -> CampaignStats:
+        """A snapshot of the campaign's progress."""
+        now = self._clock.time()
+        elapsed = now - self._run_started if self._started else 0.0
+        real_now = time.monotonic()
+        return CampaignStats(
+            states=dict(self._states),
+            total=self._total,
+            input_done=self._input_done,
+            in_flight=self._states.get("dialing", 0) + self._states.get("in_flight", 0),
+            triggers=self._triggers,
+            placed=self._placed,
+            retries=self._retries,
+            not_placed=self._not_placed,
+            rate_limited=self._rate_limited,
+            rate=self._pacer.rate if self._pacer is not None else self.config.rate,
+            achieved_rate=self._trigger_meter.rate(real_now, self._real_started),
+            elapsed=elapsed,
+            stopping=self._stopping,
+            events_dropped=self._bus.dropped,
+        )
+
+    def events(self) -> AsyncIterator[CampaignEvent]:
+        """Every event from now until the run ends (subscribe before or while running)."""
+        return self._bus.subscribe()
+
+    async def run(self, *, handle_signals: bool = False) -> CampaignStats:
+        """Run the campaign until every contact is final, or it is stopped.
+
+        Returns the final :class:`CampaignStats`. Raises :class:`CampaignError` when the
+        run had to end for a campaign-wide reason (bad credentials, a server down for
+        longer than ``outage_limit``); the journal is consistent and resumable.
+
+        ``handle_signals=True`` (for command-line programs) makes the first SIGINT or
+        SIGTERM stop gracefully and the second cancel at once; the handlers are removed
+        when the run ends. Embedded in an application, leave it False.
+        """
+        if self._started:
+            raise RuntimeError("a Campaign runs once: use Campaign.resume() to continue it")
+        self._started = True
+        loop = asyncio.get_running_loop()
+        self._journal = self._open_journal()
+        try:
+            with self._signals(loop, handle_signals):
+                await self._run()
+        except BaseException:
+            self._settle_after_abort()
+            raise
+        finally:
+            self._finish()
+        if self._fatal is not None:
+            raise self._fatal
+        return self.stats()
+
+    # -- running -------------------------------------------------------------------------
+    def _open_journal(self) -> Journal:
+        now = self._clock.time()
+        if self._new:
+            journal = Journal.create(self.journal_path, self.config.to_json(), now)
+            if self._suppressed:
+                journal.add_suppressed(self._suppressed)
+        else:
+            journal = Journal.open(self.journal_path)
+        return journal
+
+    async def _run(self) -> None:
+        journal = self._require_journal()
+        config = self.config
+        self._run_started = now = self._clock.time()
+        self._real_started = time.monotonic()
+        self._pacer = Pacer(config.rate)
+        settled = journal.settle_interrupted_intents(now)
+        if settled:
+            _log.warning(
+                "%d contacts had a trigger under way when the last run ended: "
+                "they are now 'unknown' and will not be dialled again",
+                settled,
+            )
+        if self._requeue_unknown:
+            count = journal.requeue_unknown(now)
+            _log.info("requeued %d 'unknown' contacts on request", count)
+        self._states = journal.counts_by_state()
+        self._total = journal.contact_count()
+        self._input_done = journal.feed_done
+        poller = self._poller = Poller(
+            self.client,
+            self._clock,
+            interval=config.poll_interval,
+            rate=config.poll_rate,
+            parallel=min(_MAX_PARALLEL_POLLS, max(4, config.concurrency)),
+            on_change=self._on_status,
+            on_end=self._on_call_end,
+            on_error=self._on_poll_error,
+            on_fatal=self._on_fatal,
+        )
+        self._follow_open_calls(journal)
+        _log.info(
+            "campaign %s: %d contacts known, %d calls to follow, rate %g/s, concurrency %d",
+            "started" if self._new else "resumed",
+            self._total,
+            self._slots_taken,
+            config.rate,
+            config.concurrency,
+        )
+        tasks = [asyncio.create_task(poller.run(), name="polyout-poller")]
+        flusher = asyncio.create_task(self._commit_periodically(), name="polyout-commit")
+        try:
+            if not self._input_done:
+                tasks.append(asyncio.create_task(self._feed(), name="polyout-feeder"))
+            workers = [
+                asyncio.create_task(self._trigger_worker(), name=f"polyout-trigger-{n}")
+                for n in range(self._worker_count())
+            ]
+            tasks += workers
+            await _first_failure(tasks, until_done=workers)
+            poller.finish_when_idle()
+            if self._stopping:
+                await self._grace(poller, tasks[0])
+            await _first_failure(tasks, until_done=tasks)
+            poller.raise_failure()
+        finally:
+            flusher.cancel()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(flusher, *tasks, return_exceptions=True)
+
+    async def _grace(self, poller: Poller, poller_task: asyncio.Task[None]) -> None:
+        """Follow the calls in flight for ``stop_grace`` more seconds, then let them be."""
+        sleeper = asyncio.ensure_future(self._clock.sleep(self.config.stop_grace))
+        try:
+            await asyncio.wait({sleeper, poller_task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+        if not poller_task.done():
+            _log.info(
+                "stop grace over: %d calls still in flight stay in the journal; "
+                "resume the campaign to follow them",
+                poller.following,
+            )
+            poller.halt()
+
+    def _worker_count(self) -> int:
+        # Enough trigger requests in flight for about two seconds of answer latency.
+        wanted = math.ceil(self.config.rate * 2) + 1
+        return max(1, min(self.config.concurrency, _MAX_WORKERS, wanted))
+
+    def _follow_open_calls(self, journal: Journal) -> None:
+        assert self._poller is not None
+        for call in journal.open_calls():
+            self._slots_taken += 1
+            self._poller.follow(
+                FollowedCall.resumed(
+                    seq=call.seq,
+                    contact_id=call.contact_id,
+                    attempt=call.attempt,
+                    placed=call.placed,
+                    call_sid=call.call_sid,
+                    raw_status=call.call_status,
+                    placed_at=call.placed_at,
+                    # Past its deadline, a call gets one last poll before it expires.
+                    deadline=call.poll_deadline,
+                )
+            )
+
+    async def _commit_periodically(self) -> None:
+        journal = self._require_journal()
+        while True:
+            await asyncio.sleep(_COMMIT_INTERVAL)
+            journal.commit()
+
+    def _finish(self) -> None:
+        journal, self._journal = self._journal, None
+        if journal is not None:
+            journal.close()
+        stats = self.stats()
+        _log.info(
+            "campaign run ended: %d of %d contacts final, %d scheduled, %d in flight",
+            stats.finished,
+            stats.total,
+            stats.scheduled,
+            stats.in_flight,
+        )
+        self._emit(EventKind.DONE)
+        self._bus.close()
+
+    def _settle_after_abort(self) -> None:
+        """After a cancellation or a crash of the run: intents without a sid become unknown."""
+        journal = self._journal
+        if journal is None:
+            return
+        with contextlib.suppress(Exception):
+            journal.settle_interrupted_intents(self._clock.time())
+            self._states = journal.counts_by_state()
+
+    @contextlib.contextmanager
+    def _signals(self, loop: asyncio.AbstractEventLoop, enabled: bool) -> Iterator[None]:
+        if not enabled:
+            yield
+            return
+        task = asyncio.current_task()
+        received = 0
+
+        def on_signal() -> None:
+            nonlocal received
+            received += 1
+            if received == 1:
+                _log.warning("signal received: stopping gracefully (again to stop at once)")
+                self.stop()
+            elif task is not None:
+                task.cancel()
+
+        installed = []
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(signum, on_signal)
+            except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+                continue
+            installed.append(signum)
+        try:
+            yield
+        finally:
+            for signum in installed:
+                loop.remove_signal_handler(signum)
+
+    # -- feeding the journal from the input ------------------------------------------------
+    async def _feed(self) -> None:
+        journal = self._require_journal()
+        config = self.config
+        planner = Planner(
+            suppress=journal.suppressed_numbers(),
+            window=self._window,
+            default_timezone=config.default_timezone,
+            seen=_DialableNumbers(journal),
+        )
+        skip = journal.contact_count()
+        seq = skip
+        position = 0
+        async for item in aiter_contacts(self._contacts):
+            if position < skip:  # journaled by an earlier run
+                position += 1
+                continue
+            position += 1
+            if self._stopping:
+                return
+            self._journal_item(journal, seq, planner.plan(item))
+            seq += 1
+            self._total = seq
+            if seq % _FEED_YIELD == 0:
+                self._wake.set()
+                if journal.pending_writes >= _COMMIT_BATCH:
+                    journal.commit()
+                await asyncio.sleep(0)
+        journal.mark_feed_done()
+        self._input_done = True
+        self._wake.set()
+        _log.info("all %d contacts read", seq)
+
+    def _journal_item(self, journal: Journal, seq: int, plan: Planned | Refused) -> None:
+        now = self._clock.time()
+        if isinstance(plan, Refused):
+            journal.add_refused(
+                seq,
+                contact_id=plan.contact_id,
+                row=plan.row,
+                to_number=plan.to_number,
+                state=plan.state,
+                reason=plan.reason,
+                now=now,
+            )
+            count_transition(self._states, None, plan.state)
+            self._emit(
+                EventKind.REFUSED,
+                contact_id=plan.contact_id,
+                position=seq,
+                state=plan.state,
+                reason=plan.reason,
+            )
+            return
+        due = self._window_opening(plan.zones, now)
+        request = plan.request
+        journal.add_planned(
+            seq,
+            contact_id=plan.contact.id,
+            row=plan.contact.row,
+            to_number=request.to_number,
+            request={
+                "metadata": dict(request.metadata),
+                "encryption": request.encryption.value if request.encryption else None,
+                "variant_id": request.variant_id,
+            },
+            zones=plan.zones,
+            due=due,
+            now=now,
+        )
+        count_transition(self._states, None, "scheduled")
+        if due > now:
+            self._emit(
+                EventKind.WAITING, contact_id=plan.contact.id, position=seq, due=utc_datetime(due)
+            )
+
+    # -- triggering ------------------------------------------------------------------------
+    async def _trigger_worker(self) -> None:
+        while True:
+            await self._take_slot()
+            contact = await self._next_contact()
+            if contact is None:
+                self._release_slot()
+                return
+            try:
+                placed = await self._dial(contact)
+            finally:
+                self._claimed.discard(contact.seq)
+                self._wake.set()  # whoever waits may now find that nothing is left
+            if not placed:
+                self._release_slot()
+
+    async def _take_slot(self) -> None:
+        while self._slots_taken >= self.config.concurrency and not self._stopping:
+            self._slot_freed.clear()
+            await self._slot_freed.wait()
+        self._slots_taken += 1
+
+    def _release_slot(self) -> None:
+        self._slots_taken -= 1
+        self._slot_freed.set()
+
+    async def _next_contact(self) -> ContactRow | None:
+        """The next due contact, waiting for it if need be; None when there is no more work."""
+        journal = self._require_journal()
+        async with self._fetch_lock:
+            while True:
+                if self._stopping:
+                    return None
+                now = self._clock.time()
+                if self._breaker.outage_exceeded(now):
+                    self._on_fatal(
+                        CampaignError(
+                            f"no trigger has worked for {self.config.outage_limit:g} s "
+                            f"({self._breaker.failures} failures in a row): the API looks down"
+                        )
+                    )
+                    return None
+                pause = self._breaker.wait(now)
+                if pause is None or pause > 0:
+                    await sleep_or_wake(self._clock, pause, self._wake)
+                    continue
+                if not self._ready:
+                    rows = journal.due_contacts(now, self._worker_count(), skip=self._claimed)
+                    self._claimed.update(row.seq for row in rows)
+                    self._ready.extend(rows)
+                if self._ready:
+                    if self._breaker.is_open:
+                        self._breaker.probing = True
+                    return self._ready.popleft()
+                if self._nothing_left():
+                    return None
+                due = journal.next_due(skip=self._claimed)
+                await sleep_or_wake(self._clock, None if due is None else due - now, self._wake)
+
+    def _nothing_left(self) -> bool:
+        """No contact can ever become due again in this run."""
+        active = self._states.get("dialing", 0) + self._states.get("in_flight", 0)
+        return (
+            self._input_done
+            and not self._states.get("scheduled", 0)
+            and not active
+            and not self._claimed
+        )
+
+    async def _dial(self, contact: ContactRow) -> bool:
+        """Trigger one call. Returns whether it is now in flight (and holds its slot)."""
+        journal = self._require_journal()
+        if not self._in_window(contact, self._clock.time()):
+            self._wait_for_window(journal, contact)
+            return False
+        gate = _TriggerGate(self, contact)
+        try:
+            call = await self.client.place(_request_from(contact), pacer=gate)
+        except _Abandon:
+            self._breaker.on_neutral()
+            if gate.attempt is not None:  # stopped between two tries that placed nothing
+                self._not_placed_now(contact, gate.attempt, "stopped before retrying", None)
+            elif not self._stopping:
+                self._wait_for_window(journal, contact)
+            return False
+        except Exception as exc:
+            if gate.attempt is None:
+                raise  # nothing was committed, so nothing was sent: a bug to surface
+            self._trigger_failed(contact, gate.attempt, exc)
+            return False
+        assert gate.attempt is not None
+        self._placed_now(contact, gate.attempt, call)
+        return True
+
+    def _before_send(self, gate: _TriggerGate) -> None:
+        """Called when the pacer lets a trigger go, right before its request is sent."""
+        if self._stopping:
+            raise _Abandon("stopping")
+        if gate.attempt is not None:
+            return  # a retry of a try that provably placed nothing: same attempt
+        contact = gate.contact
+        now = self._clock.time()
+        if not self._in_window(contact, now):
+            raise _Abandon("the calling window closed")
+        gate.attempt = self._require_journal().begin_attempt(contact.seq, now)
+        count_transition(self._states, "scheduled", "dialing")
+        self._triggers += 1
+        self._trigger_meter.mark(time.monotonic())
+        self._emit(
+            EventKind.DIALING,
+            contact_id=contact.contact_id,
+            position=contact.seq,
+            attempt=gate.attempt,
+        )
+
+    def _placed_now(self, contact: ContactRow, attempt: int, call: Call) -> None:
+        now = self._clock.time()
+        sid, status = call.call_sid, call.status.value
+        self._require_journal().record_placed(
+            contact.seq,
+            attempt,
+            call_sid=sid,
+            call_status=status,
+            correlation_id=call.correlation_id,
+            poll_deadline=now + self.config.poll_deadline,
+            now=now,
+        )
+        count_transition(self._states, "dialing", "in_flight")
+        self._placed += 1
+        self._breaker.on_success()
+        assert self._poller is not None
+        self._poller.follow(
+            FollowedCall(
+                seq=contact.seq,
+                contact_id=contact.contact_id,
+                attempt=attempt,
+                placed=contact.attempts + 1,
+                call_sid=sid,
+                placed_at=now,
+                deadline=now + self.config.poll_deadline,
+            )
+        )
+        self._emit(
+            EventKind.PLACED,
+            contact_id=contact.contact_id,
+            position=contact.seq,
+            attempt=attempt,
+            call_sid=sid,
+            state=status,
+        )
+
+    def _trigger_failed(self, contact: ContactRow, attempt: int, exc: Exception) -> None:
+        """Sort a failed trigger: unknown, not placed (again later), refused, or fatal."""
+        masked = mask_number(contact.to_number)
+        if isinstance(exc, TriggerOutcomeUnknown):
+            self._breaker.on_neutral()
+            _log.warning("call to %s may or may not have been placed: %s", masked, exc)
+            self._final_from_dialing(contact, attempt, "unknown", _UNKNOWN_REASON, str(exc))
+        elif isinstance(
+            exc, (AuthenticationError, PermissionDeniedError, NotFoundError, ClientClosedError)
+        ):
+            self._breaker.on_neutral()
+            self._not_placed_now(contact, attempt, str(exc), 0.0, count=False)
+            self._on_fatal(
+                CampaignError(
+                    f"the API refused the campaign's trigger ({exc}): check the credential, "
+                    "the agent/account/project ids and the environment, then resume"
+                )
+            )
+        elif isinstance(exc, (RateLimitError, ServerError, TransportError)):
+            # The client's retries are spent and no call was placed (a trigger 5xx
+            # other than 500/502 arrives as TriggerOutcomeUnknown, handled above).
+            if not isinstance(exc, RateLimitError):
+                self._breaker.on_failure(self._clock.time())
+            else:
+                self._breaker.on_neutral()
+            retry_after = exc.retry_after if isinstance(exc, APIStatusError) else None
+            self._not_placed_now(contact, attempt, str(exc), retry_after)
+        elif isinstance(exc, BadRequestError):
+            self._breaker.on_success()  # the server is up and answering
+            _log.warning("call to %s refused: %s", masked, exc)
+            self._final_from_dialing(contact, attempt, "invalid", exc.message, str(exc))
+        elif isinstance(exc, APIStatusError):
+            self._breaker.on_success()
+            self._final_from_dialing(contact, attempt, "failure", exc.message, str(exc))
+        else:
+            # Not an answer from the server: the request may have left. Unknown is the
+            # only safe reading; the error is logged for whoever fixes it.
+            self._breaker.on_neutral()
+            _log.exception("unexpected error triggering the call to %s", masked)
+            self._final_from_dialing(
+                contact, attempt, "unknown", _UNKNOWN_REASON, f"{type(exc).__name__}: {exc}"
+            )
+
+    def _not_placed_now(
+        self,
+        contact: ContactRow,
+        attempt: int,
+        error: str,
+        retry_after: float | None,
+        *,
+        count: bool = True,
+    ) -> None:
+        now = self._clock.time()
+        failures = contact.not_placed + 1
+        if count and failures >= self.config.max_not_placed:
+            self._require_journal().record_not_placed(
+                contact.seq, attempt, error=error, due=None, now=now
+            )
+            count_transition(self._states, "dialing", "failure")
+            self._not_placed += 1
+            self._emit_finished(contact, attempt, "failure", None, error)
+            return
+        delay = min(_NOT_PLACED_FIRST_DELAY * 2 ** (failures - 1), _NOT_PLACED_MAX_DELAY)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        due = self._window_opening(contact.zones, now + delay)
+        self._require_journal().record_not_placed(
+            contact.seq, attempt, error=error, due=due, now=now
+        )
+        count_transition(self._states, "dialing", "scheduled")
+        if count:
+            self._not_placed += 1
+        _log.info(
+            "call to %s not placed (%s): again at %s",
+            mask_number(contact.to_number),
+            error,
+            utc_datetime(due).isoformat(),
+        )
+        self._emit(
+            EventKind.NOT_PLACED,
+            contact_id=contact.contact_id,
+            position=contact.seq,
+            attempt=attempt,
+            error=error,
+            due=utc_datetime(due),
+        )
+        self._wake.set()
+
+    def _final_from_dialing(
+        self, contact: ContactRow, attempt: int, state: str, reason: str, error: str
+    ) -> None:
+        journal = self._require_journal()
+        now = self._clock.time()
+        if state == "unknown":
+            journal.record_unknown(contact.seq, attempt, reason=reason, error=error, now=now)
+        else:
+            journal.record_refused(
+                contact.seq, attempt, state=state, reason=reason, error=error, now=now
+            )
+        count_transition(self._states, "dialing", state)
+        self._emit_finished(contact, attempt, state, reason, error)
+        self._wake.set()
+
+    # -- calling windows -------------------------------------------------------------------
+    def _in_window(self, contact: ContactRow, now: float) -> bool:
+        return self._window is None or self._window.is_open(contact.zones, utc_datetime(now))
+
+    def _window_opening(self, zones: tuple[str, ...], at: float) -> float:
+        """``at``, or the next time the calling window is open in all of ``zones``."""
+        if self._window is None:
+            return at
+        return max(at, self._window.next_opening(zones, utc_datetime(at)).timestamp())
+
+    def _wait_for_window(self, journal: Journal, contact: ContactRow) -> None:
+        now = self._clock.time()
+        due = self._window_opening(contact.zones, now)
+        if due <= now:  # open again already (it closed and opened while we waited)
+            due = now
+        opening = utc_datetime(due)
+        journal.reschedule(
+            contact.seq, due, event="waiting", detail=f"calling window opens {opening}", now=now
+        )
+        self._emit(
+            EventKind.WAITING, contact_id=contact.contact_id, position=contact.seq, due=opening
+        )
+        self._wake.set()
+
+    # -- following calls (poller callbacks) ------------------------------------------------
+    def _on_status(self, call: FollowedCall, status: CallStatus) -> None:
+        self._require_journal().record_status(
+            call.seq,
+            call.attempt,
+            call_sid=call.call_sid,
+            status=_raw(status),
+            now=self._clock.time(),
+        )
+        self._emit(
+            EventKind.STATUS,
+            contact_id=call.contact_id,
+            position=call.seq,
+            attempt=call.attempt,
+            call_sid=call.call_sid,
+            state=status.state.value,
+        )
+
+    def _on_call_end(self, call: FollowedCall, status: CallStatus) -> None:
+        journal = self._require_journal()
+        now = self._clock.time()
+        outcome = status.state.value
+        reason = status.reason or None
+        retry_at: float | None = None
+        if outcome in RETRYABLE_OUTCOMES and call.placed < self.config.max_attempts:
+            zones = journal.contact_zones(call.seq)
+            retry_at = self._window_opening(zones, now + self.config.retry_delay)
+        journal.record_outcome(
+            call.seq,
+            call.attempt,
+            outcome=outcome,
+            call_status=_raw(status),
+            reason=reason,
+            error=None,
+            retry_at=retry_at,
+            now=now,
+        )
+        self._release_slot()
+        count_transition(self._states, "in_flight", outcome if retry_at is None else "scheduled")
+        if retry_at is not None:
+            self._retries += 1
+        self._emit(
+            EventKind.FINISHED if retry_at is None else EventKind.RETRY,
+            contact_id=call.contact_id,
+            position=call.seq,
+            attempt=call.attempt,
+            call_sid=call.call_sid,
+            state=outcome,
+            reason=reason,
+            due=None if retry_at is None else utc_datetime(retry_at),
+        )
+        self._wake.set()
+
+    def _on_poll_error(self, call: FollowedCall, exc: PolyOutError) -> None:
+        _log.info("status of %s not read (%s); will try again", call.call_sid, exc)
+        self._require_journal().record_poll_error(
+            call.seq, call.attempt, call_sid=call.call_sid, error=str(exc), now=self._clock.time()
+        )
+
+    def _on_fatal(self, exc: PolyOutError) -> None:
+        if self._fatal is None:
+            self._fatal = exc if isinstance(exc, CampaignError) else CampaignError(str(exc))
+            if self._fatal is not exc:
+                self._fatal.__cause__ = exc
+            _log.error("campaign stopping: %s", self._fatal)
+        self.stop()
+
+    def _on_rate_limited(self, retry_after: float | None) -> None:
+        self._rate_limited += 1
+        pause = f"{retry_after:g} s" if retry_after is not None else "a moment"
+        _log.warning("rate limited (429): every trigger pauses for %s and slows down", pause)
+        self._emit(EventKind.RATE_LIMITED, reason=f"Retry-After {pause}")
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _emit_finished(
+        self, contact: ContactRow, attempt: int, state: str, reason: str | None, error: str | None
+    ) -> None:
+        self._emit(
+            EventKind.FINISHED,
+            contact_id=contact.contact_id,
+            position=contact.seq,
+            attempt=attempt,
+            state=state,
+            reason=reason,
+            error=error,
+        )
+
+    def _emit(self, kind: EventKind, **fields: Any) -> None:
+        if self._bus.wanted:
+            self._bus.emit(CampaignEvent(kind, utc_datetime(self._clock.time()), **fields))
+
+    def _require_journal(self) -> Journal:
+        if self._journal is None:
+            raise RuntimeError("the campaign is not running")
+        return self._journal
+
+
+_UNKNOWN_REASON = "the trigger was sent but its answer was lost: the call may have been placed"
+
+
+class _TriggerGate:
+    """The campaign's pacer as ``Client.place`` sees it, with the intent step added.
+
+    ``place`` awaits ``acquire`` before each send: the first time, once the pacer lets
+    the trigger go, the gate checks the calling window and commits the intent, so
+    nothing is journaled as "dialing" while it merely waits its turn.
+    """
+
+    def __init__(self, campaign: Campaign, contact: ContactRow) -> None:
+        self._campaign = campaign
+        self.contact = contact
+        self.attempt: int | None = None
+
+    async def acquire(self) -> None:
+        pacer = self._campaign._pacer
+        assert pacer is not None
+        await pacer.acquire()
+        self._campaign._before_send(self)
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        pacer = self._campaign._pacer
+        assert pacer is not None
+        pacer.on_rate_limited(retry_after)
+        self._campaign._on_rate_limited(retry_after)
+
+    def on_success(self) -> None:
+        pacer = self._campaign._pacer
+        assert pacer is not None
+        pacer.on_success()
+
+
+class _DialableNumbers:
+    """The numbers already planned in this campaign, as the Planner's ``seen`` container.
+
+    Backed by the journal's index rather than a set in memory, so deduplication costs
+    nothing per contact held and survives resuming.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+
+    def __contains__(self, number: object) -> bool:
+        return isinstance(number, str) and self._journal.has_dialable_number(number)
+
+
+def _request_from(contact: ContactRow) -> CallRequest:
+    stored = contact.request
+    encryption = stored.get("encryption")
+    return CallRequest(
+        to_number=contact.to_number,
+        metadata=stored.get("metadata") or {},
+        encryption=Encryption(encryption) if encryption else None,
+        variant_id=stored.get("variant_id"),
+    )
+
+
+def _raw(status: CallStatus) -> str:
+    return status.raw_status or status.state.value
+
+
+def _parse_window(window: CallingWindow | str | None) -> CallingWindow | None:
+    if window is None or isinstance(window, CallingWindow):
+        return window
+    return CallingWindow.parse(window)
+
+
+def _window_text(window: CallingWindow | None) -> str | None:
+    return None if window is None else str(window)  # CallingWindow.parse reads it back
+
+
+async def _first_failure(
+    tasks: list[asyncio.Task[None]], *, until_done: list[asyncio.Task[None]]
+) -> None:
+    """Wait until every task of ``until_done`` ends; raise at once if any task fails."""
+    while not all(task.done() for task in until_done):
+        await asyncio.wait(
+            [task for task in tasks if not task.done()], return_when=asyncio.FIRST_COMPLETED
+        )
+        for task in tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
