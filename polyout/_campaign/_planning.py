@@ -1,0 +1,184 @@
+"""Planning: each contact becomes a call to place (:class:`Planned`) or a final refusal.
+
+The checks run in a fixed order, and the first that fails decides the state:
+
+1. ``invalid``: the row could not be read, the number, country code, metadata, id or time
+   zone is unusable, or a calling window is configured and the number has no known zone
+   (or zones that are never inside the window together);
+2. ``duplicate``: the same E.164 number, or the same contact id, as an earlier contact that
+   got past these checks (the first one wins), or a number already in the campaign;
+3. ``suppressed``: the number is on the suppression list.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Container, Iterable
+from typing import Literal
+
+import attrs
+
+from polyout._campaign._contacts import Contact, ContactItem, RowError, fallback_id
+from polyout._campaign._keyset import KeySet
+from polyout._campaign._schedule import CallingWindow, check_zone, zones_for
+from polyout._campaign._suppression import load_suppression_list, normalized_suppression
+from polyout._errors import ValidationError
+from polyout._models import CallRequest
+from polyout._request import build_request
+
+# load_suppression_list lives in _suppression; it is importable here too, beside the Planner
+# that takes its result.
+__all__ = ["Planned", "Planner", "Refused", "RefusedState", "load_suppression_list"]
+
+RefusedState = Literal["invalid", "duplicate", "suppressed"]
+
+MAX_ID_LENGTH = 256
+# Any letter: phonenumbers reads letters as keypad digits ("O" as 6), so a typo would
+# ring someone else. Vanity numbers and extensions are refused rather than guessed.
+_LETTER = re.compile(r"[^\W\d_]")
+# Whether zones can ever share the window is judged on a year this far ahead, where
+# zoneinfo applies each zone's current rules (tz database files list past changes only
+# up to 2037 and describe later years by the rule in force today).
+_RULES_PROBE = dt.datetime(2101, 1, 1, tzinfo=dt.timezone.utc)
+
+
+@attrs.frozen
+class Planned:
+    """A contact ready to dial: a validated request, and the zones its window must fit."""
+
+    contact: Contact
+    request: CallRequest
+    zones: tuple[str, ...] = ()
+
+
+@attrs.frozen
+class Refused:
+    """A contact that must never be dialled, with its final state and the reason."""
+
+    contact: Contact | None
+    row: int | None
+    contact_id: str
+    state: RefusedState
+    reason: str
+    to_number: str | None = attrs.field(repr=False)
+
+
+class Planner:
+    """Plans the contacts of one campaign in order, remembering numbers and ids it saw.
+
+    ``suppress`` holds numbers in any form :func:`polyout.build_request` reads as E.164;
+    ``seen`` is an optional container of E.164 numbers already in the campaign (read, never
+    changed). Memory grows by 16 bytes per planned contact, whatever the ids look like.
+    """
+
+    def __init__(
+        self,
+        *,
+        suppress: Iterable[str] = (),
+        window: CallingWindow | None = None,
+        default_timezone: str | None = None,
+        seen: Container[str] | None = None,
+    ) -> None:
+        self.window = window
+        self.default_timezone = check_zone(default_timezone) if default_timezone else None
+        self._suppressed = normalized_suppression(suppress)
+        self._seen = seen
+        # Numbers are exact keys (E.164 digits fit in 64 bits). Ids are 64-bit hashes: a
+        # collision (odds ~1e-8 in a million ids) could only refuse a contact, never ring one.
+        self._numbers = KeySet()
+        self._ids = KeySet()
+        self._zone_problems: dict[tuple[str, ...], str | None] = {}
+
+    def __repr__(self) -> str:
+        return (
+            f"<Planner window={self.window} default_timezone={self.default_timezone} "
+            f"numbers={len(self._numbers)} suppressed={len(self._suppressed)}>"
+        )
+
+    def plan(self, item: ContactItem) -> Planned | Refused:
+        if isinstance(item, RowError):
+            contact_id = item.contact_id or fallback_id(item.row)
+            return Refused(None, item.row, contact_id, "invalid", item.reason, item.phone)
+        try:
+            request = _request_for(item)
+        except ValidationError as exc:
+            return _refuse(item, "invalid", str(exc), item.phone)
+        e164 = request.to_number
+        try:
+            zones = self._zones_for(item, e164)
+        except ValueError as exc:
+            return _refuse(item, "invalid", str(exc), e164)
+        repeated = self._repeated(item, e164)
+        if repeated is not None:
+            return _refuse(item, "duplicate", repeated, e164)
+        if e164 in self._suppressed:
+            return _refuse(item, "suppressed", "the number is on the suppression list", e164)
+        return Planned(item, request, zones)
+
+    def _zones_for(self, contact: Contact, e164: str) -> tuple[str, ...]:
+        """The zones the window must fit (none without a window), or ValueError."""
+        own = check_zone(contact.timezone) if contact.timezone is not None else None
+        if self.window is None:
+            return ()
+        zones = zones_for(e164, own, self.default_timezone)
+        if not zones:
+            raise ValueError(
+                "no time zone is known for this number: give the contact a timezone, "
+                "or set a default time zone"
+            )
+        if zones not in self._zone_problems:
+            self._zone_problems[zones] = _overlap_problem(self.window, zones)
+        problem = self._zone_problems[zones]
+        if problem is not None:
+            raise ValueError(problem)
+        return zones
+
+    def _repeated(self, contact: Contact, e164: str) -> str | None:
+        """Why the contact repeats an earlier one, or None after remembering it."""
+        number_key = int(e164[1:])
+        if number_key in self._numbers or (self._seen is not None and e164 in self._seen):
+            return "the same number as an earlier contact"
+        id_key = _id_key(contact.id)
+        if id_key in self._ids:
+            return f"the same id as an earlier contact ({_shown_id(contact.id)})"
+        self._numbers.add(number_key)
+        self._ids.add(id_key)
+        return None
+
+
+def _request_for(contact: Contact) -> CallRequest:
+    if not isinstance(contact.id, str) or not contact.id.strip():
+        raise ValidationError("id", "is empty")
+    if len(contact.id) > MAX_ID_LENGTH:
+        raise ValidationError("id", f"is longer than {MAX_ID_LENGTH} characters")
+    if isinstance(contact.phone, str) and _LETTER.search(contact.phone):
+        raise ValidationError(
+            "to_number", "contains letters: write it in digits (letters are never guessed)"
+        )
+    return build_request(
+        contact.phone, country_code=contact.country_code, metadata=contact.metadata
+    )
+
+
+def _overlap_problem(window: CallingWindow, zones: tuple[str, ...]) -> str | None:
+    try:
+        window.next_opening(zones, _RULES_PROBE)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _refuse(contact: Contact, state: RefusedState, reason: str, number: str | None) -> Refused:
+    return Refused(contact, contact.row, contact.id, state, reason, number)
+
+
+def _id_key(contact_id: str) -> int:
+    # A stable 64-bit digest (Python's own str hash is 32 bits on 32-bit builds).
+    digest = hashlib.blake2b(contact_id.encode("utf-8", "surrogatepass"), digest_size=8)
+    return int.from_bytes(digest.digest(), "little") or 1
+
+
+def _shown_id(contact_id: str) -> str:
+    return repr(contact_id if len(contact_id) <= 40 else contact_id[:40] + "…")
