@@ -1,0 +1,127 @@
+"""A campaign's results in aggregate: counts, attempts, time span, and who needs a look.
+
+Pure arithmetic over :class:`ContactResult` records (as :func:`iter_results` streams
+them from a journal), in one pass and bounded memory, so a report on a million
+contacts costs the time to read them and nothing more.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable
+from datetime import datetime
+
+import attrs
+
+from polyout._campaign._journal import FINAL_STATES
+from polyout._campaign._results import ContactResult
+
+__all__ = ["ATTENTION_STATES", "FAILED_STATES", "ResultsSummary", "summarize_results"]
+
+#: Final states where a person may have been rung and nobody knows how it ended.
+ATTENTION_STATES = frozenset({"unknown", "expired"})
+#: Final states that did not reach the person (after every attempt allowed).
+FAILED_STATES = frozenset({"failure", "no_answer", "busy", "cancelled"})
+
+
+@attrs.frozen
+class ResultsSummary:
+    """What a campaign's results add up to."""
+
+    total: int
+    states: dict[str, int]
+    """Contacts per state (final, or ``scheduled``/``in_flight`` for a stopped campaign)."""
+    attempts: int
+    """Calls placed, or possibly placed, over every contact."""
+    contacts_by_attempts: dict[int, int]
+    """How many contacts had 0, 1, 2... attempts."""
+    first_attempt_at: datetime | None
+    last_activity_at: datetime | None
+    """The latest attempt or final state."""
+    mean_time_to_final: float | None
+    """Seconds from a dialled contact's first attempt to its final state, on average."""
+    longest_time_to_final: float | None
+    attention: tuple[ContactResult, ...]
+    """The first ``attention_limit`` contacts in :data:`ATTENTION_STATES`, in input order."""
+    attention_count: int
+
+    @property
+    def span(self) -> float | None:
+        """Seconds from the first attempt to the last activity."""
+        if self.first_attempt_at is None or self.last_activity_at is None:
+            return None
+        return (self.last_activity_at - self.first_attempt_at).total_seconds()
+
+    @property
+    def achieved_rate(self) -> float | None:
+        """Attempts per second over the span (pauses between runs included)."""
+        span = self.span
+        return self.attempts / span if span else None
+
+    @property
+    def complete(self) -> bool:
+        """Whether every contact is in a final state."""
+        return all(state in FINAL_STATES for state in self.states)
+
+    @property
+    def failed(self) -> int:
+        return sum(self.states.get(state, 0) for state in FAILED_STATES)
+
+    @property
+    def needs_attention(self) -> bool:
+        """Anything short of a clean finish: failures, unknown or expired contacts."""
+        return self.attention_count > 0 or self.failed > 0
+
+
+def _when(text: str | None) -> datetime | None:
+    # The results write "...Z"; fromisoformat reads it from Python 3.11 only.
+    return None if text is None else datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def summarize_results(
+    results: Iterable[ContactResult], *, attention_limit: int = 20
+) -> ResultsSummary:
+    """Add up ``results`` in one pass, keeping at most ``attention_limit`` records."""
+    states: collections.Counter[str] = collections.Counter()
+    by_attempts: collections.Counter[int] = collections.Counter()
+    attention: list[ContactResult] = []
+    attention_count = total = attempts = timed = 0
+    time_to_final = longest = 0.0
+    first: datetime | None = None
+    last: datetime | None = None
+    for result in results:
+        total += 1
+        states[result.state] += 1
+        attempts += result.attempts
+        by_attempts[result.attempts] += 1
+        if result.state in ATTENTION_STATES:
+            attention_count += 1
+            if len(attention) < attention_limit:
+                attention.append(result)
+        started = _when(result.first_attempt_at)
+        latest = max(
+            (when for when in (_when(result.last_attempt_at), _when(result.finished_at)) if when),
+            default=None,
+        )
+        if started is not None:
+            first = started if first is None else min(first, started)
+        if latest is not None:
+            last = latest if last is None else max(last, latest)
+        finished = _when(result.finished_at)
+        if started is not None and finished is not None:
+            seconds = (finished - started).total_seconds()
+            time_to_final += seconds
+            longest = max(longest, seconds)
+            timed += 1
+    return ResultsSummary(
+        total=total,
+        states=dict(states),
+        attempts=attempts,
+        contacts_by_attempts=dict(sorted(by_attempts.items())),
+        first_attempt_at=first,
+        last_activity_at=last,
+        mean_time_to_final=time_to_final / timed if timed else None,
+        longest_time_to_final=longest if timed else None,
+        attention=tuple(attention),
+        attention_count=attention_count,
+    )
