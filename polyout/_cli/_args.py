@@ -178,7 +178,30 @@ def _running_flags() -> argparse.ArgumentParser:
         metavar="DURATION",
         help="give up following a call after this long (it becomes expired)",
     )
+    group.add_argument(
+        "--poll-interval",
+        type=parse_duration,
+        metavar="DURATION",
+        help="time between status reads of a call in flight (default: 2s, growing to 5s)",
+    )
     return parent
+
+
+def _run_control_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("stopping and progress")
+    group.add_argument(
+        "--stop-grace",
+        type=parse_duration,
+        metavar="DURATION",
+        help="after the first Ctrl-C, keep following calls in flight this long (default: 1m)",
+    )
+    group.add_argument(
+        "--progress-interval",
+        type=parse_duration,
+        default=5.0,
+        metavar="DURATION",
+        help="when stderr is not a terminal: a progress line this often (default: 5s)",
+    )
 
 
 def _output_flag(parser: argparse.ArgumentParser, what: str) -> None:
@@ -265,6 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the campaign's SQLite journal (default: next to CONTACTS, NAME.polyout.db)",
     )
     _output_flag(run, "write one result per contact here at the end")
+    _run_control_flags(run)
 
     resume = command(
         campaign_commands,
@@ -274,6 +298,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     resume.add_argument("journal", metavar="JOURNAL")
     _output_flag(resume, "write one result per contact here at the end")
+    changes = resume.add_argument_group("changes (everything else is as the journal says)")
+    changes.add_argument(
+        "--rate", type=_positive_float, metavar="N", help="calls started per second, at most"
+    )
+    changes.add_argument(
+        "--concurrency", type=_positive_int, metavar="N", help="calls in flight, at most"
+    )
+    changes.add_argument(
+        "--requeue-unknown",
+        action="store_true",
+        help="dial again the contacts left unknown (they may have been rung already)",
+    )
+    _run_control_flags(resume)
 
     report = command(campaign_commands, "report", "summarise a campaign from its journal")
     report.add_argument("journal", metavar="JOURNAL")

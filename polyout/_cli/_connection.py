@@ -6,8 +6,12 @@ import argparse
 import os
 
 from polyout._client import Client
+from polyout._errors import BadRequestError, NotFoundError, RateLimitError, ServerError
 
-__all__ = ["api_key_from", "client_from_args", "connection_flags_for_resume"]
+__all__ = ["api_key_from", "check_connection", "client_from_args", "connection_flags_for_resume"]
+
+# A sid no trigger ever returns: asking for its status dials nobody.
+_PROBE_SID = "OUT-polyout-connection-check"
 
 
 def api_key_from(args: argparse.Namespace) -> str | None:
@@ -48,3 +52,17 @@ def connection_flags_for_resume(args: argparse.Namespace) -> list[str]:
     if args.api == "agents" and args.environment != os.environ.get("POLYAI_ENVIRONMENT", "live"):
         flags += ["--environment", args.environment]
     return flags
+
+
+async def check_connection(client: Client) -> None:
+    """Prove the server answers and takes the key, before a campaign journals anything.
+
+    One status read of a call that cannot exist: "not found" is the expected answer.
+    A wrong key (401/403) or an unreachable server raises, so that the operator hears
+    about it at once instead of after the campaign's patience with an outage runs out.
+    A busy or failing server does not stop the start: the campaign copes with those.
+    """
+    try:
+        await client.get_status(_PROBE_SID)
+    except (NotFoundError, BadRequestError, RateLimitError, ServerError):
+        return

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import enum
 
+from polyout._campaign._contacts import ContactFileError
+from polyout._campaign._errors import CampaignError, JournalError
 from polyout._errors import (
     APIStatusError,
     AuthenticationError,
@@ -90,6 +92,10 @@ def explain(exc: BaseException) -> CliError | None:
         return exc
     if isinstance(exc, ValidationError):
         return _validation(exc)
+    if isinstance(exc, ContactFileError | JournalError):
+        return CliError(str(exc), ExitCode.USAGE)
+    if isinstance(exc, CampaignError):
+        return CliError(str(exc), ExitCode.API)
     if isinstance(exc, TriggerOutcomeUnknown):
         return CliError(
             f"no answer to the trigger ({exc}): check the call before placing it again",

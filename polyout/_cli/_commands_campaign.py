@@ -1,0 +1,294 @@
+"""``polyout campaign run | resume | report | validate``.
+
+Each command checks what it can before anything is dialled (flags, the contact file's
+header, the suppression list, the journal path), then hands over to the library and
+renders what comes back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console, RenderableType
+
+from polyout._campaign._config import CampaignConfig
+from polyout._campaign._journal import Journal
+from polyout._campaign._planning import Planner, load_suppression_list
+from polyout._campaign._preflight import check_contacts
+from polyout._campaign._readers import iter_contacts
+from polyout._campaign._results import export_results, iter_results
+from polyout._campaign._runner import Campaign
+from polyout._campaign._schedule import CallingWindow, check_zone
+from polyout._campaign._summary import ResultsSummary, summarize_results
+from polyout._cli import _interrupt
+from polyout._cli._connection import (
+    check_connection,
+    client_from_args,
+    connection_flags_for_resume,
+)
+from polyout._cli._drive import RunOutcome, drive
+from polyout._cli._errors import CliError, ExitCode
+from polyout._cli._render import open_progress, stdout_console
+from polyout._cli._report_view import (
+    preflight_json,
+    preflight_renderables,
+    report_json,
+    report_renderables,
+    run_renderables,
+)
+from polyout._cli._runlog import read_runs, record_run
+from polyout._client import Client
+
+__all__ = [
+    "default_journal_path",
+    "finish_run",
+    "print_all",
+    "print_run_summary",
+    "report",
+    "resume",
+    "run",
+    "validate",
+]
+
+_RESULT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
+
+
+def default_journal_path(contacts: Path) -> Path:
+    """``contacts.csv`` -> ``contacts.polyout.db``, beside it."""
+    return contacts.with_name(contacts.stem + ".polyout.db")
+
+
+# -- run and resume ------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> int:
+    contacts = Path(args.contacts)
+    journal = Path(args.journal) if args.journal else default_journal_path(contacts)
+    output = _checked_output(args.output)
+    options = _campaign_options(args)
+    _check_contacts_file(contacts)
+    if journal.exists() and journal.stat().st_size > 0:
+        raise CliError(
+            f"{journal} already holds a campaign: continue it with "
+            f"'{_resume_command(args, journal)}', or pass --journal with a new path",
+            ExitCode.USAGE,
+        )
+    if not args.journal:
+        _note(f"journal: {journal} (the default for {contacts.name}; --journal chooses another)")
+
+    def start(client: Client) -> Campaign:
+        return Campaign(client, contacts, journal=journal, **options)
+
+    return _run_campaign(args, journal, output, "run", start)
+
+
+def resume(args: argparse.Namespace) -> int:
+    journal = Path(args.journal)
+    output = _checked_output(args.output)
+    if not journal.is_file():
+        raise CliError(
+            f"no campaign journal at {journal}: start a campaign with "
+            "'polyout campaign run CONTACTS'",
+            ExitCode.USAGE,
+        )
+
+    def start(client: Client) -> Campaign:
+        return Campaign.resume(
+            client,
+            journal,
+            rate=args.rate,
+            concurrency=args.concurrency,
+            stop_grace=args.stop_grace,
+            requeue_unknown=args.requeue_unknown,
+        )
+
+    return _run_campaign(args, journal, output, "resume", start)
+
+
+def _run_campaign(
+    args: argparse.Namespace,
+    journal: Path,
+    output: Path | None,
+    command: str,
+    start: Callable[[Client], Campaign],
+) -> int:
+    client = client_from_args(args)
+    resume_hint = _resume_command(args, journal)
+    started_at = datetime.now(timezone.utc)
+
+    async def go(interrupts: _interrupt.Interrupts) -> RunOutcome:
+        try:
+            campaign = start(client)
+        except ValueError as exc:  # a setting the campaign refuses
+            raise CliError(str(exc), ExitCode.USAGE) from None
+        async with client:
+            await check_connection(client)
+            view = open_progress(f"campaign {command}", plain_interval=args.progress_interval)
+            return await drive(campaign, interrupts, view)
+
+    try:
+        outcome = _interrupt.run(go)
+    except _interrupt.Interrupted:
+        if command == "run" and not journal.exists():
+            raise CliError(
+                "interrupted before the campaign started: nothing was dialled",
+                ExitCode.INTERRUPTED,
+            ) from None
+        raise CliError(f"interrupted; to continue: {resume_hint}", ExitCode.INTERRUPTED) from None
+    record_run(
+        journal, command=command, started_at=started_at, ended=outcome.ended, stats=outcome.stats
+    )
+    return finish_run(outcome, journal, output, resume_hint)
+
+
+def finish_run(outcome: RunOutcome, journal: Path, output: Path | None, resume_hint: str) -> int:
+    """Print the summary, export the results, say how to continue; the exit status."""
+    summary = print_run_summary(outcome, journal, output)
+    if outcome.ended == "failed":
+        raise CliError(f"{outcome.error}; to continue: {resume_hint}", ExitCode.API)
+    if outcome.ended in ("stopped", "interrupted"):
+        unfinished = sum(summary.states.get(state, 0) for state in _OPEN_STATES)
+        _note(f"stopped with {unfinished} contacts not final; to continue: {resume_hint}")
+        return ExitCode.INTERRUPTED
+    _note(
+        f"campaign complete; report any time: polyout campaign report {shlex.quote(str(journal))}"
+    )
+    return ExitCode.ATTENTION if summary.needs_attention else ExitCode.OK
+
+
+def print_run_summary(outcome: RunOutcome, journal: Path, output: Path | None) -> ResultsSummary:
+    """The tables at the end of a run, and the results file if one was asked for."""
+    summary = summarize_results(iter_results(journal))
+    print_all(stdout_console(), run_renderables(summary, outcome.stats))
+    if output is not None:
+        count = export_results(journal, output)
+        _note(f"results: {output} ({count} contacts, full numbers: keep it safe)")
+    return summary
+
+
+_OPEN_STATES = frozenset({"scheduled", "dialing", "in_flight"})
+
+
+def _campaign_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The campaign settings given on the command line; the library's defaults for the rest."""
+    if args.window is not None:
+        _window(args.window)
+    if args.default_timezone is not None:
+        _zone(args.default_timezone)
+    names = (
+        "rate",
+        "concurrency",
+        "max_attempts",
+        "retry_delay",
+        "window",
+        "default_timezone",
+        "suppress",
+        "poll_deadline",
+        "poll_interval",
+        "stop_grace",
+    )
+    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+
+
+def _check_contacts_file(path: Path) -> None:
+    """Refuse a file that cannot be a contact list before a journal exists for it."""
+    items = iter_contacts(path)
+    try:
+        first = next(items, None)
+    finally:
+        items.close()
+    if first is None:
+        raise CliError(f"{path} has no contacts (no rows after the header)", ExitCode.USAGE)
+
+
+def _checked_output(output: str | None) -> Path | None:
+    if output is None:
+        return None
+    path = Path(output)
+    if path.suffix.lower() not in _RESULT_SUFFIXES:
+        raise CliError(f"--output {output}: name the results file .jsonl or .csv", ExitCode.USAGE)
+    if not path.parent.is_dir():
+        raise CliError(f"--output {output}: the folder {path.parent} does not exist")
+    return path
+
+
+def _resume_command(args: argparse.Namespace, journal: Path) -> str:
+    command = ["polyout", "campaign", "resume", str(journal), *connection_flags_for_resume(args)]
+    return shlex.join(command)
+
+
+def _window(text: str) -> CallingWindow:
+    try:
+        return CallingWindow.parse(text)
+    except ValueError as exc:
+        raise CliError(f"--window: {exc}", ExitCode.USAGE) from None
+
+
+def _zone(name: str) -> str:
+    try:
+        return check_zone(name)
+    except ValueError as exc:
+        raise CliError(f"--default-timezone: {exc}", ExitCode.USAGE) from None
+
+
+# -- report and validate ------------------------------------------------------------------
+def report(args: argparse.Namespace) -> int:
+    journal = Path(args.journal)
+    output = _checked_output(args.output)
+    store = Journal.open(journal, owner=False)
+    try:
+        config = CampaignConfig.from_json(store.config())
+    finally:
+        store.close()
+    summary = summarize_results(iter_results(journal))
+    runs = read_runs(journal)
+    if args.json:
+        _print_json(report_json(summary, config, runs))
+    else:
+        console = stdout_console()
+        print_all(console, report_renderables(summary, config, runs))
+    if output is not None:
+        count = export_results(journal, output)
+        _note(f"results: {output} ({count} contacts, full numbers: keep it safe)")
+    if not summary.complete:
+        _note(f"not finished: continue with 'polyout campaign resume {journal}'")
+    return ExitCode.ATTENTION if summary.needs_attention or not summary.complete else ExitCode.OK
+
+
+def validate(args: argparse.Namespace) -> int:
+    window = _window(args.window) if args.window is not None else None
+    default_timezone = _zone(args.default_timezone) if args.default_timezone else None
+    suppress = load_suppression_list(args.suppress) if args.suppress else frozenset[str]()
+    planner = Planner(suppress=suppress, window=window, default_timezone=default_timezone)
+    preflight = check_contacts(
+        iter_contacts(args.contacts),
+        planner,
+        rate=args.rate or CampaignConfig().rate,
+        now=datetime.now(timezone.utc),
+    )
+    if args.json:
+        _print_json(preflight_json(preflight, args.contacts))
+    else:
+        console = stdout_console()
+        print_all(console, preflight_renderables(preflight, args.contacts))
+    return ExitCode.ATTENTION if preflight.invalid else ExitCode.OK
+
+
+def print_all(console: Console, renderables: Iterable[RenderableType]) -> None:
+    for index, renderable in enumerate(renderables):
+        if index:
+            console.print()
+        console.print(renderable)
+
+
+def _print_json(value: dict[str, Any]) -> None:
+    print(json.dumps(value, indent=2, default=str), flush=True)
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

@@ -1,0 +1,121 @@
+"""Ctrl-C on a running campaign (a real SIGINT to a child process), then resume.
+
+Once stops gracefully: no new calls, calls in flight followed for the grace period,
+the journal says where it stopped, and the exact resume command is printed (without
+the key). Twice stops at once. Either way, resuming dials the rest and nobody twice.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from polyout._cli._errors import ExitCode
+
+from .conftest import (
+    API_KEY,
+    SandboxThread,
+    run_polyout,
+    spawn_polyout,
+    start_sandbox,
+    subprocess_env,
+)
+from .contacts import answered, write_csv
+
+CONTACTS = 24
+
+
+@pytest.fixture
+def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxThread]:
+    """Calls last about two seconds: long enough to be in flight when Ctrl-C comes."""
+    running = start_sandbox(time_scale=30.0)
+    env = subprocess_env(running.base_url)
+    for name in ("POLYAI_API_KEY", "POLYAI_BASE_URL", "POLYAI_AGENT_ID", "POLYAI_ENVIRONMENT"):
+        monkeypatch.setenv(name, env[name])
+    yield running
+    running.stop()
+
+
+def start_campaign(sandbox: SandboxThread, folder: Path) -> tuple[subprocess.Popen[str], Path]:
+    """``polyout campaign run`` in a child process, once it dials; and its journal."""
+    contacts = write_csv(folder / "contacts.csv", answered(CONTACTS))
+    process = spawn_polyout(
+        "campaign",
+        "run",
+        str(contacts),
+        "--rate",
+        "8",
+        "--poll-interval",
+        "0.1",
+        "--stop-grace",
+        "0.5s",
+        "--progress-interval",
+        "0.1",
+        env=subprocess_env(sandbox.base_url),
+    )
+    assert process.stderr is not None
+    # Signal only once calls are under way (the handlers are installed by then).
+    for line in process.stderr:
+        if line.startswith("[") and "dialled 0 " not in line:
+            break
+    return process, folder / "contacts.polyout.db"
+
+
+def finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    _, rest = process.communicate(timeout=30)
+    return process.returncode, rest
+
+
+def assert_stopped_then_resumable(
+    process: subprocess.Popen[str], journal: Path, message: str
+) -> None:
+    code, err = finish(process)
+    assert code == ExitCode.INTERRUPTED, err
+    assert message in err
+    assert f"to continue: polyout campaign resume {journal}\n" in err
+    assert API_KEY not in err
+    assert "Traceback" not in err
+
+
+def assert_resume_dials_the_rest_once(
+    sandbox: SandboxThread, journal: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = run_polyout(capsys, "campaign", "resume", str(journal))
+    assert result.code == ExitCode.OK, result.err
+    assert sandbox.placements() == CONTACTS
+    assert not sandbox.sandbox.ledger.dialled_more_than_once()
+
+
+def test_one_ctrl_c_stops_gracefully_and_resume_finishes(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process, journal = start_campaign(slow_sandbox, tmp_path)
+    process.send_signal(signal.SIGINT)
+    assert_stopped_then_resumable(process, journal, "stopping: no new calls; following the")
+    assert 0 < slow_sandbox.placements() < CONTACTS
+
+    assert_resume_dials_the_rest_once(slow_sandbox, journal, capsys)
+    report = json.loads(run_polyout(capsys, "campaign", "report", str(journal), "--json").out)
+    assert report["states"] == {"success": CONTACTS}
+    assert [(run["command"], run["ended"]) for run in report["runs"]] == [
+        ("run", "stopped"),
+        ("resume", "complete"),
+    ]
+
+
+def test_two_ctrl_c_stop_at_once_and_resume_follows_the_calls_left(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process, journal = start_campaign(slow_sandbox, tmp_path)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.3)  # two signals sent at once arrive as one
+    process.send_signal(signal.SIGINT)
+    assert_stopped_then_resumable(process, journal, "stopping at once")
+
+    assert_resume_dials_the_rest_once(slow_sandbox, journal, capsys)
