@@ -14,12 +14,16 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from polyout._apis import API_NAMES, ENVIRONMENTS
+from polyout._campaign._config import CampaignConfig
 from polyout._cli._errors import EXIT_CODES_HELP, CliError, ExitCode
 from polyout._version import __version__
 from polyout.sandbox import add_arguments as add_sandbox_arguments
 
 __all__ = ["build_parser", "parse_duration", "parse_metadata"]
 
+#: The library's campaign defaults, shown in --help (the flags default to None: unset
+#: flags leave the choice to the library).
+_DEFAULTS = CampaignConfig()
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
 _SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -135,16 +139,30 @@ def _connection_flags() -> argparse.ArgumentParser:
     return parent
 
 
+def _seconds_text(seconds: float) -> str:
+    """``6600`` -> ``1h50m``: a default as an operator would type it (parse_duration reads it)."""
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    if seconds != int(seconds) or not (hours or minutes):
+        return f"{seconds:g}s"
+    parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
+    return "".join(f"{value}{unit}" for value, unit in parts if value)
+
+
 def _planning_flags() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("planning")
     group.add_argument(
-        "--rate", type=_positive_float, metavar="N", help="calls started per second, at most"
+        "--rate",
+        type=_positive_float,
+        metavar="N",
+        help=f"calls started per second, at most (default: {_DEFAULTS.rate:g})",
     )
     group.add_argument(
         "--window",
         metavar="HH:MM-HH:MM",
-        help="call only between these local times of the callee (e.g. 09:00-20:00)",
+        help="call only between these local times of the callee: 09:00-20:00, "
+        "Mon-Fri 09:00-18:00 (default: any time)",
     )
     group.add_argument(
         "--default-timezone",
@@ -161,22 +179,30 @@ def _running_flags() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("running")
     group.add_argument(
-        "--concurrency", type=_positive_int, metavar="N", help="calls in flight, at most"
+        "--concurrency",
+        type=_positive_int,
+        metavar="N",
+        help=f"calls in flight, at most (default: {_DEFAULTS.concurrency})",
     )
     group.add_argument(
         "--max-attempts",
         type=_positive_int,
         metavar="N",
-        help="calls per contact, first included (no answer, busy, failure are retried)",
+        help="calls per contact, the first included; no answer, busy and failure are "
+        f"retried (default: {_DEFAULTS.max_attempts})",
     )
     group.add_argument(
-        "--retry-delay", type=parse_duration, metavar="DURATION", help="e.g. 30m before a retry"
+        "--retry-delay",
+        type=parse_duration,
+        metavar="DURATION",
+        help=f"wait before a retry (default: {_seconds_text(_DEFAULTS.retry_delay)})",
     )
     group.add_argument(
         "--poll-deadline",
         type=parse_duration,
         metavar="DURATION",
-        help="give up following a call after this long (it becomes expired)",
+        help="stop following a call this long after placing it: it becomes expired "
+        f"(default: {_seconds_text(_DEFAULTS.poll_deadline)})",
     )
     group.add_argument(
         "--poll-interval",

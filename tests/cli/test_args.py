@@ -1,0 +1,41 @@
+"""The small parsers behind the flags: durations and metadata."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from polyout._cli._args import parse_duration, parse_metadata
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("900", 900.0),
+        ("2.5", 2.5),
+        ("30s", 30.0),
+        ("15m", 900.0),
+        ("2h", 7200.0),
+        ("1h30m", 5400.0),
+        ("1h50m", 6600.0),
+        ("250ms", 0.25),
+        (" 15M ", 900.0),
+        ("0", 0.0),
+    ],
+)
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "15 m", "1x", "-5", "m", "1h-30m", "inf", "nan"])
+def test_bad_durations_say_what_is_expected(text: str) -> None:
+    with pytest.raises(argparse.ArgumentTypeError, match="duration"):
+        parse_duration(text)
+
+
+def test_metadata_splits_on_the_first_equals_sign() -> None:
+    assert parse_metadata("note=a=b") == ("note", "a=b")
+    assert parse_metadata("empty=") == ("empty", "")
+    with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
+        parse_metadata("=value")
