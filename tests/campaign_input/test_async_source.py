@@ -47,42 +47,37 @@ async def test_a_refused_file_raises_from_the_first_item(write: WriteFile) -> No
         await collect(write("c.csv", "name\nAnn\n"))
 
 
-async def test_reading_a_file_leaves_the_event_loop_free(write: WriteFile) -> None:
-    path = write("c.csv", many_rows(5000))
-    ticks = 0
-    reading = True
+async def loop_turns_while(source: object) -> tuple[int, list[ContactItem]]:
+    """How many turns another task got while ``source`` was read, and what was read."""
+    turns = 0
 
-    async def ticker() -> None:
-        nonlocal ticks
-        while reading:
-            ticks += 1
+    async def count_turns() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
             await asyncio.sleep(0)
 
-    task = asyncio.create_task(ticker())
-    items = await collect(path)
-    reading = False
-    await task
+    counter = asyncio.create_task(count_turns())
+    await asyncio.sleep(0)  # let it start: only turns during the reading count
+    turns = 0
+    items = await collect(source)
+    counter.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await counter
+    return turns, items
+
+
+async def test_reading_a_file_leaves_the_event_loop_free(write: WriteFile) -> None:
+    turns, items = await loop_turns_while(write("c.csv", many_rows(5000)))
     assert len(items) == 5000
     # The rows come in batches from a thread: the loop ran other tasks in between.
-    assert ticks >= 5
+    assert turns >= 5
 
 
 async def test_a_plain_iterable_lets_other_tasks_run_between_batches() -> None:
-    given = [Contact(id=str(n), phone="+1") for n in range(3000)]
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    task = asyncio.create_task(ticker())
-    await asyncio.sleep(0)
-    ticks_before = ticks
-    assert len(await collect(given)) == 3000
-    task.cancel()
-    assert ticks - ticks_before >= 3
+    turns, items = await loop_turns_while([Contact(id=str(n), phone="+1") for n in range(3000)])
+    assert len(items) == 3000
+    assert turns >= 3
 
 
 def open_files() -> set[str]:
