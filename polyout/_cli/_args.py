@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 from collections.abc import Sequence
 from typing import NoReturn
 
 from polyout._apis import API_NAMES, ENVIRONMENTS
 from polyout._campaign._config import CampaignConfig
+from polyout._cli._durations import duration_text, parse_duration
 from polyout._cli._errors import EXIT_CODES_HELP, CliError, ExitCode
 from polyout._version import __version__
 from polyout.sandbox import add_arguments as add_sandbox_arguments
 
-__all__ = ["build_parser", "parse_duration", "parse_metadata"]
+__all__ = ["build_parser", "parse_metadata"]
 
 #: The library's campaign defaults, shown in --help (the flags default to None: unset
 #: flags leave the choice to the library).
 _DEFAULTS = CampaignConfig()
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
-_SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 _ENVIRONMENT_HELP = """\
 environment:
@@ -43,23 +41,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise CliError(f"{message} (see {self.prog} --help)", ExitCode.USAGE)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds from ``900``, ``30s``, ``15m``, ``2h``, ``1h30m`` or ``250ms``."""
-    value = text.strip().lower()
-    try:
-        seconds = float(value)
-    except ValueError:
-        parts = _DURATION.findall(value)
-        if not parts or "".join(number + unit for number, unit in parts) != value:
-            raise argparse.ArgumentTypeError(
-                f"expected a duration like 900, 30s, 15m, 2h or 1h30m, got {text!r}"
-            ) from None
-        seconds = sum(float(number) * _SECONDS_PER_UNIT[unit] for number, unit in parts)
-    if not seconds >= 0 or seconds == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a duration of 0 or more, got {text!r}")
-    return seconds
 
 
 def parse_metadata(text: str) -> tuple[str, str]:
@@ -139,16 +120,6 @@ def _connection_flags() -> argparse.ArgumentParser:
     return parent
 
 
-def _seconds_text(seconds: float) -> str:
-    """``6600`` -> ``1h50m``: a default as an operator would type it (parse_duration reads it)."""
-    hours, rest = divmod(int(seconds), 3600)
-    minutes, secs = divmod(rest, 60)
-    if seconds != int(seconds) or not (hours or minutes):
-        return f"{seconds:g}s"
-    parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
-    return "".join(f"{value}{unit}" for value, unit in parts if value)
-
-
 def _planning_flags() -> argparse.ArgumentParser:
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group("planning")
@@ -195,14 +166,14 @@ def _running_flags() -> argparse.ArgumentParser:
         "--retry-delay",
         type=parse_duration,
         metavar="DURATION",
-        help=f"wait before a retry (default: {_seconds_text(_DEFAULTS.retry_delay)})",
+        help=f"wait before a retry (default: {duration_text(_DEFAULTS.retry_delay)})",
     )
     group.add_argument(
         "--poll-deadline",
         type=parse_duration,
         metavar="DURATION",
         help="stop following a call this long after placing it: it becomes expired "
-        f"(default: {_seconds_text(_DEFAULTS.poll_deadline)})",
+        f"(default: {duration_text(_DEFAULTS.poll_deadline)})",
     )
     group.add_argument(
         "--poll-interval",

@@ -17,6 +17,7 @@ from polyout._campaign._config import CampaignConfig
 from polyout._campaign._events import CampaignStats
 from polyout._campaign._preflight import Preflight
 from polyout._campaign._summary import ResultsSummary
+from polyout._cli._durations import duration_text
 from polyout._cli._render import FINAL_ORDER, OPEN_ORDER, format_duration, key_value_table, table
 from polyout._cli._runlog import RunRecord
 from polyout._phone import mask_number
@@ -80,7 +81,7 @@ def _activity_rows(summary: ResultsSummary) -> list[tuple[str, object]]:
         f"{count} with {n}" for n, count in summary.contacts_by_attempts.items() if n
     )
     rate = summary.achieved_rate
-    return [
+    rows: list[tuple[str, object]] = [
         ("calls placed", f"{summary.attempts}" + (f" ({attempts})" if attempts else "")),
         ("first call", _when(summary.first_attempt_at)),
         ("last activity", _when(summary.last_activity_at)),
@@ -92,6 +93,11 @@ def _activity_rows(summary: ResultsSummary) -> list[tuple[str, object]]:
         ),
         ("achieved rate", f"{rate:.2f} calls/s over the span" if rate else "-"),
     ]
+    if summary.failed:
+        rows.append(
+            ("not reached", f"{summary.failed} after every attempt allowed (--output lists them)")
+        )
+    return rows
 
 
 def run_renderables(summary: ResultsSummary, stats: CampaignStats) -> list[RenderableType]:
@@ -123,7 +129,7 @@ def report_renderables(
         ("contacts file", config.source or "-"),
         ("API", f"{config.api} ({config.environment})" if config.environment else config.api),
         ("rate", f"{config.rate:g} calls/s, {config.concurrency} in flight at most"),
-        ("attempts", f"{config.max_attempts} at most, {format_duration(config.retry_delay)} apart"),
+        ("attempts", f"{config.max_attempts} at most, {duration_text(config.retry_delay)} apart"),
         ("window", config.window or "any time"),
     ]
     activity = _activity_rows(summary)

@@ -6,7 +6,8 @@ import argparse
 
 import pytest
 
-from polyout._cli._args import parse_duration, parse_metadata
+from polyout._cli._args import parse_metadata
+from polyout._cli._durations import duration_text, parse_duration
 
 
 @pytest.mark.parametrize(
@@ -39,3 +40,8 @@ def test_metadata_splits_on_the_first_equals_sign() -> None:
     assert parse_metadata("empty=") == ("empty", "")
     with pytest.raises(argparse.ArgumentTypeError, match="KEY=VALUE"):
         parse_metadata("=value")
+
+
+@pytest.mark.parametrize("seconds", [0.5, 1, 59, 60, 61, 1800, 3600, 3661, 6600])
+def test_duration_text_reads_back(seconds: float) -> None:
+    assert parse_duration(duration_text(seconds)) == seconds
