@@ -119,8 +119,15 @@ def _header_text(lines: Iterable[Line], name: str) -> str:
             text = decode(line.data)
         except ValueError as exc:
             raise ContactFileError(f"{name}: the header row {exc}") from None
-        if text.strip():
-            return text.rstrip("\r\n")
+        if not text.strip():
+            continue
+        header = text.rstrip("\r\n")
+        if "\r" in header:
+            raise ContactFileError(
+                f"{name}: its lines end with a carriage return alone (old Mac format): "
+                "save it with Windows or Unix line breaks"
+            )
+        return header
     raise ContactFileError(f"{name}: no header row (the file is empty)")
 
 
@@ -135,7 +142,9 @@ def _csv_item(record: Record, columns: Columns, delimiter: str) -> ContactItem |
     try:
         cells = next(csv.reader([_without_line_break(text)], delimiter=delimiter), [])
     except csv.Error as exc:
-        return RowError(record.number, f"cannot be read as CSV ({exc})")
+        # The csv module's own wording for this one is advice for programmers.
+        why = "a line break inside an unquoted cell" if "new-line" in str(exc) else str(exc)
+        return RowError(record.number, f"cannot be read as CSV ({why})")
     if not any(cell.strip() for cell in cells):
         return None
     if len(cells) != columns.width:

@@ -167,7 +167,7 @@ def test_a_quote_left_open_at_the_end_of_the_file(write: WriteFile) -> None:
 
 def test_a_line_break_inside_an_unquoted_cell_is_a_row_error(write: WriteFile) -> None:
     items = read(write("c.csv", b"phone,note\n+447700900123,a\rb\n+447700900124,c\n"))
-    assert error(items[0]).reason.startswith("cannot be read as CSV")
+    assert error(items[0]).reason == "cannot be read as CSV (a line break inside an unquoted cell)"
     assert contact(items[1]).row == 3
 
 
@@ -181,6 +181,7 @@ def test_a_line_break_inside_an_unquoted_cell_is_a_row_error(write: WriteFile) -
         (b"phone,,name\n", "column 2 has no name"),
         (b"phone,first name\n", "'first name' cannot become a metadata key"),
         (b"phone,caf\xe9\n", "header row is not valid UTF-8"),
+        (b"phone,id\r+447911123456,a\r", "carriage return alone"),
         (b"PK\x03\x04\x14\x00\x06\x00", "looks binary \\(a ZIP archive"),
         (b"\xff\xfep\x00h\x00o\x00n\x00e\x00", "is UTF-16 text"),
         (b"p\x00h\x00o\x00n\x00e\x00\n\x00", "looks binary"),
