@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 from collections.abc import Callable, Iterable
@@ -78,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
             f"'{_resume_command(args, journal)}', or pass --journal with a new path",
             ExitCode.USAGE,
         )
+    if not journal.parent.is_dir():
+        raise CliError(f"--journal {journal}: the folder {journal.parent} does not exist")
     if not args.journal:
         _note(f"journal: {journal} (the default for {contacts.name}; --journal chooses another)")
 
@@ -218,8 +221,12 @@ def _checked_output(output: str | None) -> Path | None:
 
 
 def _resume_command(args: argparse.Namespace, journal: Path) -> str:
+    """The command that continues this campaign; never with the key (it is never stored)."""
     command = ["polyout", "campaign", "resume", str(journal), *connection_flags_for_resume(args)]
-    return shlex.join(command)
+    text = shlex.join(command)
+    if args.api_key and not os.environ.get("POLYAI_API_KEY"):
+        text += " (with the key in POLYAI_API_KEY: it is never stored)"
+    return text
 
 
 def _window(text: str) -> CallingWindow:

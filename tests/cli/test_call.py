@@ -176,7 +176,8 @@ def test_version_and_help_list_the_exit_codes(capsys: pytest.CaptureFixture[str]
         assert line in result.out
 
 
-def test_ctrl_c_while_following_leaves_the_call_and_exits_130() -> None:
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_while_following_leaves_the_call_and_exits_130(signum: signal.Signals) -> None:
     slow = start_sandbox(time_scale=1.0)  # the call lasts a minute of real time
     try:
         process = spawn_polyout(
@@ -185,7 +186,7 @@ def test_ctrl_c_while_following_leaves_the_call_and_exits_130() -> None:
         assert process.stdout is not None
         sid = process.stdout.readline().strip()
         assert sid.startswith("OUT-")
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         _, err = process.communicate(timeout=15)
     finally:
         slow.stop()

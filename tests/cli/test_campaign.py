@@ -78,6 +78,24 @@ def test_run_refuses_an_existing_journal_and_says_resume(
     assert sandbox.placements() == 2
 
 
+def test_resume_command_never_carries_the_key(
+    sandbox: SandboxThread,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    contacts = write_csv(tmp_path / "contacts.csv", answered(1))
+    assert campaign(capsys, "run", str(contacts), *FAST)[0] == ExitCode.OK
+    monkeypatch.delenv("POLYAI_API_KEY")
+    monkeypatch.delenv("POLYAI_AGENT_ID")
+    argv = ("run", str(contacts), "--api-key", API_KEY, "--agent-id", "PROJECT-X")
+    code, _, err = campaign(capsys, *argv)
+    assert code == ExitCode.USAGE
+    assert "resume " + str(tmp_path / "contacts.polyout.db") + " --agent-id PROJECT-X (with" in err
+    assert "with the key in POLYAI_API_KEY: it is never stored" in err
+    assert API_KEY not in err
+
+
 def test_report_counts_attempts_and_exports(
     sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
