@@ -538,18 +538,23 @@ class Campaign:
             elif task is not None:
                 task.cancel()
 
-        installed = []
+        # remove_signal_handler() resets a signal to its default, which would take away
+        # whatever handler the application had (asyncio.run's own Ctrl-C handling, say):
+        # the previous handlers are put back by hand.
+        previous: dict[int, Any] = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
+            handler = signal.getsignal(signum)
             try:
                 loop.add_signal_handler(signum, on_signal)
             except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
                 continue
-            installed.append(signum)
+            previous[signum] = handler
         try:
             yield
         finally:
-            for signum in installed:
-                loop.remove_signal_handler(signum)
+            for installed, handler in previous.items():
+                loop.remove_signal_handler(installed)
+                signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
 
     # -- feeding the journal from the input ------------------------------------------------
     async def _feed(self) -> None:
@@ -622,7 +627,9 @@ class Campaign:
             now=now,
         )
         count_transition(self._states, None, "scheduled")
-        if due > now:
+        if due <= now:
+            self._wake.set()
+        else:
             self._emit(
                 EventKind.WAITING, contact_id=plan.contact.id, position=seq, due=utc_datetime(due)
             )

@@ -1,0 +1,231 @@
+"""Stopping (gracefully, at once, by signal), resuming, and calls that cannot be followed."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+import pytest
+
+from polyout._campaign._contacts import Contact
+from polyout._campaign._errors import JournalError
+from polyout._campaign._events import CampaignEvent, EventKind
+from polyout._campaign._runner import Campaign
+from polyout.sandbox import FaultConfig
+
+from .conftest import StartRig
+from .helpers import Rig, client_for, contacts, states
+
+
+def _stop_after(count: int, action: object) -> object:
+    placed = 0
+
+    def on_event(event: CampaignEvent) -> None:
+        nonlocal placed
+        if event.kind is EventKind.PLACED:
+            placed += 1
+            if placed == count:
+                action()  # type: ignore[operator]
+
+    return on_event
+
+
+def _assert_ledger_matches_journal(rig: Rig) -> None:
+    placements = rig.placements()
+    for result in rig.results().values():
+        assert placements.get(str(result.to_number), 0) == result.attempts, result.contact_id
+
+
+async def test_graceful_stop_finishes_calls_in_flight_and_resume_completes(
+    start_rig: StartRig,
+) -> None:
+    rig = await start_rig(call_duration=300.0)
+    people = contacts(40)
+    holder: list[Campaign] = []
+    campaign = rig.campaign(people, rate=50.0, on_event=_stop_after(10, lambda: holder[0].stop()))
+    holder.append(campaign)
+    summary = await campaign.run()
+    assert summary.stopping
+    assert not summary.complete
+    assert summary.in_flight == 0  # the grace was long enough for every call to end
+    counts = states(rig.results().values())
+    assert set(counts) == {"success", "scheduled"}
+    assert counts["success"] == len(rig.placements()) >= 10
+    _assert_ledger_matches_journal(rig)
+
+    resumed = await rig.resume().run()
+    assert resumed.complete
+    assert resumed.states == {"success": 40}
+    assert rig.placements() == {person.phone: 1 for person in people}
+
+
+async def test_stop_grace_over_leaves_calls_in_flight_for_resume(start_rig: StartRig) -> None:
+    rig = await start_rig(call_duration=600.0)
+    holder: list[Campaign] = []
+    campaign = rig.campaign(
+        contacts(10), stop_grace=0.0, on_event=_stop_after(5, lambda: holder[0].stop())
+    )
+    holder.append(campaign)
+    summary = await campaign.run()
+    assert summary.in_flight >= 5
+    assert states(rig.results().values()).get("in_flight", 0) >= 5
+
+    resumed = await rig.resume().run()
+    assert resumed.complete
+    assert resumed.states == {"success": 10}
+    assert set(rig.placements().values()) == {1}
+
+
+async def test_cancelling_the_run_keeps_the_journal_consistent(start_rig: StartRig) -> None:
+    rig = await start_rig(call_duration=600.0)
+    people = contacts(30)
+    enough = asyncio.Event()
+    campaign = rig.campaign(people, rate=100.0, on_event=_stop_after(8, enough.set))
+    task = asyncio.create_task(campaign.run())
+    await enough.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    counts = states(rig.results().values())
+    assert "dialing" not in counts  # an intent without a sid was settled as unknown
+    _assert_ledger_matches_journal(rig)
+
+    resumed = await rig.resume().run()
+    assert resumed.complete
+    placements = rig.placements()
+    assert all(count == 1 for count in placements.values())
+    final = rig.results()
+    assert {result.state for result in final.values()} <= {"success", "unknown"}
+    assert all(placements.get(person.phone, 0) == final[person.id].attempts for person in people)
+
+
+async def test_first_signal_stops_gracefully_and_handlers_are_removed(
+    start_rig: StartRig,
+) -> None:
+    rig = await start_rig(call_duration=100.0)
+    before = signal.getsignal(signal.SIGINT)
+    campaign = rig.campaign(
+        contacts(30),
+        rate=50.0,
+        on_event=_stop_after(5, lambda: os.kill(os.getpid(), signal.SIGINT)),
+    )
+    summary = await campaign.run(handle_signals=True)
+    assert summary.stopping
+    assert not summary.complete
+    assert signal.getsignal(signal.SIGINT) == before
+    assert "in_flight" not in summary.states
+
+
+async def test_second_signal_cancels_at_once(start_rig: StartRig) -> None:
+    rig = await start_rig(call_duration=10_000.0)
+
+    def twice() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    campaign = rig.campaign(contacts(30), rate=50.0, on_event=_stop_after(5, twice))
+    with pytest.raises(asyncio.CancelledError):
+        await campaign.run(handle_signals=True)
+    assert "dialing" not in states(rig.results().values())
+
+
+async def test_calls_not_final_by_the_poll_deadline_expire(start_rig: StartRig) -> None:
+    rig = await start_rig(call_duration=100_000.0)
+    summary = await rig.campaign(contacts(3), poll_deadline=400.0, max_attempts=3).run()
+    assert summary.states == {"expired": 3}
+    result = rig.results()["c0"]
+    assert "deadline" in (result.reason or "")
+    assert "last status" in (result.reason or "")
+    assert set(rig.placements().values()) == {1}  # expired is never redialled
+
+
+async def test_a_status_that_disappears_expires_with_the_last_status_seen(
+    start_rig: StartRig,
+) -> None:
+    rig = await start_rig(retention=0.0)
+    summary = await rig.campaign(contacts(3), poll_interval=(20.0, 200.0)).run()
+    assert summary.states == {"expired": 3}
+    result = rig.results()["c0"]
+    assert "retention" in (result.reason or "")
+
+
+async def test_resume_past_the_deadline_expires_calls_left_in_flight(
+    start_rig: StartRig,
+) -> None:
+    rig = await start_rig(call_duration=100_000.0)
+    holder: list[Campaign] = []
+    campaign = rig.campaign(
+        contacts(4),
+        poll_deadline=300.0,
+        stop_grace=0.0,
+        on_event=_stop_after(4, lambda: holder[0].stop()),
+    )
+    holder.append(campaign)
+    await campaign.run()
+    assert states(rig.results().values()) == {"in_flight": 4}
+    await asyncio.sleep(0.4)  # 400 s of campaign time: past every call's deadline
+    resumed = await rig.resume().run()
+    assert resumed.states == {"expired": 4}
+    assert set(rig.placements().values()) == {1}
+
+
+async def test_unknown_is_never_redialled_unless_requeued(start_rig: StartRig) -> None:
+    rig = await start_rig(faults=FaultConfig(cut_on=frozenset({1})))
+    summary = await rig.campaign(contacts(3)).run()
+    assert summary.states == {"success": 2, "unknown": 1}
+    unknown = next(r for r in rig.results().values() if r.state == "unknown")
+    assert rig.placements()[str(unknown.to_number)] == 1
+
+    again = await rig.resume().run()
+    assert again.states == {"success": 2, "unknown": 1}
+    assert rig.placements()[str(unknown.to_number)] == 1
+
+    requeued = await rig.resume(requeue_unknown=True).run()
+    assert requeued.states == {"success": 3}
+    assert rig.placements()[str(unknown.to_number)] == 2  # the explicit opt-in
+    assert rig.results()[str(unknown.contact_id)].attempts == 2
+
+
+async def test_a_journal_is_never_started_twice_nor_resumed_through_another_api(
+    start_rig: StartRig,
+) -> None:
+    rig = await start_rig()
+    await rig.campaign(contacts(1)).run()
+    with pytest.raises(JournalError, match="resume"):
+        rig.campaign(contacts(1))
+    async with client_for("connector", rig.sandbox.base_url) as other:
+        with pytest.raises(JournalError, match="agents"):
+            Campaign.resume(other, rig.journal)
+
+
+async def test_an_unfinished_feed_resumes_from_the_same_source(start_rig: StartRig) -> None:
+    rig = await start_rig()
+    people = contacts(20)
+    holder: list[Campaign] = []
+
+    async def slow_source() -> object:
+        for person in people:
+            yield person
+            await asyncio.sleep(0.01)
+
+    campaign = rig.campaign(slow_source(), on_event=_stop_after(3, lambda: holder[0].stop()))
+    holder.append(campaign)
+    summary = await campaign.run()
+    assert not summary.input_done
+    assert summary.total < 20
+    with pytest.raises(JournalError, match="contacts="):
+        rig.resume()
+    resumed = await rig.resume(contacts=people).run()
+    assert resumed.complete
+    assert resumed.states == {"success": 20}
+    assert rig.placements() == {person.phone: 1 for person in people}
+
+
+async def test_stop_before_run_returns_at_once(start_rig: StartRig) -> None:
+    rig = await start_rig()
+    campaign = rig.campaign([Contact(id="a", phone=contacts(1)[0].phone)])
+    campaign.stop()
+    summary = await campaign.run()
+    assert summary.stopping
+    assert rig.placements() == {}
