@@ -119,37 +119,34 @@ def csv_records(lines: Iterator[Line], delimiter: bytes) -> Iterator[Record]:
     records of their own, so a single stray quote costs one row, not the rest of the file.
     """
     replay: deque[Line] = deque()
-    pending: list[Line] = []
+    pending: list[Line] = []  # the lines of a record whose quoted field is still open
     size = 0
     inside_quotes = False
     while True:
         line = replay.popleft() if replay else next(lines, None)
-        if line is None and not pending:
-            return
-        if line is not None and line.data is None and not pending:
-            yield Record(line.number, None, f"is longer than {MAX_RECORD_BYTES} bytes")
-            continue
-        if line is not None and line.data is not None:
+        if line is None:  # the end of the file
+            if not pending:
+                return
+            stray = pending
+        elif line.data is None:  # a line too long to keep
+            if not pending:
+                yield Record(line.number, None, f"is longer than {MAX_RECORD_BYTES} bytes")
+                continue
+            stray = [*pending, line]
+        else:
             pending.append(line)
             size += len(line.data)
             inside_quotes = _ends_inside_quotes(line.data, inside_quotes, delimiter)
             if not inside_quotes:
-                yield Record(pending[0].number, b"".join(_data(part) for part in pending))
+                yield Record(pending[0].number, b"".join(part.data or b"" for part in pending))
                 pending, size = [], 0
                 continue
             if size <= MAX_RECORD_BYTES and len(pending) <= MAX_RECORD_LINES:
                 continue
-            line = None  # it is in pending, to be read again with the others
-        # A quote opened in pending[0] does not close: end of file, too long, or a line
-        # too long to keep arrived inside it.
-        yield Record(pending[0].number, None, "opens a quoted field (\") that never closes")
-        replay.extendleft(reversed(pending[1:] if line is None else [*pending[1:], line]))
+            stray = pending
+        yield Record(stray[0].number, None, 'opens a quoted field (") that never closes')
+        replay.extendleft(reversed(stray[1:]))
         pending, size, inside_quotes = [], 0, False
-
-
-def _data(line: Line) -> bytes:
-    assert line.data is not None  # pending lines always have data
-    return line.data
 
 
 def _ends_inside_quotes(line: bytes, inside: bool, delimiter: bytes) -> bool:
