@@ -39,8 +39,8 @@ MAX_ID_LENGTH = 256
 # ring someone else. Vanity numbers and extensions are refused rather than guessed.
 _LETTER = re.compile(r"[^\W\d_]")
 # Whether zones can ever share the window is judged on a year this far ahead, where
-# zoneinfo applies each zone's current rules (tz database files list past changes only
-# up to 2037 and describe later years by the rule in force today).
+# zoneinfo applies each zone's current rules (tz database files list transitions up to
+# 2037, then give the rule in force today for every later year).
 _RULES_PROBE = dt.datetime(2101, 1, 1, tzinfo=dt.timezone.utc)
 
 
@@ -68,9 +68,10 @@ class Refused:
 class Planner:
     """Plans the contacts of one campaign in order, remembering numbers and ids it saw.
 
-    ``suppress`` holds numbers in any form :func:`polyout.build_request` reads as E.164;
-    ``seen`` is an optional container of E.164 numbers already in the campaign (read, never
-    changed). Memory grows by 16 bytes per planned contact, whatever the ids look like.
+    ``suppress`` holds numbers with their ``+`` and country code, spaced in any way (an
+    entry that is not one raises ValueError); ``seen`` is an optional container of E.164
+    numbers already in the campaign (read, never changed). Memory grows by about 32 bytes
+    per planned contact (its number and id), whatever the ids look like.
     """
 
     def __init__(
@@ -119,7 +120,10 @@ class Planner:
 
     def _zones_for(self, contact: Contact, e164: str) -> tuple[str, ...]:
         """The zones the window must fit (none without a window), or ValueError."""
-        own = check_zone(contact.timezone) if contact.timezone is not None else None
+        try:
+            own = check_zone(contact.timezone) if contact.timezone is not None else None
+        except ValueError as exc:
+            raise ValueError(f"timezone: {exc}") from None
         if self.window is None:
             return ()
         zones = zones_for(e164, own, self.default_timezone)

@@ -6,8 +6,8 @@ is inside the window. All instants are aware datetimes; nothing here reads the c
 
 Across daylight-saving changes the rule is the wall clock's: a zone is inside the window
 whenever its local time of day is. When the opening time does not exist (the clocks jump
-over it) the window opens at the jump; when it happens twice (the clocks go back), the
-first time counts.
+over it) the window opens at the jump; when the clocks go back, the repeated hour is
+inside or outside the window both times it is lived, as it reads on the wall.
 """
 
 from __future__ import annotations
