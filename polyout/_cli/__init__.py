@@ -109,8 +109,19 @@ def _configure_logging(*, verbose: bool) -> logging.Handler | None:
     configure_from_env()  # POLYOUT_LOG=debug works the same as in the library
     if not verbose:
         return None
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _StderrHandler()
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     logger.addHandler(handler)
     logger.setLevel(logging.DEBUG)
     return handler
+
+
+class _StderrHandler(logging.Handler):
+    """Writes to whatever ``sys.stderr`` is at the time: a live progress bar replaces it
+    with a proxy that prints log lines above the bar instead of through it."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            sys.stderr.write(self.format(record) + "\n")
+        except Exception:
+            self.handleError(record)
