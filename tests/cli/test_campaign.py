@@ -12,7 +12,7 @@ import pytest
 
 from polyout._cli._errors import ExitCode
 
-from .conftest import API_KEY, SandboxThread, run_polyout
+from .conftest import API_KEY, SandboxThread, connection_env, run_polyout, start_sandbox
 from .contacts import answered, number, write_csv, write_jsonl
 
 # Calls end within a fifth of a second in the sandbox: poll often, retry at once.
@@ -276,3 +276,24 @@ def test_campaign_commands_need_rich(
     code, _, err = campaign(capsys, "validate", str(contacts))
     assert code == ExitCode.USAGE
     assert "needs rich, which is not installed: pip install 'polyout[cli]'" in err
+
+
+def test_a_campaign_the_api_refuses_stops_resumable_with_exit_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The key is good (the start check passes) but the environment has no connector: the
+    # first trigger gets a 404, and the run stops instead of failing every contact.
+    only_live = start_sandbox(environments=frozenset({"live"}))
+    try:
+        for name, value in connection_env(only_live.base_url).items():
+            monkeypatch.setenv(name, value)
+        contacts = write_csv(tmp_path / "contacts.csv", answered(3))
+        code, _, err = campaign(capsys, "run", str(contacts), *FAST)
+        placed = only_live.placements()
+    finally:
+        only_live.stop()
+    assert code == ExitCode.API
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("polyout: error: the API refused the campaign's trigger (HTTP 404")
+    assert last.endswith(f"to continue: polyout campaign resume {tmp_path / 'contacts.polyout.db'}")
+    assert placed == 0
