@@ -80,9 +80,16 @@ _FLAG_FOR_FIELD = {
 }
 
 _ADVICE_FOR_FIELD = {
-    "api_key": "set POLYAI_API_KEY (or pass --api-key)",
-    "base_url": "pass --region or --base-url, or set POLYAI_BASE_URL",
+    "api_key": "check POLYAI_API_KEY (or --api-key)",
     "to_number": "give it in E.164 (+447700900123) or pass --country-code",
+}
+
+# Library reasons written for Python callers (``pass api_key=``), said the command's way.
+_REWORDED = {
+    ("api_key", "is required"): "no API key: set POLYAI_API_KEY (or pass --api-key)",
+    ("base_url", "pass region="): (
+        "no API host: pass --region or --base-url (or set POLYAI_BASE_URL)"
+    ),
 }
 
 
@@ -114,6 +121,9 @@ def explain(exc: BaseException) -> CliError | None:
 
 
 def _validation(exc: ValidationError) -> CliError:
+    for (field, start), message in _REWORDED.items():
+        if exc.field == field and exc.reason.startswith(start):
+            return CliError(message, ExitCode.USAGE)
     root = exc.field.split(".", 1)[0]
     subject = _FLAG_FOR_FIELD.get(root, exc.field)
     if root == "metadata" and "." in exc.field:

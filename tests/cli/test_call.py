@@ -141,11 +141,13 @@ def test_missing_key_and_server(
         monkeypatch.delenv(name, raising=False)
     result = run_polyout(capsys, "call", NUMBER, "--agent-id", "P", "--region", "us")
     assert result.code == ExitCode.USAGE
-    assert "set POLYAI_API_KEY" in result.err
+    assert result.err == "polyout: error: no API key: set POLYAI_API_KEY (or pass --api-key)\n"
     monkeypatch.setenv("POLYAI_API_KEY", API_KEY)
     result = run_polyout(capsys, "call", NUMBER, "--agent-id", "P")
     assert result.code == ExitCode.USAGE
-    assert "pass --region or --base-url" in result.err
+    assert result.err == (
+        "polyout: error: no API host: pass --region or --base-url (or set POLYAI_BASE_URL)\n"
+    )
 
 
 def test_unknown_sid_is_a_404_line(
