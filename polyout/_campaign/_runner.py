@@ -38,9 +38,8 @@ import collections
 import contextlib
 import math
 import os
-import signal
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from polyout._campaign._breaker import CircuitBreaker
@@ -60,6 +59,7 @@ from polyout._campaign._planning import Planned, Planner, Refused, load_suppress
 from polyout._campaign._poller import FollowedCall, Poller
 from polyout._campaign._readers import ContactSource, aiter_contacts
 from polyout._campaign._schedule import CallingWindow
+from polyout._campaign._signals import stop_on_signals
 from polyout._client import Client
 from polyout._errors import (
     APIStatusError,
@@ -521,40 +521,22 @@ class Campaign:
             journal.settle_interrupted_intents(self._clock.time())
             self._states = journal.counts_by_state()
 
-    @contextlib.contextmanager
-    def _signals(self, loop: asyncio.AbstractEventLoop, enabled: bool) -> Iterator[None]:
+    def _signals(
+        self, loop: asyncio.AbstractEventLoop, enabled: bool
+    ) -> contextlib.AbstractContextManager[None]:
         if not enabled:
-            yield
-            return
+            return contextlib.nullcontext()
         task = asyncio.current_task()
-        received = 0
 
-        def on_signal() -> None:
-            nonlocal received
-            received += 1
-            if received == 1:
-                _log.warning("signal received: stopping gracefully (again to stop at once)")
-                self.stop()
-            elif task is not None:
+        def first() -> None:
+            _log.warning("signal received: stopping gracefully (again to stop at once)")
+            self.stop()
+
+        def again() -> None:
+            if task is not None:
                 task.cancel()
 
-        # remove_signal_handler() resets a signal to its default, which would take away
-        # whatever handler the application had (asyncio.run's own Ctrl-C handling, say):
-        # the previous handlers are put back by hand.
-        previous: dict[int, Any] = {}
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            handler = signal.getsignal(signum)
-            try:
-                loop.add_signal_handler(signum, on_signal)
-            except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
-                continue
-            previous[signum] = handler
-        try:
-            yield
-        finally:
-            for installed, handler in previous.items():
-                loop.remove_signal_handler(installed)
-                signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
+        return stop_on_signals(loop, first=first, again=again)
 
     # -- feeding the journal from the input ------------------------------------------------
     async def _feed(self) -> None:

@@ -1,0 +1,47 @@
+"""SIGINT/SIGTERM for a campaign run from a command line: first stop gracefully, then at once.
+
+Only when asked (``run(handle_signals=True)``): a campaign embedded in an application
+leaves the application's signals alone. When the run ends, the handlers that were
+there before are put back: ``loop.remove_signal_handler()`` alone would reset SIGINT to
+Python's default and take away, say, ``asyncio.run()``'s own Ctrl-C handling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from typing import Any
+
+__all__ = ["stop_on_signals"]
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextlib.contextmanager
+def stop_on_signals(
+    loop: asyncio.AbstractEventLoop, *, first: Callable[[], None], again: Callable[[], None]
+) -> Iterator[None]:
+    """Call ``first`` on the first SIGINT or SIGTERM, ``again`` on every later one."""
+    received = 0
+
+    def on_signal() -> None:
+        nonlocal received
+        received += 1
+        (first if received == 1 else again)()
+
+    previous: dict[int, Any] = {}
+    for signum in _SIGNALS:
+        handler = signal.getsignal(signum)
+        try:
+            loop.add_signal_handler(signum, on_signal)
+        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            continue
+        previous[signum] = handler
+    try:
+        yield
+    finally:
+        for installed, handler in previous.items():
+            loop.remove_signal_handler(installed)
+            signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
