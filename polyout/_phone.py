@@ -6,6 +6,8 @@ geocoder and carrier data are large and never needed here.
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 import phonenumbers.re_util
 from phonenumbers import timezone as _timezone
@@ -24,6 +26,9 @@ __all__ = ["mask_number", "normalize_country_code", "time_zones_for", "to_e164"]
 
 # phonenumbers refuses longer input itself, but only after work proportional to its size.
 _MAX_INPUT = 64
+# Any letter: phonenumbers reads letters as keypad digits ("O" as 6), so a typo would ring
+# someone else. Vanity numbers and extensions are refused rather than guessed.
+_LETTER = re.compile(r"[^\W\d_]")
 _UNKNOWN_ZONE = "Etc/Unknown"
 
 
@@ -50,6 +55,10 @@ def to_e164(number: str, country_code: str | None = None) -> str:
     if len(text) > _MAX_INPUT:
         raise ValidationError("to_number", f"is longer than {_MAX_INPUT} characters")
     region = normalize_country_code(country_code) if country_code is not None else None
+    if _LETTER.search(text):
+        raise ValidationError(
+            "to_number", "contains letters: write it in digits (letters are never guessed)"
+        )
     if region is None and not text.startswith("+"):
         raise ValidationError(
             "to_number",
@@ -60,6 +69,8 @@ def to_e164(number: str, country_code: str | None = None) -> str:
         parsed = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException as exc:
         raise ValidationError("to_number", f"cannot be parsed ({_parse_failure(exc)})") from None
+    if parsed.extension:
+        raise ValidationError("to_number", "has an extension, which an outbound call cannot dial")
     if not phonenumbers.is_valid_number(parsed):
         where = f" for {region}" if region else ""
         raise ValidationError("to_number", f"is not a valid phone number{where}")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Container, Iterable
 from typing import Literal
 
@@ -35,9 +34,6 @@ __all__ = ["Planned", "Planner", "Refused", "RefusedState", "load_suppression_li
 RefusedState = Literal["invalid", "duplicate", "suppressed"]
 
 MAX_ID_LENGTH = 256
-# Any letter: phonenumbers reads letters as keypad digits ("O" as 6), so a typo would
-# ring someone else. Vanity numbers and extensions are refused rather than guessed.
-_LETTER = re.compile(r"[^\W\d_]")
 # Whether zones can ever share the window is judged on a year this far ahead, where
 # zoneinfo applies each zone's current rules (tz database files list transitions up to
 # 2037, then give the rule in force today for every later year).
@@ -157,10 +153,6 @@ def _request_for(contact: Contact) -> CallRequest:
         raise ValidationError("id", "is empty")
     if len(contact.id) > MAX_ID_LENGTH:
         raise ValidationError("id", f"is longer than {MAX_ID_LENGTH} characters")
-    if isinstance(contact.phone, str) and _LETTER.search(contact.phone):
-        raise ValidationError(
-            "to_number", "contains letters: write it in digits (letters are never guessed)"
-        )
     return build_request(
         contact.phone, country_code=contact.country_code, metadata=contact.metadata
     )

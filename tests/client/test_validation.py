@@ -77,7 +77,8 @@ def test_unicode_digits_are_normalised() -> None:
         ("2071838750", None, "to_number", "E.164"),
         ("+44 20 7183", None, "to_number", "not a valid phone number"),
         ("+999123456789", None, "to_number", "cannot be parsed"),
-        ("hello", "GB", "to_number", "cannot be parsed"),
+        ("hello", "GB", "to_number", "contains letters"),
+        ("+-- ()", None, "to_number", "cannot be parsed"),
         ("2071838750", "XX", "country_code", "ISO 3166-1"),
         ("2071838750", "", "country_code", "ISO 3166-1"),
         ("+1" + "5" * 80, None, "to_number", "longer than"),
@@ -202,3 +203,17 @@ def test_many_countries_validate_as_fast_as_one() -> None:
     rate(many)  # warm up: first compiles
     # Without the cache this ratio is ~17x; allow generous noise on a busy machine.
     assert rate(one) / rate(many) < 4
+
+
+@pytest.mark.parametrize(
+    ("number", "reason"),
+    [
+        ("+1212555O1OO", "contains letters"),  # an O for a 0 would ring someone else
+        ("+1-800-FLOWERS", "contains letters"),
+        ("+1 212 555 0100 ext 12", "contains letters"),
+        ("+1 212 555 0100 #12", "has an extension"),
+    ],
+)
+def test_letters_and_extensions_are_refused_not_guessed(number: str, reason: str) -> None:
+    with pytest.raises(polyout.ValidationError, match=reason):
+        polyout.build_request(number)
