@@ -199,11 +199,22 @@ class EventBus:
             queue.append(None)
         self._wake.set()
 
-    async def subscribe(self) -> AsyncIterator[CampaignEvent]:
+    def subscribe(self) -> AsyncIterator[CampaignEvent]:
+        """Receive every event from this call on; iterate the result to read them.
+
+        Subscribes at once, not at the first iteration (as an async generator would), so
+        a caller who subscribes and then starts the run misses nothing.
+        """
         queue: collections.deque[CampaignEvent | None] = collections.deque()
         if self._closed:
-            return
-        self._subscribers.append(queue)
+            queue.append(None)
+        else:
+            self._subscribers.append(queue)
+        return self._drain(queue)
+
+    async def _drain(
+        self, queue: collections.deque[CampaignEvent | None]
+    ) -> AsyncIterator[CampaignEvent]:
         try:
             while True:
                 while queue:
@@ -214,7 +225,8 @@ class EventBus:
                 self._wake.clear()
                 await self._wake.wait()
         finally:
-            self._subscribers.remove(queue)
+            # By identity: deques compare by content, and two empty ones are equal.
+            self._subscribers = [other for other in self._subscribers if other is not queue]
 
 
 def count_transition(states: dict[str, int], old: str | None, new: str) -> None:
