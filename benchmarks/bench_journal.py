@@ -99,7 +99,7 @@ def lifecycles(
 
 
 def measure(calls: int, workdir: Path) -> dict[str, tuple[float, float]]:
-    results = {}
+    results: dict[str, tuple[float, float]] = {}
     for name in ("polyout", "every write committed"):
         journal = planned_journal(workdir / f"{len(results)}.db", calls)
         try:
