@@ -234,26 +234,22 @@ class Journal:
     # -- opening -------------------------------------------------------------------------
     @classmethod
     def create(cls, path: str | os.PathLike[str], config: Mapping[str, Any], now: float) -> Journal:
-        """Create a new journal; refuses a file that already holds a campaign."""
+        """Create a new journal; refuses a file that already holds a campaign.
+
+        The journal appears at ``path`` complete or not at all: it is built beside it and
+        renamed into place, so a crash while creating it (even SIGKILL) never leaves a
+        file that ``run`` takes for a campaign and ``resume`` cannot read.
+        """
         target = Path(path)
-        if target.exists() and target.stat().st_size > 0:
-            raise JournalError(
-                f"{target} already holds a campaign: resume it with Campaign.resume(), "
-                "or choose another journal file"
-            )
+        _refuse_existing(target)
         lock = JournalLock(target)
         try:
+            _refuse_existing(target)  # another process may have created it meanwhile
+            _build(target, config, now)
             journal = cls(_connect(target), target, lock)
         except BaseException:
             lock.release()
             raise
-        journal._db.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
-        with journal._transaction():
-            journal._db.executemany("INSERT INTO transitions VALUES (?, ?)", _TRANSITIONS)
-            journal._set_meta("config", json.dumps(dict(config), sort_keys=True))
-            journal._set_meta("created_at", repr(now))
-            journal._set_meta("polyout_version", __version__)
-            journal._set_meta("feed_done", "0")
         return journal
 
     @classmethod
@@ -683,9 +679,6 @@ class Journal:
         if not self._db.in_transaction:
             self._db.execute("BEGIN")
 
-    def _transaction(self) -> _Transaction:
-        return _Transaction(self)
-
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         self._begin()
         self._db.execute(sql, params)
@@ -728,21 +721,54 @@ class Journal:
         return f"<Journal {str(self.path)!r}>"
 
 
-class _Transaction:
-    """``with journal._transaction():`` commits on success, rolls back on error."""
+def _refuse_existing(target: Path) -> None:
+    if target.exists() and target.stat().st_size > 0:
+        raise JournalError(
+            f"{target} already holds a campaign: resume it with Campaign.resume(), "
+            "or choose another journal file"
+        )
 
-    def __init__(self, journal: Journal) -> None:
-        self._journal = journal
 
-    def __enter__(self) -> None:
-        self._journal.commit()
+def _build(target: Path, config: Mapping[str, Any], now: float) -> None:
+    """Write a complete new journal to ``target`` through a file beside it, then rename."""
+    partial = target.with_name(target.name + ".partial")
+    for leftover in (partial, *_sidecars(partial)):  # from a creation that crashed
+        leftover.unlink(missing_ok=True)
+    connection = _connect(partial)
+    try:
+        connection.executescript("BEGIN;" + _SCHEMA + "COMMIT;")
+        connection.execute("BEGIN")
+        connection.executemany("INSERT INTO transitions VALUES (?, ?)", _TRANSITIONS)
+        meta = {
+            "config": json.dumps(dict(config), sort_keys=True),
+            "created_at": repr(now),
+            "polyout_version": __version__,
+            "feed_done": "0",
+        }
+        connection.executemany("INSERT INTO meta VALUES (?, ?)", meta.items())
+        connection.execute("COMMIT")
+    finally:
+        connection.close()  # the last connection checkpoints the WAL into the file
+    os.replace(partial, target)
+    _sync_folder(target.parent)
 
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        db = self._journal._db
-        if exc_type is None:
-            self._journal.commit()
-        elif db.in_transaction:
-            db.execute("ROLLBACK")
+
+def _sidecars(path: Path) -> tuple[Path, Path]:
+    return path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make a rename in ``folder`` durable (where the platform can open a folder)."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # Windows cannot open a folder; its renames are journaled anyway
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)
 
 
 def _connect(path: Path) -> sqlite3.Connection:
@@ -779,3 +805,13 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
         raise JournalError(f"{path} has no journal schema (version {version})")
     if integrity != "ok":
         raise JournalError(f"{path} is damaged ({integrity}): it cannot be resumed safely")
+    try:
+        config = connection.execute("SELECT 1 FROM meta WHERE key = 'config'").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise JournalError(f"{path} is not a readable campaign journal: {exc}") from None
+    if config is None:
+        # Journals are created whole (see Journal.create), so this one was damaged, or
+        # half-made by a polyout from before that.
+        raise JournalError(
+            f"{path} holds no campaign settings: it was never completely created, or it is damaged"
+        )
