@@ -109,9 +109,9 @@ async def measure(count: int, rate: float, repeats: int) -> dict[str, list[Outco
             for repeat in range(repeats):
                 names = list(SENDERS) if repeat % 2 == 0 else list(SENDERS)[::-1]
                 for name in names:
+                    # A fresh ledger, and rate windows emptied of the previous sender.
                     async with admin.post(f"{server.url}/_sandbox/reset") as response:
                         response.raise_for_status()
-                    await asyncio.sleep(1.1)  # let the previous sender's window drain
                     numbers = [f"+4474{n:08d}" for n in range(first_number, first_number + count)]
                     first_number += count
                     await SENDERS[name](server.url, numbers, rate, Path(workdir))
