@@ -16,6 +16,7 @@ from typing import Any
 
 import attrs
 
+from polyout._campaign._errors import JournalError
 from polyout._client import DEFAULT_WAIT_TIMEOUT
 
 __all__ = ["DEFAULT_POLL_DEADLINE", "CampaignConfig"]
@@ -73,6 +74,16 @@ class CampaignConfig:
         data = attrs.asdict(self)
         data["poll_interval"] = list(self.poll_interval)
         return data
+
+    @classmethod
+    def stored(cls, data: Mapping[str, Any], journal: str | os.PathLike[str]) -> CampaignConfig:
+        """The settings a journal holds, or JournalError: they are never guessed or repaired."""
+        try:
+            return cls.from_json(data)
+        except (TypeError, ValueError) as exc:
+            raise JournalError(
+                f"{os.fspath(journal)}: the campaign settings it holds are unusable ({exc})"
+            ) from None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CampaignConfig:

@@ -35,6 +35,7 @@ Times are POSIX seconds (UTC) from the campaign's clock.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -288,18 +289,21 @@ class Journal:
 
     # -- meta ----------------------------------------------------------------------------
     def config(self) -> dict[str, Any]:
-        value = json.loads(self._meta("config") or "{}")
+        with self._reading():
+            value = json.loads(self._meta("config") or "{}")
         if not isinstance(value, dict):
             raise JournalError(f"{self.path}: the stored config is not a JSON object")
         return value
 
     @property
     def created_at(self) -> float:
-        return float(self._meta("created_at") or 0.0)
+        with self._reading():
+            return float(self._meta("created_at") or 0.0)
 
     @property
     def feed_done(self) -> bool:
-        return self._meta("feed_done") == "1"
+        with self._reading():
+            return self._meta("feed_done") == "1"
 
     def mark_feed_done(self) -> None:
         self._begin()
@@ -309,7 +313,8 @@ class Journal:
     # -- feeding -------------------------------------------------------------------------
     def contact_count(self) -> int:
         """How many input items the journal holds (the feed resumes after them)."""
-        return int(self._db.execute("SELECT COUNT(*) FROM contacts").fetchone()[0])
+        with self._reading():
+            return int(self._db.execute("SELECT COUNT(*) FROM contacts").fetchone()[0])
 
     def add_suppressed(self, numbers: Iterable[str]) -> None:
         self._begin()
@@ -319,7 +324,8 @@ class Journal:
         self.commit()
 
     def suppressed_numbers(self) -> frozenset[str]:
-        return frozenset(row[0] for row in self._db.execute("SELECT number FROM suppressed"))
+        with self._reading():
+            return frozenset(row[0] for row in self._db.execute("SELECT number FROM suppressed"))
 
     def has_dialable_number(self, e164: str) -> bool:
         """Whether a contact already plans to dial ``e164`` (sees uncommitted rows too)."""
@@ -378,35 +384,38 @@ class Journal:
     def due_contacts(self, now: float, limit: int, skip: Iterable[int] = ()) -> list[ContactRow]:
         """Scheduled contacts due by ``now``, earliest first, leaving out ``skip``."""
         skipped = set(skip)
-        rows = self._db.execute(
-            "SELECT seq, contact_id, to_number, request, zones, attempts, tries, not_placed"
-            " FROM contacts WHERE state = 'scheduled' AND next_due <= ?"
-            " ORDER BY next_due, seq LIMIT ?",
-            (now, limit + len(skipped)),
-        ).fetchall()
-        return [
-            ContactRow(
-                seq=row[0],
-                contact_id=row[1],
-                to_number=row[2],
-                request=json.loads(row[3]),
-                zones=tuple(json.loads(row[4])),
-                attempts=row[5],
-                tries=row[6],
-                not_placed=row[7],
-            )
-            for row in rows
-            if row[0] not in skipped
-        ][:limit]
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT seq, contact_id, to_number, request, zones, attempts, tries, not_placed"
+                " FROM contacts WHERE state = 'scheduled' AND next_due <= ?"
+                " ORDER BY next_due, seq LIMIT ?",
+                (now, limit + len(skipped)),
+            ).fetchall()
+            return [
+                ContactRow(
+                    seq=row[0],
+                    contact_id=row[1],
+                    to_number=row[2],
+                    request=json.loads(row[3]),
+                    zones=tuple(json.loads(row[4])),
+                    attempts=row[5],
+                    tries=row[6],
+                    not_placed=row[7],
+                )
+                for row in rows
+                if row[0] not in skipped
+            ][:limit]
 
     def next_due(self, skip: Iterable[int] = ()) -> float | None:
         """The earliest time a scheduled contact (other than ``skip``) becomes due."""
         skipped = set(skip)
-        for seq, due in self._db.execute(
-            "SELECT seq, next_due FROM contacts WHERE state = 'scheduled'"
-            " ORDER BY next_due, seq LIMIT ?",
-            (len(skipped) + 1,),
-        ):
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT seq, next_due FROM contacts WHERE state = 'scheduled'"
+                " ORDER BY next_due, seq LIMIT ?",
+                (len(skipped) + 1,),
+            ).fetchall()
+        for seq, due in rows:
             if seq not in skipped:
                 return float(due)
         return None
@@ -587,9 +596,10 @@ class Journal:
     # -- resuming ------------------------------------------------------------------------
     def settle_interrupted_intents(self, now: float) -> int:
         """Intents with no sid (the run stopped between intent and answer) become unknown."""
-        rows = self._db.execute(
-            "SELECT seq, tries FROM contacts WHERE state = 'dialing'"
-        ).fetchall()
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT seq, tries FROM contacts WHERE state = 'dialing'"
+            ).fetchall()
         reason = "the run stopped after deciding to dial, before the answer was recorded"
         for seq, attempt in rows:
             self.record_unknown(seq, attempt, reason=reason, error="interrupted trigger", now=now)
@@ -598,9 +608,10 @@ class Journal:
 
     def requeue_unknown(self, now: float) -> int:
         """Explicit opt-in: schedule every ``unknown`` contact again."""
-        rows = self._db.execute(
-            "SELECT seq, tries FROM contacts WHERE state = 'unknown'"
-        ).fetchall()
+        with self._reading():
+            rows = self._db.execute(
+                "SELECT seq, tries FROM contacts WHERE state = 'unknown'"
+            ).fetchall()
         self._begin()
         for seq, attempt in rows:
             self._db.execute(
@@ -626,47 +637,68 @@ class Journal:
             " JOIN attempts a ON a.contact = c.seq AND a.n = c.tries"
             " WHERE c.state = 'in_flight' ORDER BY a.started_at"
         )
-        for row in self._db.execute(query):
-            yield OpenCall(
-                seq=row[0],
-                contact_id=row[1],
-                attempt=row[2],
-                placed=row[3],
-                call_sid=row[4],
-                call_status=row[5],
-                placed_at=row[6],
-                poll_deadline=row[7],
-            )
+        with self._reading():
+            for row in self._db.execute(query):
+                yield OpenCall(
+                    seq=row[0],
+                    contact_id=row[1],
+                    attempt=row[2],
+                    placed=row[3],
+                    call_sid=row[4],
+                    call_status=row[5],
+                    placed_at=row[6],
+                    poll_deadline=row[7],
+                )
 
     def counts_by_state(self) -> dict[str, int]:
-        rows = self._db.execute("SELECT state, COUNT(*) FROM contacts GROUP BY state")
-        return {str(state): int(count) for state, count in rows}
+        with self._reading():
+            rows = self._db.execute("SELECT state, COUNT(*) FROM contacts GROUP BY state")
+            return {str(state): int(count) for state, count in rows}
 
     def contact_zones(self, seq: int) -> tuple[str, ...]:
         """The time zones a contact's calling window is checked in."""
-        row = self._db.execute("SELECT zones FROM contacts WHERE seq = ?", (seq,)).fetchone()
-        return tuple(json.loads(row[0])) if row is not None and row[0] else ()
+        with self._reading():
+            row = self._db.execute("SELECT zones FROM contacts WHERE seq = ?", (seq,)).fetchone()
+            return tuple(json.loads(row[0])) if row is not None and row[0] else ()
 
     # -- reading results -----------------------------------------------------------------
     def result_rows(self) -> Iterator[sqlite3.Row]:
         """Every contact with its outcome, in input order (streamed)."""
         cursor = self._db.cursor()
         cursor.row_factory = sqlite3.Row
-        yield from cursor.execute(
-            "SELECT seq, contact_id, row, to_number, state, call_sid, attempts, reason, error,"
-            " correlation_id, first_attempt_at, last_attempt_at, finished_at, next_due"
-            " FROM contacts ORDER BY seq"
-        )
+        with self._reading():
+            yield from cursor.execute(
+                "SELECT seq, contact_id, row, to_number, state, call_sid, attempts, reason,"
+                " error, correlation_id, first_attempt_at, last_attempt_at, finished_at,"
+                " next_due FROM contacts ORDER BY seq"
+            )
 
     def attempt_log(self, seq: int) -> list[sqlite3.Row]:
         """The log of one contact, oldest first."""
         cursor = self._db.cursor()
         cursor.row_factory = sqlite3.Row
-        return cursor.execute(
-            "SELECT attempt, at, event, call_sid, status, detail FROM log WHERE contact = ?"
-            " ORDER BY id",
-            (seq,),
-        ).fetchall()
+        with self._reading():
+            return cursor.execute(
+                "SELECT attempt, at, event, call_sid, status, detail FROM log WHERE contact = ?"
+                " ORDER BY id",
+                (seq,),
+            ).fetchall()
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A read that SQLite (or JSON in a column) cannot complete: the file is damaged.
+
+        The journal's own refusals (IntegrityError from its triggers) are not damage and
+        pass through; anything else would otherwise surface as a bare sqlite3 error.
+        """
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except (sqlite3.DatabaseError, ValueError) as exc:
+            raise JournalError(
+                f"{self.path} is damaged ({exc}): it cannot be read safely"
+            ) from None
 
     # -- transactions --------------------------------------------------------------------
     def commit(self) -> None:
@@ -719,6 +751,18 @@ class Journal:
 
     def __repr__(self) -> str:
         return f"<Journal {str(self.path)!r}>"
+
+
+#: What a journal must contain; the triggers and the unique index enforce exactly-once.
+_REQUIRED_OBJECTS = frozenset(
+    {
+        *(("table", name) for name in ("meta", "transitions", "contacts", "attempts", "log")),
+        ("table", "suppressed"),
+        ("trigger", "contacts_checked_transition"),
+        ("trigger", "attempts_exactly_once"),
+        ("index", "contacts_dialable_number"),
+    }
+)
 
 
 def _refuse_existing(target: Path) -> None:
@@ -804,7 +848,15 @@ def _check_schema(connection: sqlite3.Connection, path: Path) -> None:
     if version < 1:
         raise JournalError(f"{path} has no journal schema (version {version})")
     if integrity != "ok":
-        raise JournalError(f"{path} is damaged ({integrity}): it cannot be resumed safely")
+        first = " ".join(str(integrity).replace("*** in database main ***", "").split())
+        raise JournalError(f"{path} is damaged ({first[:200]}): it cannot be resumed safely")
+    found = {
+        (kind, name) for kind, name in connection.execute("SELECT type, name FROM sqlite_master")
+    }
+    missing = sorted(name for _, name in _REQUIRED_OBJECTS - found)
+    if missing:
+        # Without its triggers the journal would no longer refuse a second dial.
+        raise JournalError(f"{path} is damaged: it has no {', '.join(missing)}")
     try:
         config = connection.execute("SELECT 1 FROM meta WHERE key = 'config'").fetchone()
     except sqlite3.DatabaseError as exc:

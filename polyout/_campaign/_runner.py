@@ -212,7 +212,7 @@ class Campaign:
         path = os.fspath(journal)
         stored = Journal.open(path, owner=False)
         try:
-            config = CampaignConfig.from_json(stored.config())
+            config = CampaignConfig.stored(stored.config(), path)
             input_done = stored.feed_done
         finally:
             stored.close()

@@ -249,7 +249,7 @@ def report(args: argparse.Namespace) -> int:
     output = _checked_output(args.output)
     store = Journal.open(journal, owner=False)
     try:
-        config = CampaignConfig.from_json(store.config())
+        config = CampaignConfig.stored(store.config(), journal)
     finally:
         store.close()
     summary = summarize_results(iter_results(journal))

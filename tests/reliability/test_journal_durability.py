@@ -5,19 +5,32 @@
   journal opens cleanly (WAL recovery, no damage).
 * A process creating journal after journal is SIGKILLed: each journal is there whole
   or not at all, never half-made (a file ``run`` refuses and ``resume`` cannot read).
+* Journals damaged at random, or written by a newer polyout: refused with a
+  :class:`JournalError` (one clear line from the CLI), never misread or a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from polyout._campaign._journal import Journal
+from polyout import Client
+from polyout._campaign._config import CampaignConfig
+from polyout._campaign._errors import JournalError
+from polyout._campaign._journal import SCHEMA_VERSION, Journal
+from polyout._campaign._results import iter_results
+from polyout._campaign._runner import Campaign
+from polyout._cli import main
+from polyout._cli._errors import ExitCode
 
 from .helpers import Seeded
 
@@ -25,6 +38,7 @@ pytestmark = pytest.mark.reliability
 
 WRITER = Path(__file__).with_name("journal_writer.py")
 ROOT = Path(__file__).parents[2]
+CLOSED = "http://127.0.0.1:9"  # nothing listens: a journal read as sound is never run
 
 
 def _writer(mode: str, target: Path) -> subprocess.Popen[str]:
@@ -111,3 +125,160 @@ def test_a_crash_before_the_rename_leaves_no_journal(
     journal = Journal.open(path)
     assert journal.config() == {"rate": 2.0}
     journal.close()
+
+
+# -- journals that must be refused ------------------------------------------------------------
+def _finished_journal(path: Path, contacts: int = 300) -> None:
+    journal = Journal.create(path, CampaignConfig(api="agents", environment="live").to_json(), 0.0)
+    for seq in range(contacts):
+        journal.add_planned(
+            seq,
+            contact_id=f"c{seq}",
+            row=seq + 2,
+            to_number=f"+1212{seq:07d}",
+            request={"metadata": {"note": "x" * 40}},
+            zones=(),
+            due=0.0,
+            now=0.0,
+        )
+        attempt = journal.begin_attempt(seq, 1.0)
+        journal.record_placed(
+            seq,
+            attempt,
+            call_sid=f"OUT-{seq}",
+            call_status="queued",
+            correlation_id="corr",
+            poll_deadline=100.0,
+            now=1.0,
+        )
+        journal.record_outcome(
+            seq,
+            attempt,
+            outcome="success",
+            call_status="completed",
+            reason=None,
+            error=None,
+            retry_at=None,
+            now=2.0,
+        )
+    journal.mark_feed_done()
+    journal.close()
+
+
+def _set_pragma(name: str, value: int) -> Callable[[Path, Seeded], None]:
+    def damage(path: Path, _: Seeded) -> None:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(f"PRAGMA {name} = {value}")
+
+    return damage
+
+
+def _sql(statement: str) -> Callable[[Path, Seeded], None]:
+    def damage(path: Path, _: Seeded) -> None:
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            db.execute(statement)
+            db.commit()
+
+    return damage
+
+
+def _scribble(start: int) -> Callable[[Path, Seeded], None]:
+    """Random bytes over a random stretch of the file from ``start`` on."""
+
+    def damage(path: Path, seeded: Seeded) -> None:
+        data = bytearray(path.read_bytes())
+        offset = seeded.random.randrange(start, min(len(data), start + 60_000))
+        length = seeded.random.choice([1, 4, 64, 4096])
+        data[offset : offset + length] = seeded.random.randbytes(length)
+        path.write_bytes(bytes(data[: len(data)]))
+
+    return damage
+
+
+def _truncate(path: Path, seeded: Seeded) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: seeded.random.randrange(1, len(data) - 1)])
+
+
+def _garbage_wal(path: Path, seeded: Seeded) -> None:
+    path.with_name(path.name + "-wal").write_bytes(seeded.random.randbytes(9000))
+
+
+DAMAGE: dict[str, Callable[[Path, Seeded], None]] = {
+    "newer schema": _set_pragma("user_version", SCHEMA_VERSION + 1),
+    "much newer schema": _set_pragma("user_version", 2**31 - 1),
+    "no schema version": _set_pragma("user_version", 0),
+    "negative schema version": _set_pragma("user_version", -1),
+    "another application": _set_pragma("application_id", 0x12345678),
+    "no config": _sql("DELETE FROM meta WHERE key = 'config'"),
+    "config not JSON": _sql("UPDATE meta SET value = 'not json' WHERE key = 'config'"),
+    "config not an object": _sql("UPDATE meta SET value = '[1, 2]' WHERE key = 'config'"),
+    "config of wrong types": _sql(
+        """UPDATE meta SET value = '{"rate": "fast", "poll_interval": 3}' WHERE key = 'config'"""
+    ),
+    "no meta table": _sql("DROP TABLE meta"),
+    "no contacts table": _sql("DROP TABLE contacts"),
+    "scribbled header": _scribble(0),
+    "scribbled pages": _scribble(4096),
+    "truncated": _truncate,
+}
+
+
+CONNECTION = ("--api-key", "test-key-123", "--agent-id", "PROJECT-1", "--base-url", CLOSED)
+
+
+def _what_the_library_says(path: Path) -> str:
+    """ "ok" if the journal reads as a whole campaign, else the JournalError's message."""
+    try:
+        store = Journal.open(path, owner=False)
+        try:
+            config = CampaignConfig.stored(store.config(), path)
+        finally:
+            store.close()
+        results = list(iter_results(path))
+        client = Client(api_key="test-key", agent_id="PROJECT-1", base_url=CLOSED)
+        Campaign.resume(client, path)
+    except JournalError as exc:
+        return str(exc)
+    assert config.api == "agents"
+    assert len(results) == 300
+    return "ok"
+
+
+@pytest.mark.parametrize("damage", list(DAMAGE), ids=list(DAMAGE))
+def test_a_damaged_or_newer_journal_is_refused_clearly(
+    tmp_path: Path, seeded: Seeded, damage: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "journal.db"
+    _finished_journal(path)
+    DAMAGE[damage](path, seeded)
+    said = _what_the_library_says(path)
+    context = f"seed {seeded.seed}, {damage}: {said}"
+    if "newer" in damage:
+        assert "newer polyout" in said, context
+    elif said == "ok":
+        # Only damage SQLite can prove harmless may pass: bytes in free space, say.
+        assert damage.startswith(("scribbled", "truncated")), context
+    assert "\n" not in said, context
+    for command in ("report", "resume"):
+        capsys.readouterr()
+        with contextlib.redirect_stdout(io.StringIO()):
+            flags = CONNECTION if command == "resume" else ()
+            code = main(["campaign", command, str(path), *flags])
+        err = capsys.readouterr().err
+        if said != "ok":
+            assert code == ExitCode.USAGE, f"{context}; polyout campaign {command}: {err}"
+            assert err.startswith("polyout: error: "), context
+            assert err.count("\n") == 1, context
+            assert path.name in err, context
+        assert "Traceback" not in err, context
+        assert "internal error" not in err, context
+
+
+def test_a_garbage_wal_beside_the_journal_is_ignored(tmp_path: Path, seeded: Seeded) -> None:
+    # A WAL whose frames do not check out (not written by SQLite for this file) holds
+    # no committed transaction: the journal reads as it was.
+    path = tmp_path / "journal.db"
+    _finished_journal(path)
+    _garbage_wal(path, seeded)
+    assert _what_the_library_says(path) == "ok"
