@@ -28,7 +28,7 @@ from polyout._errors import (
 from polyout._log import configure_from_env, logger
 from polyout._models import Call, CallRequest, CallState, CallStatus, Encryption
 from polyout._pacing import Pacer, TriggerPacer
-from polyout._phone import mask_number
+from polyout._phone import mask_number, scrub_number
 from polyout._request import build_request
 from polyout._retry import TRIGGER_RETRYABLE_5XX, RetryPolicy, parse_retry_after, retrying
 from polyout._version import __version__
@@ -251,7 +251,9 @@ class Client:
             if pacer is not None:
                 await pacer.acquire()
             try:
-                answer = await self._send("POST", path, payload=payload, masked=masked)
+                answer = await self._send(
+                    "POST", path, payload=payload, masked=masked, number=request.to_number
+                )
             except APIStatusError as exc:
                 if exc.status_code == 429 and pacer is not None:
                     pacer.on_rate_limited(exc.retry_after)
@@ -395,6 +397,7 @@ class Client:
         params: Mapping[str, str] | None = None,
         payload: bytes | None = None,
         masked: str | None = None,
+        number: str | None = None,
     ) -> _Answer:
         """One HTTP exchange. Raises APIStatusError, TransportError or TriggerOutcomeUnknown."""
         session = self._open()
@@ -448,6 +451,11 @@ class Client:
             )
         if status < 300:
             return _Answer(status, correlation_id, parsed)
+        if number is not None:
+            # Error text reaches logs and messages: a server that repeats the number
+            # (a 400 naming the bad number, say) must not put it there in full.
+            body = scrub_number(body, number)
+            parsed = _decode(body)
         text = body.decode("utf-8", errors="replace")
         message, code = _error_details(parsed, text, status)
         raise error_class_for(status)(

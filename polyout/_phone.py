@@ -106,6 +106,22 @@ def mask_number(number: str) -> str:
     return "+" + code + "*" * (len(rest) - 3) + rest[-3:]
 
 
+def scrub_number(data: bytes, number: str) -> bytes:
+    """``data`` with every copy of ``number`` masked, however it was written.
+
+    The national digits are what every spelling shares (``+447700900750``,
+    ``447700900750``, ``07700900750``), so they are what is masked.
+    """
+    if not number.startswith("+"):
+        return data
+    digits = number[1:]
+    national = digits[len(_country_prefix(digits)) :]
+    if len(national) < 6:  # too short to find safely in ordinary text
+        return data
+    masked = "*" * (len(national) - 3) + national[-3:]
+    return data.replace(national.encode(), masked.encode())
+
+
 def _country_prefix(digits: str) -> str:
     for size in (1, 2, 3):
         prefix = digits[:size]
