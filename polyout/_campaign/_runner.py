@@ -694,10 +694,11 @@ class Campaign:
         gate = _TriggerGate(self, contact)
         try:
             call = await self.client.place(_request_from(contact), pacer=gate)
-        except _Abandon:
+        except _Abandon as abandoned:
             self._breaker.on_neutral()
-            if gate.attempt is not None:  # stopped between two tries that placed nothing
-                self._not_placed_now(contact, gate.attempt, "stopped before retrying", None)
+            if gate.attempt is not None:  # between two tries that placed nothing
+                # Not the contact's fault: it does not count towards max_not_placed.
+                self._not_placed_now(contact, gate.attempt, str(abandoned), None, count=False)
             elif not self._stopping:
                 self._wait_for_window(journal, contact)
             return False
@@ -713,13 +714,15 @@ class Campaign:
     def _before_send(self, gate: _TriggerGate) -> None:
         """Called when the pacer lets a trigger go, right before its request is sent."""
         if self._stopping:
-            raise _Abandon("stopping")
-        if gate.attempt is not None:
-            return  # a retry of a try that provably placed nothing: same attempt
+            raise _Abandon("stopped before retrying")
         contact = gate.contact
         now = self._clock.time()
+        # Checked before every send: a client retry (up to max_retry_wait later) must not
+        # ring someone after their calling window has closed.
         if not self._in_window(contact, now):
             raise _Abandon("the calling window closed")
+        if gate.attempt is not None:
+            return  # a retry of a try that provably placed nothing: same attempt
         gate.attempt = self._require_journal().begin_attempt(contact.seq, now)
         count_transition(self._states, "scheduled", "dialing")
         self._triggers += 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from polyout._campaign._contacts import Contact
+from polyout.sandbox import FaultConfig, SandboxConfig
 
 from .conftest import StartRig
 from .helpers import number
@@ -76,3 +77,29 @@ async def test_without_a_window_nobody_waits(start_rig: StartRig) -> None:
     rig = await start_rig(start=START, scale=SCALE)
     await rig.campaign([Contact(id="ny", phone=number(1))], poll_interval=(100.0, 200.0)).run()
     assert _within(_at(rig.results()["ny"].first_attempt_at), START)
+
+
+async def test_a_client_retry_never_goes_out_after_the_window_closes(
+    start_rig: StartRig,
+) -> None:
+    # 19:00 in London. The first try meets a 500 (not placed) after 0.2 real seconds of
+    # latency, almost three hours on this clock: the client's retry would go out at night.
+    evening = datetime(2024, 1, 15, 19, 0, tzinfo=timezone.utc)
+    rig = await start_rig(
+        start=evening,
+        scale=SCALE,
+        config=SandboxConfig(
+            outcomes="last-digit",
+            time_scale=SCALE,
+            faults=FaultConfig(trigger_500_on=[1], trigger_latency=0.2),
+        ),
+    )
+    person = Contact(id="london", phone=number(2), timezone="Europe/London")
+    summary = await rig.campaign([person], **FAST_POLLS).run()
+    assert summary.states == {"success": 1}
+    result = rig.results()["london"]
+    assert result.attempts == 1  # the abandoned retry was the same attempt, not a failure
+    # The call went out the next morning, inside the window.
+    assert _within(_at(result.last_attempt_at), datetime(2024, 1, 16, 9, 0, tzinfo=timezone.utc))
+    (placement,) = rig.sandbox.ledger.placements
+    assert placement.number == number(2)
