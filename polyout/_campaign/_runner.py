@@ -92,6 +92,9 @@ _MAX_WORKERS = 64  # trigger requests in flight at once, at most
 _MAX_PARALLEL_POLLS = 32  # leaves most of the client's connections to triggers
 _NOT_PLACED_FIRST_DELAY = 5.0  # clock seconds before a not-placed contact is tried again
 _NOT_PLACED_MAX_DELAY = 300.0
+# Requests the client validated, refused with 400 this many times in a row across the
+# campaign: a campaign-wide setting is wrong (environment, connector), not the contacts.
+_REFUSALS_BEFORE_STOP = 3
 
 
 class _Abandon(Exception):
@@ -287,6 +290,7 @@ class Campaign:
         self._placed = 0
         self._retries = 0
         self._not_placed = 0
+        self._refused_in_a_row = 0  # triggers answered 400 since the last placement
         self._rate_limited = 0
         self._trigger_meter = RateMeter()
         self._pacer: Pacer | None = None
@@ -735,6 +739,7 @@ class Campaign:
         )
 
     def _placed_now(self, contact: ContactRow, attempt: int, call: Call) -> None:
+        self._refused_in_a_row = 0
         now = self._clock.time()
         sid, status = call.call_sid, call.status.value
         self._require_journal().record_placed(
@@ -799,8 +804,7 @@ class Campaign:
             self._not_placed_now(contact, attempt, str(exc), retry_after)
         elif isinstance(exc, BadRequestError):
             self._breaker.on_success()  # the server is up and answering
-            _log.warning("call to %s refused: %s", masked, exc)
-            self._final_from_dialing(contact, attempt, "invalid", exc.message, str(exc))
+            self._refused(contact, attempt, exc)
         elif isinstance(exc, APIStatusError):
             self._breaker.on_success()
             self._final_from_dialing(contact, attempt, "failure", exc.message, str(exc))
@@ -812,6 +816,28 @@ class Campaign:
             self._final_from_dialing(
                 contact, attempt, "unknown", _UNKNOWN_REASON, f"{type(exc).__name__}: {exc}"
             )
+
+    def _refused(self, contact: ContactRow, attempt: int, exc: BadRequestError) -> None:
+        """A 400 to a request that passed our own validation: the contact, or the campaign?
+
+        Several in a row across contacts means a campaign-wide setting is wrong: stop,
+        leaving them all to dial after a fix. A contact refused again while others go
+        through is the contact's problem: invalid, with the server's reason.
+        """
+        self._refused_in_a_row += 1
+        if self._refused_in_a_row >= _REFUSALS_BEFORE_STOP:
+            self._not_placed_now(contact, attempt, str(exc), 0.0, count=False)
+            self._on_fatal(
+                CampaignError(
+                    f"the API refused {self._refused_in_a_row} triggers in a row ({exc}): "
+                    "check the environment and the agent's outbound set-up, then resume"
+                )
+            )
+        elif contact.not_placed:
+            _log.warning("call to %s refused: %s", mask_number(contact.to_number), exc)
+            self._final_from_dialing(contact, attempt, "invalid", exc.message, str(exc))
+        else:
+            self._not_placed_now(contact, attempt, str(exc), None)
 
     def _not_placed_now(
         self,
