@@ -70,8 +70,9 @@ async def test_invariants_hold_under_a_random_fault_schedule(
         campaign_problems(view, placements, api=plan.api, expected_ids=people.ids),
         context=context,
     )
-    # The schedule really was hostile where it said so (else the test proves little).
-    if plan.sandbox.faults.cut_rate >= 0.05:
+    # The schedule really was hostile where it said so (else the test proves little);
+    # only where ten cuts or more were expected, so that none is a 1-in-20,000 chance.
+    if plan.sandbox.faults.cut_rate * len(placements) >= 10:
         assert view.states()["unknown"] > 0, context
 
 
