@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import ctypes
 import json
 import math
 import os
@@ -32,6 +33,7 @@ from sandbox_load import cpu_seconds as process_cpu
 ROW_PREFIX = "BENCH-ROW "
 RESULT_PREFIX = "BENCH-RESULT "
 API_KEY = "bench-key-0123456789"
+_PR_SET_PDEATHSIG = 1
 _URL = re.compile(r"http://127\.0\.0\.1:\d+")
 
 
@@ -250,6 +252,12 @@ class SandboxProcess:
         return process_cpu(self.pid)
 
 
+def _die_with_parent() -> None:
+    """In the sandbox's process: SIGTERM it if the benchmark dies first (Linux only)."""
+    with contextlib.suppress(Exception):
+        ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 @contextlib.asynccontextmanager
 async def sandbox(*flags: str) -> AsyncIterator[SandboxProcess]:
     """``python -m polyout.sandbox`` on a free loopback port, stopped (SIGINT) on exit."""
@@ -260,6 +268,7 @@ async def sandbox(*flags: str) -> AsyncIterator[SandboxProcess]:
         *("--host", "127.0.0.1", "--port", "0", "--seed", "1", "--api-key", API_KEY),
         *flags,
         stdout=asyncio.subprocess.PIPE,
+        preexec_fn=_die_with_parent,
     )
     try:
         assert process.stdout is not None
