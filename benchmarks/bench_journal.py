@@ -117,6 +117,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         got = measure(calls, Path(workdir))
     ours, every = got["polyout"], got["every write committed"]
     batched_writes = (TRANSITIONS_PER_CALL - 2) * calls
+    whole = TRANSITIONS_PER_CALL * calls / sum(ours)
     rows = [
         h.Row(
             "5. journal, batched transitions (status, outcome)",
@@ -129,9 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         ),
         h.Row(
             "5. journal, whole call (intent+sid fsync'd, 3 batched)",
-            TRANSITIONS_PER_CALL * calls / sum(ours),
+            whole,
             TRANSITIONS_PER_CALL * calls / sum(every),
             "/s",
+            target=f">= {TARGET:,.0f}/s",
+            met=whole >= TARGET,
             baseline_name="commit every write",
         ),
         h.Row(
