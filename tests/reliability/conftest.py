@@ -28,16 +28,11 @@ def session_seed() -> int:
     return _SESSION_SEED
 
 
-def _test_name(item: pytest.Item) -> str:
-    # The node id without parameters' ids: a parametrized test draws per parameter
-    # through ``seeded.child``, so the seed command still replays every case.
-    return item.nodeid
-
-
 @pytest.fixture
 def seeded(request: pytest.FixtureRequest) -> Seeded:
     """The generator of one test, derived from the session seed and the test's node id."""
-    return Seeded.derive(session_seed(), _test_name(request.node))
+    # The node id includes a parametrized case's id: each case draws its own schedule.
+    return Seeded.derive(session_seed(), request.node.nodeid)
 
 
 @pytest.hookimpl(wrapper=True)
