@@ -23,6 +23,7 @@ The table is shared: a status one API documents is understood from the others to
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Literal
 from urllib.parse import quote
@@ -160,9 +161,13 @@ class Dialect:
 _SID_KEYS = ("callSid", "call_sid", "conversation_id")
 
 
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
 def _seg(value: str | None) -> str:
     """One URL path segment; ids never get to add path structure."""
-    return quote(str(value), safe="")
+    text = str(value)
+    return text if _URL_SAFE.fullmatch(text) else quote(text, safe="")
 
 
 def dialect_for(
@@ -197,6 +202,9 @@ def dialect_for(
 def _require(name: str, value: str | None, who: str) -> None:
     if not value or not isinstance(value, str) or not value.strip():
         raise ValidationError(name, f"is required by {who}")
+    if value.strip(".") == "":
+        # URLs normalise dot segments away (even percent-encoded), changing the path.
+        raise ValidationError(name, "cannot be made of dots only")
 
 
 def base_url_for(api: str, region: str) -> str:

@@ -159,6 +159,11 @@ class Client:
             connect=self.timeout.connect,
             sock_read=self.timeout.read,
         )
+        # Our own session carries the timeout; a timeout passed with every request costs
+        # aiohttp about 5 µs each, so only a caller's session gets it per request.
+        self._request_options: dict[str, Any] = {"allow_redirects": False}
+        if session is not None:
+            self._request_options["timeout"] = self._aiohttp_timeout
 
     # -- lifecycle ---------------------------------------------------------------------
     @property
@@ -208,6 +213,7 @@ class Client:
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=self._aiohttp_timeout,
             )
         self._state = "open"
         return self._session
@@ -409,11 +415,10 @@ class Client:
             async with session.request(
                 method,
                 self.base_url + path,
-                params=params,
+                params=params or None,  # an empty mapping still makes aiohttp rebuild the URL
                 data=payload,
                 headers=headers,
-                timeout=self._aiohttp_timeout,
-                allow_redirects=False,
+                **self._request_options,
             ) as response:
                 body = await _read_capped(response)
                 status, response_headers = response.status, response.headers
@@ -512,7 +517,8 @@ def _decode(body: bytes) -> Any:
     if not body:
         return None
     try:
-        return json.loads(body)
+        # Decoding first skips json's detection of UTF-16/32, which no API answers in.
+        return json.loads(body.decode())
     except ValueError:  # not JSON, or not UTF-8: kept as text on the error
         return None
 

@@ -115,6 +115,14 @@ async def test_ids_cannot_add_path_segments(api: ScriptedAPI) -> None:
     assert api.seen[0].raw_path == "/api/v1/a%2F..%2Fb/p/outbound-call/trigger"
 
 
+@pytest.mark.parametrize("dots", [".", ".."])
+def test_dot_ids_are_refused_because_urls_would_drop_them(dots: str) -> None:
+    with pytest.raises(polyout.ValidationError, match="dots"):
+        polyout.Client("connector", api_key="k", region="us", account_id=dots, project_id="p")
+    with pytest.raises(polyout.ValidationError, match="dots"):
+        polyout.Client("agents", api_key="k", region="us", agent_id=dots)
+
+
 async def test_user_agent_names_polyout(api: ScriptedAPI) -> None:
     async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
         await client.trigger_call(NUMBER)
