@@ -137,6 +137,7 @@ CREATE TABLE contacts (
 CREATE INDEX contacts_due ON contacts (next_due, seq) WHERE state = 'scheduled';
 CREATE INDEX contacts_active ON contacts (state) WHERE state IN ('dialing', 'in_flight');
 CREATE INDEX contacts_number ON contacts (to_number);
+CREATE INDEX contacts_id ON contacts (contact_id);
 CREATE UNIQUE INDEX contacts_dialable_number ON contacts (to_number) WHERE dialable = 1;
 
 CREATE TABLE attempts (
@@ -327,12 +328,19 @@ class Journal:
         with self._reading():
             return frozenset(row[0] for row in self._db.execute("SELECT number FROM suppressed"))
 
-    def has_dialable_number(self, e164: str) -> bool:
-        """Whether a contact already plans to dial ``e164`` (sees uncommitted rows too)."""
-        found = self._db.execute(
-            "SELECT 1 FROM contacts WHERE to_number = ? AND dialable = 1", (e164,)
-        ).fetchone()
-        return found is not None
+    # A contact takes its number and id when it is planned (dialable) or suppressed; an
+    # invalid or duplicate row leaves both free. Lookups see uncommitted rows too.
+    _TAKEN = "(dialable = 1 OR state = 'suppressed')"
+
+    def has_taken_number(self, e164: str) -> bool:
+        """Whether an earlier contact of the campaign took the number ``e164``."""
+        sql = f"SELECT 1 FROM contacts WHERE to_number = ? AND {self._TAKEN} LIMIT 1"
+        return self._db.execute(sql, (e164,)).fetchone() is not None
+
+    def has_taken_id(self, contact_id: str) -> bool:
+        """Whether an earlier contact of the campaign took the id ``contact_id``."""
+        sql = f"SELECT 1 FROM contacts WHERE contact_id = ? AND {self._TAKEN} LIMIT 1"
+        return self._db.execute(sql, (contact_id,)).fetchone() is not None
 
     def add_refused(
         self,

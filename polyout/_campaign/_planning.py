@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Container, Iterable
-from typing import Literal
+from collections.abc import Iterable
+from typing import Literal, Protocol
 
 import attrs
 
@@ -29,7 +29,15 @@ from polyout._request import build_request
 
 # load_suppression_list lives in _suppression; it is importable here too, beside the Planner
 # that takes its result.
-__all__ = ["Planned", "Planner", "Refused", "RefusedState", "load_suppression_list"]
+__all__ = [
+    "MemoryRecord",
+    "PlanRecord",
+    "Planned",
+    "Planner",
+    "Refused",
+    "RefusedState",
+    "load_suppression_list",
+]
 
 RefusedState = Literal["invalid", "duplicate", "suppressed"]
 
@@ -61,13 +69,54 @@ class Refused:
     to_number: str | None = attrs.field(repr=False)
 
 
+class PlanRecord(Protocol):
+    """What a campaign already holds: the numbers and ids its contacts took.
+
+    A contact takes its number and id when it is planned or suppressed; the Planner asks
+    before planning one and calls ``take`` after.
+    """
+
+    def has_number(self, e164: str) -> bool: ...
+
+    def has_id(self, contact_id: str) -> bool: ...
+
+    def take(self, e164: str, contact_id: str) -> None: ...
+
+
+class MemoryRecord:
+    """A PlanRecord in memory, about 32 bytes a contact whatever the ids look like.
+
+    Numbers are exact keys (E.164 digits fit in 64 bits). Ids are 64-bit hashes: a
+    collision (odds ~1e-8 in a million ids) could only refuse a contact, never ring one.
+    """
+
+    def __init__(self, numbers: Iterable[str] = ()) -> None:
+        self._numbers = KeySet()
+        self._ids = KeySet()
+        for e164 in numbers:
+            self._numbers.add(int(e164[1:]))
+
+    def __len__(self) -> int:
+        return len(self._numbers)
+
+    def has_number(self, e164: str) -> bool:
+        return int(e164[1:]) in self._numbers
+
+    def has_id(self, contact_id: str) -> bool:
+        return _id_key(contact_id) in self._ids
+
+    def take(self, e164: str, contact_id: str) -> None:
+        self._numbers.add(int(e164[1:]))
+        self._ids.add(_id_key(contact_id))
+
+
 class Planner:
-    """Plans the contacts of one campaign in order, remembering numbers and ids it saw.
+    """Plans the contacts of one campaign in order, remembering the numbers and ids taken.
 
     ``suppress`` holds numbers with their ``+`` and country code, spaced in any way (an
-    entry that is not one raises ValueError); ``seen`` is an optional container of E.164
-    numbers already in the campaign (read, never changed). Memory grows by about 32 bytes
-    per planned contact (its number and id), whatever the ids look like.
+    entry that is not one raises ValueError). ``record`` keeps what was taken: by default
+    a :class:`MemoryRecord`; a campaign passes its journal, so memory stays flat however
+    long the list.
     """
 
     def __init__(
@@ -76,22 +125,18 @@ class Planner:
         suppress: Iterable[str] = (),
         window: CallingWindow | None = None,
         default_timezone: str | None = None,
-        seen: Container[str] | None = None,
+        record: PlanRecord | None = None,
     ) -> None:
         self.window = window
         self.default_timezone = check_zone(default_timezone) if default_timezone else None
         self._suppressed = normalized_suppression(suppress)
-        self._seen = seen
-        # Numbers are exact keys (E.164 digits fit in 64 bits). Ids are 64-bit hashes: a
-        # collision (odds ~1e-8 in a million ids) could only refuse a contact, never ring one.
-        self._numbers = KeySet()
-        self._ids = KeySet()
+        self._record: PlanRecord = record if record is not None else MemoryRecord()
         self._zone_problems: dict[tuple[str, ...], str | None] = {}
 
     def __repr__(self) -> str:
         return (
             f"<Planner window={self.window} default_timezone={self.default_timezone} "
-            f"numbers={len(self._numbers)} suppressed={len(self._suppressed)}>"
+            f"suppressed={len(self._suppressed)}>"
         )
 
     def plan(self, item: ContactItem) -> Planned | Refused:
@@ -137,14 +182,11 @@ class Planner:
 
     def _repeated(self, contact: Contact, e164: str) -> str | None:
         """Why the contact repeats an earlier one, or None after remembering it."""
-        number_key = int(e164[1:])
-        if number_key in self._numbers or (self._seen is not None and e164 in self._seen):
+        if self._record.has_number(e164):
             return "the same number as an earlier contact"
-        id_key = _id_key(contact.id)
-        if id_key in self._ids:
+        if self._record.has_id(contact.id):
             return f"the same id as an earlier contact ({_shown_id(contact.id)})"
-        self._numbers.add(number_key)
-        self._ids.add(id_key)
+        self._record.take(e164, contact.id)
         return None
 
 

@@ -437,15 +437,21 @@ class Campaign:
         )
         tasks = [asyncio.create_task(poller.run(), name="polyout-poller")]
         flusher = asyncio.create_task(self._commit_periodically(), name="polyout-commit")
+        feeder = None
         try:
             if not self._input_done:
-                tasks.append(asyncio.create_task(self._feed(), name="polyout-feeder"))
+                feeder = asyncio.create_task(self._feed(), name="polyout-feeder")
+                tasks.append(feeder)
             workers = [
                 asyncio.create_task(self._trigger_worker(), name=f"polyout-trigger-{n}")
                 for n in range(self._worker_count())
             ]
             tasks += workers
             await _first_failure(tasks, until_done=workers)
+            if self._stopping and feeder is not None:
+                # It may be waiting on a slow source. Each item is journaled before the
+                # next is awaited, so what it fed is complete and resume reads on from it.
+                feeder.cancel()
             poller.finish_when_idle()
             if self._stopping:
                 await self._grace(poller, tasks[0])
@@ -550,7 +556,7 @@ class Campaign:
             suppress=journal.suppressed_numbers(),
             window=self._window,
             default_timezone=config.default_timezone,
-            seen=_DialableNumbers(journal),
+            record=_JournalRecord(journal),
         )
         skip = journal.contact_count()
         seq = skip
@@ -1054,18 +1060,25 @@ class _TriggerGate:
         pacer.on_success()
 
 
-class _DialableNumbers:
-    """The numbers already planned in this campaign, as the Planner's ``seen`` container.
+class _JournalRecord:
+    """The Planner's record of taken numbers and ids, kept by the journal itself.
 
-    Backed by the journal's index rather than a set in memory, so deduplication costs
-    nothing per contact held and survives resuming.
+    The feeder journals each contact right after planning it, and the journal's
+    connection sees its own uncommitted rows, so nothing needs holding in memory:
+    deduplication costs the same for the millionth contact, and survives resuming.
     """
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
 
-    def __contains__(self, number: object) -> bool:
-        return isinstance(number, str) and self._journal.has_dialable_number(number)
+    def has_number(self, e164: str) -> bool:
+        return self._journal.has_taken_number(e164)
+
+    def has_id(self, contact_id: str) -> bool:
+        return self._journal.has_taken_id(contact_id)
+
+    def take(self, e164: str, contact_id: str) -> None:
+        pass  # the feeder journals the contact next
 
 
 def _request_from(contact: ContactRow) -> CallRequest:

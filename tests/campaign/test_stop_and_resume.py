@@ -15,7 +15,7 @@ from polyout._campaign._runner import Campaign
 from polyout.sandbox import FaultConfig
 
 from .conftest import StartRig
-from .helpers import Rig, client_for, contacts, states
+from .helpers import Rig, client_for, contacts, number, states
 
 
 def _stop_after(count: int, action: object) -> object:
@@ -229,3 +229,33 @@ async def test_stop_before_run_returns_at_once(start_rig: StartRig) -> None:
     summary = await campaign.run()
     assert summary.stopping
     assert rig.placements() == {}
+
+
+async def test_repeated_ids_and_numbers_are_caught_across_a_resume(start_rig: StartRig) -> None:
+    """Deduplication is kept by the journal, not in memory: it survives a new process."""
+    rig = await start_rig()
+    first_part = [Contact(id="a", phone=number(1)), Contact(id="b", phone=number(2))]
+    holder: list[Campaign] = []
+
+    async def source_cut_after_two() -> object:
+        for person in first_part:
+            yield person
+        holder[0].stop()
+        await asyncio.sleep(3600)  # the rest of the file never arrives in this run
+        yield Contact(id="never", phone=number(9))
+
+    campaign = rig.campaign(source_cut_after_two())
+    holder.append(campaign)
+    await campaign.run()
+    everyone = [
+        *first_part,
+        Contact(id="c", phone=number(3)),
+        Contact(id="b", phone=number(4)),  # b's id again
+        Contact(id="d", phone=number(1)),  # a's number again
+    ]
+    stats = await rig.resume(contacts=everyone).run()
+    assert stats.complete
+    assert stats.states == {"success": 3, "duplicate": 2}
+    results = rig.results()
+    assert results["d"].state == "duplicate"
+    assert sorted(rig.placements()) == sorted({number(1), number(2), number(3)})

@@ -18,6 +18,7 @@ from polyout._campaign import (
     RowError,
     load_suppression_list,
 )
+from polyout._campaign._planning import MemoryRecord
 from polyout._campaign._schedule import NO_OVERLAP
 from tests.campaign_input.conftest import WriteFile
 
@@ -136,7 +137,7 @@ def test_only_contacts_that_pass_take_their_number_and_id() -> None:
 
 
 def test_numbers_seen_earlier_in_the_campaign_are_duplicates() -> None:
-    planner = Planner(seen={ANN})
+    planner = Planner(record=MemoryRecord([ANN]))
     result = refused(planner.plan(person("07911123456", country_code="GB")))
     assert result.state == "duplicate"
     assert planned(planner.plan(person(BOB, "b"))).request.to_number == BOB
