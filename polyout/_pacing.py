@@ -99,6 +99,18 @@ class Pacer:
         self._arm()
         await waiter
 
+    def sent_now(self) -> None:
+        """The request released last leaves only now (its caller had work to do first).
+
+        Spacing restarts from this moment, so a slow step between release and send (a
+        campaign's fsync of its intent) cannot squeeze two sends closer than the interval.
+        """
+        loop = self._loop = asyncio.get_running_loop()
+        moment = loop.time() - _LATE_CREDIT
+        if moment > self._last_release:
+            self._last_release = moment
+            self._rearm()
+
     def on_rate_limited(self, retry_after: float | None) -> None:
         """A 429 arrived: pause everyone for ``retry_after`` and slow down."""
         loop = self._loop = asyncio.get_running_loop()

@@ -116,3 +116,23 @@ async def test_client_rate_limit_paces_triggers() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         polyout.Pacer(0)
+
+
+async def test_spacing_restarts_from_the_moment_a_request_really_leaves() -> None:
+    pacer = RecordingPacer(50)  # 20.2 ms apart
+    loop = asyncio.get_running_loop()
+    await pacer.acquire()
+    await asyncio.sleep(0.05)  # e.g. a slow fsync before the request goes out
+    sent = loop.time()
+    pacer.sent_now()
+    await pacer.acquire()
+    # Spaced from the send, less the 2 ms lateness credit, not from the release.
+    assert pacer.releases[-1] >= sent + pacer.interval - 0.002 - 1e-6
+
+
+async def test_sent_now_never_moves_the_schedule_earlier() -> None:
+    pacer = RecordingPacer(10)
+    await pacer.acquire()
+    before = pacer._last_release
+    pacer.sent_now()  # right away: nothing to restart
+    assert pacer._last_release == before
