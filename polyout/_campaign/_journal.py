@@ -681,6 +681,13 @@ class Journal:
                 " next_due FROM contacts ORDER BY seq"
             )
 
+    def check_rows(self) -> None:
+        """Read every contact once, so damage inside a value surfaces now as a JournalError
+        rather than halfway through a run (a page check cannot see a scribbled value)."""
+        with self._reading():
+            for _ in self._db.execute("SELECT * FROM contacts"):
+                pass
+
     def attempt_log(self, seq: int) -> list[sqlite3.Row]:
         """The log of one contact, oldest first."""
         cursor = self._db.cursor()

@@ -217,6 +217,7 @@ class Campaign:
         try:
             config = CampaignConfig.stored(stored.config(), path)
             input_done = stored.feed_done
+            stored.check_rows()  # a damaged journal is refused before anything is sent
         finally:
             stored.close()
         if (config.api, config.environment) != (client.api, client.environment):
