@@ -20,6 +20,7 @@ from polyout._errors import (
     APIStatusError,
     ClientClosedError,
     NotFoundError,
+    RateLimitError,
     TransportError,
     TriggerOutcomeUnknown,
     ValidationError,
@@ -27,7 +28,7 @@ from polyout._errors import (
 )
 from polyout._log import configure_from_env, logger
 from polyout._models import Call, CallRequest, CallState, CallStatus, Encryption
-from polyout._pacing import Pacer, TriggerPacer
+from polyout._pacing import Pacer, RequestPacer
 from polyout._phone import mask_number, scrub_number
 from polyout._request import build_request
 from polyout._retry import TRIGGER_RETRYABLE_5XX, RetryPolicy, parse_retry_after, retrying
@@ -242,7 +243,7 @@ class Client:
         )
         return await self.place(request)
 
-    async def place(self, request: CallRequest, *, pacer: TriggerPacer | None = None) -> Call:
+    async def place(self, request: CallRequest, *, pacer: RequestPacer | None = None) -> Call:
         """Place a call from an already validated :class:`CallRequest`.
 
         ``pacer`` overrides the client's own rate limit, so a campaign can pace (and pause
@@ -301,15 +302,31 @@ class Client:
             raw=answer.parsed,
         )
 
-    async def get_status(self, call_sid: str) -> CallStatus:
-        """Read a call's status once (retried on connection errors, 429 and 5xx)."""
+    async def get_status(self, call_sid: str, *, pacer: RequestPacer | None = None) -> CallStatus:
+        """Read a call's status once (retried on connection errors, 429 and 5xx).
+
+        ``pacer``, if given, is awaited before every try and told of each 429, so a
+        campaign's polls share one budget and pause together.
+        """
         _check_sid(call_sid)
         path = self._dialect.status_path(call_sid)
         params = self._dialect.status_params()
 
-        def attempt() -> Awaitable[_Answer]:
+        async def paced() -> _Answer:
+            assert pacer is not None
+            await pacer.acquire()
+            try:
+                answer = await self._send("GET", path, params=params)
+            except RateLimitError as exc:
+                pacer.on_rate_limited(exc.retry_after)
+                raise
+            pacer.on_success()
+            return answer
+
+        def unpaced() -> Awaitable[_Answer]:
             return self._send("GET", path, params=params)
 
+        attempt = unpaced if pacer is None else paced
         try:
             answer = await attempt()
         except (TransportError, APIStatusError) as exc:

@@ -28,7 +28,7 @@ import asyncio
 from collections import deque
 from typing import Protocol
 
-__all__ = ["Pacer", "TriggerPacer"]
+__all__ = ["Pacer", "RequestPacer"]
 
 _GUARD = 1.01  # spacing margin: 1% of the interval, 10 ms per second of triggers
 _BACKOFF_FACTOR = 0.5  # multiplicative decrease on 429
@@ -38,11 +38,11 @@ _COLD_START = 0.03  # extra seconds after the first release of a quiet pacer (a 
 _QUIET = 1.0  # seconds without a release after which the pacer counts as quiet
 
 
-class TriggerPacer(Protocol):
-    """What ``Client.place`` asks of a pacer; :class:`Pacer` is one.
+class RequestPacer(Protocol):
+    """What ``Client.place`` and ``Client.get_status`` ask of a pacer; :class:`Pacer` is one.
 
-    ``acquire`` is awaited before every send of the trigger (retries included), so a
-    campaign can wrap its pacer to act at the last moment before a request leaves.
+    ``acquire`` is awaited before every send (retries included), so a campaign can wrap
+    its pacer to act at the last moment before a request leaves.
     """
 
     async def acquire(self) -> None: ...

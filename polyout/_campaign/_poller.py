@@ -153,7 +153,6 @@ class Poller:
                 if due > now:
                     await sleep_or_wake(self._clock, due - now, self._wake)
                     continue
-                await self._pacer.acquire()
                 await self._parallel.acquire()
                 if self._halted or not self._heap:
                     self._parallel.release()
@@ -186,7 +185,8 @@ class Poller:
     async def _poll(self, call: FollowedCall) -> None:
         self.requests_sent += 1
         try:
-            status = await self._client.get_status(call.call_sid)
+            # The budget is taken per try inside, and a 429 pauses every poll at once.
+            status = await self._client.get_status(call.call_sid, pacer=self._pacer)
         except NotFoundError as exc:
             self._not_found(call, exc)
             return

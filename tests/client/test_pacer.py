@@ -136,3 +136,27 @@ async def test_sent_now_never_moves_the_schedule_earlier() -> None:
     before = pacer._last_release
     pacer.sent_now()  # right away: nothing to restart
     assert pacer._last_release == before
+
+
+async def test_status_reads_share_a_pacer_and_a_429_pauses_it() -> None:
+    from tests.client.servers import Reply, scripted_api
+
+    async with scripted_api() as api:
+        api.script(
+            Reply(429, {"error": "slow down"}, headers={"retry-after-ms": "300"}),
+            Reply(200, {"status": "calling"}),
+            Reply(200, {"status": "calling"}),
+        )
+        pacer = polyout.Pacer(100)
+        loop = asyncio.get_running_loop()
+        async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
+            started = loop.time()
+            first = await client.get_status("OUT-1", pacer=pacer)
+            second = await client.get_status("OUT-2", pacer=pacer)
+            elapsed = loop.time() - started
+    assert first.state is second.state is polyout.CallState.CALLING
+    assert pacer.rate_limited == 1
+    assert 50 <= pacer.rate < 100  # halved for everyone sharing it, recovering since
+    # Retries wait zero in tests, but the shared pause still held the retry back.
+    assert elapsed >= 0.29
+    assert len(api.seen) == 3
