@@ -51,9 +51,11 @@ class Followed:
 def count_polls(client: polyout.Client, followed: Followed) -> None:
     original = client.get_status
 
-    async def counted(call_sid: str) -> polyout.CallStatus:
+    async def counted(
+        call_sid: str, *, pacer: polyout.RequestPacer | None = None
+    ) -> polyout.CallStatus:
         followed.polls += 1
-        return await original(call_sid)
+        return await original(call_sid, pacer=pacer)
 
     client.get_status = counted  # type: ignore[method-assign]
 

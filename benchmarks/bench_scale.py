@@ -90,10 +90,12 @@ async def follow_with_tasks(client: polyout.Client, sids: list[str], period: flo
     polls = 0
     original = client.get_status
 
-    async def counted(call_sid: str) -> polyout.CallStatus:
+    async def counted(
+        call_sid: str, *, pacer: polyout.RequestPacer | None = None
+    ) -> polyout.CallStatus:
         nonlocal polls
         polls += 1
-        return await original(call_sid)
+        return await original(call_sid, pacer=pacer)
 
     client.get_status = counted  # type: ignore[method-assign]
     tasks = [asyncio.create_task(client.wait_for_call(sid, poll_interval=period)) for sid in sids]

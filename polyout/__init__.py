@@ -50,7 +50,7 @@ from polyout._errors import (
     ValidationError,
 )
 from polyout._models import Call, CallRequest, CallState, CallStatus, Encryption
-from polyout._pacing import Pacer
+from polyout._pacing import Pacer, RequestPacer
 from polyout._phone import mask_number
 from polyout._request import build_request
 from polyout._retry import set_testing
@@ -90,6 +90,7 @@ __all__ = [
     "Preflight",
     "RateLimitError",
     "Refused",
+    "RequestPacer",
     "ResultsSummary",
     "RowError",
     "ScaledClock",
