@@ -21,6 +21,7 @@ from polyout._errors import (
     ClientClosedError,
     NotFoundError,
     RateLimitError,
+    ServerError,
     TransportError,
     TriggerOutcomeUnknown,
     ValidationError,
@@ -255,21 +256,17 @@ class Client:
         masked = mask_number(request.to_number)
 
         async def attempt() -> _Answer:
-            if pacer is not None:
-                await pacer.acquire()
             try:
-                answer = await self._send(
-                    "POST", path, payload=payload, masked=masked, number=request.to_number
+                return await _paced(
+                    pacer,
+                    lambda: self._send(
+                        "POST", path, payload=payload, masked=masked, number=request.to_number
+                    ),
                 )
-            except APIStatusError as exc:
-                if exc.status_code == 429 and pacer is not None:
-                    pacer.on_rate_limited(exc.retry_after)
-                if exc.status_code >= 500 and exc.status_code not in TRIGGER_RETRYABLE_5XX:
+            except ServerError as exc:
+                if exc.status_code not in TRIGGER_RETRYABLE_5XX:
                     raise _unknown_from_status(exc, masked) from exc
                 raise
-            if pacer is not None:
-                pacer.on_success()
-            return answer
 
         try:
             answer = await attempt()
@@ -312,21 +309,9 @@ class Client:
         path = self._dialect.status_path(call_sid)
         params = self._dialect.status_params()
 
-        async def paced() -> _Answer:
-            assert pacer is not None
-            await pacer.acquire()
-            try:
-                answer = await self._send("GET", path, params=params)
-            except RateLimitError as exc:
-                pacer.on_rate_limited(exc.retry_after)
-                raise
-            pacer.on_success()
-            return answer
+        def attempt() -> Awaitable[_Answer]:
+            return _paced(pacer, lambda: self._send("GET", path, params=params))
 
-        def unpaced() -> Awaitable[_Answer]:
-            return self._send("GET", path, params=params)
-
-        attempt = unpaced if pacer is None else paced
         try:
             answer = await attempt()
         except (TransportError, APIStatusError) as exc:
@@ -505,6 +490,24 @@ class Client:
                 "polyout_wait": wait,
             },
         )
+
+
+def _paced(
+    pacer: RequestPacer | None, send: Callable[[], Awaitable[_Answer]]
+) -> Awaitable[_Answer]:
+    """One send, after ``pacer``'s turn when there is one, reporting back 429 or success."""
+    return send() if pacer is None else _send_paced(pacer, send)
+
+
+async def _send_paced(pacer: RequestPacer, send: Callable[[], Awaitable[_Answer]]) -> _Answer:
+    await pacer.acquire()
+    try:
+        answer = await send()
+    except RateLimitError as exc:
+        pacer.on_rate_limited(exc.retry_after)
+        raise
+    pacer.on_success()
+    return answer
 
 
 class _BodyTooLarge(Exception):
