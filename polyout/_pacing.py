@@ -79,12 +79,6 @@ class Pacer:
     def interval(self) -> float:
         return _GUARD / self.rate
 
-    def paused_for(self) -> float:
-        """Seconds left in the current 429 pause (0 when not paused)."""
-        if self._loop is None:
-            return 0.0
-        return max(self._paused_until - self._loop.time(), 0.0)
-
     async def acquire(self) -> None:
         """Wait for this caller's turn."""
         loop = self._loop = asyncio.get_running_loop()

@@ -688,17 +688,6 @@ class Journal:
             for _ in self._db.execute("SELECT * FROM contacts"):
                 pass
 
-    def attempt_log(self, seq: int) -> list[sqlite3.Row]:
-        """The log of one contact, oldest first."""
-        cursor = self._db.cursor()
-        cursor.row_factory = sqlite3.Row
-        with self._reading():
-            return cursor.execute(
-                "SELECT attempt, at, event, call_sid, status, detail FROM log WHERE contact = ?"
-                " ORDER BY id",
-                (seq,),
-            ).fetchall()
-
     @contextlib.contextmanager
     def _reading(self) -> Iterator[None]:
         """A read that SQLite (or JSON in a column) cannot complete: the file is damaged.
