@@ -2,6 +2,8 @@
 
     PolyOutError
     ├── ValidationError            bad input, caught before anything is sent
+    ├── ConfigurationError         a setting that cannot work (rate=0, max_retries=-1, ...),
+    │                              refused when the client or campaign is built
     ├── ClientClosedError          the client was used after aclose()
     ├── TransportError             no usable HTTP answer (connection refused, reset, timeout)
     │   └── TriggerOutcomeUnknown  a trigger was sent but no answer came back: a call MAY
@@ -27,6 +29,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ClientClosedError",
+    "ConfigurationError",
     "NotFoundError",
     "PermissionDeniedError",
     "PolyOutError",
@@ -48,6 +51,20 @@ class ValidationError(PolyOutError, ValueError):
     def __init__(self, field: str, reason: str) -> None:
         super().__init__(f"{field}: {reason}")
         self.field = field
+        self.reason = reason
+
+
+class ConfigurationError(PolyOutError, ValueError):
+    """A setting that cannot work, refused when the object that takes it is built.
+
+    ``setting`` names the parameter (as the Python keyword, e.g. ``max_retries``) and
+    ``reason`` says what is wrong with the value. It is a :class:`ValueError` too, so code
+    written against 0.1's plain ``ValueError`` keeps working.
+    """
+
+    def __init__(self, setting: str, reason: str) -> None:
+        super().__init__(f"{setting}: {reason}")
+        self.setting = setting
         self.reason = reason
 
 
