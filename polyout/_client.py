@@ -266,6 +266,15 @@ class Client:
             except ServerError as exc:
                 if exc.status_code not in TRIGGER_RETRYABLE_5XX:
                     raise _unknown_from_status(exc, masked) from exc
+                if pacer is not None:
+                    pacer.on_not_placed()
+                raise
+            except TriggerOutcomeUnknown:
+                raise
+            except (TransportError, APIStatusError):
+                # The server refused it, or no connection was made: nothing was placed.
+                if pacer is not None:
+                    pacer.on_not_placed()
                 raise
 
         try:

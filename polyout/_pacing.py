@@ -51,6 +51,14 @@ class RequestPacer(Protocol):
 
     def on_success(self) -> None: ...
 
+    def on_not_placed(self) -> None:
+        """A trigger's try provably placed nothing (an error status, or no connection).
+
+        Called before any retry wait, so a campaign can close that try's intent at once:
+        an intent left open by a cancellation during the wait would read as "may have
+        been placed". Never called when the outcome is unknown.
+        """
+
 
 class Pacer:
     """At most ``rate`` acquisitions per second, spaced evenly, with a shared pause."""
@@ -122,6 +130,9 @@ class Pacer:
         """A trigger went through: creep back towards the target rate."""
         if self.rate < self.target_rate:
             self.rate = min(self.target_rate, self.rate + self.target_rate / _RECOVERY_STEPS)
+
+    def on_not_placed(self) -> None:
+        """Nothing to change: the try used its slot whatever its answer was."""
 
     def _ready_at(self, now: float) -> float:
         return max(now, self._last_release + self.interval, self._paused_until)

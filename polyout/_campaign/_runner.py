@@ -1061,6 +1061,9 @@ class _TriggerGate:
         assert pacer is not None
         pacer.on_success()
 
+    def on_not_placed(self) -> None:
+        pass
+
 
 class _JournalRecord:
     """The Planner's record of taken numbers and ids, kept by the journal itself.
