@@ -96,7 +96,7 @@ async def with_fixed_polling(url: str, numbers: list[str]) -> Followed:
             status = await client.wait_for_call(
                 placed.call_sid, poll_interval=FIXED_INTERVAL / SCALE
             )
-            if status.is_terminal:
+            if status.is_final:
                 followed.seen[placed.call_sid] = time.time()
 
         await asyncio.gather(*(call(number) for number in numbers))

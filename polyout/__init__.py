@@ -36,7 +36,7 @@ from polyout._campaign import (
 )
 from polyout._campaign._preflight import Preflight, check_contacts
 from polyout._campaign._summary import ResultsSummary, summarize_results
-from polyout._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_TIMEOUT, Client, Timeout
+from polyout._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_DEADLINE, Client, Timeout
 from polyout._errors import (
     APIStatusError,
     AuthenticationError,
@@ -61,7 +61,7 @@ from polyout._version import __version__
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
-    "DEFAULT_WAIT_TIMEOUT",
+    "DEFAULT_WAIT_DEADLINE",
     "RESULT_FIELDS",
     "APIStatusError",
     "AuthenticationError",

@@ -35,10 +35,10 @@ from polyout._request import build_request
 from polyout._retry import TRIGGER_RETRYABLE_5XX, RetryPolicy, parse_retry_after, retrying
 from polyout._version import __version__
 
-__all__ = ["DEFAULT_WAIT_TIMEOUT", "Client", "Timeout"]
+__all__ = ["DEFAULT_WAIT_DEADLINE", "Client", "Timeout"]
 
 #: Status data disappears about two hours after a call ends; stop well before that.
-DEFAULT_WAIT_TIMEOUT = 2 * 3600 - 10 * 60
+DEFAULT_WAIT_DEADLINE = 2 * 3600 - 10 * 60
 #: The Platform docs suggest polling every 2 to 5 seconds.
 DEFAULT_POLL_INTERVAL = 3.0
 #: A status can lag its trigger: a 404 for a never-seen call is retried this long.
@@ -303,7 +303,7 @@ class Client:
         return Call(
             call_sid=sid,
             to_number=request.to_number,
-            status=state_from_raw(initial) if initial is not None else CallState.QUEUED,
+            state=state_from_raw(initial) if initial is not None else CallState.QUEUED,
             correlation_id=answer.correlation_id,
             raw=answer.parsed,
         )
@@ -347,12 +347,12 @@ class Client:
         call_sid: str,
         *,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
-        timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        deadline: float | None = DEFAULT_WAIT_DEADLINE,
     ) -> CallStatus:
         """Poll until the call ends.
 
         Returns its final status. When the status disappears after having been seen
-        (retention passed) or ``timeout`` passes first, returns a status in state
+        (retention passed) or ``deadline`` passes first, returns a status in state
         ``expired`` whose ``last_seen`` is the last status read. Raises
         :class:`NotFoundError` when the call was never found.
         """
@@ -360,7 +360,7 @@ class Client:
             raise ValueError("poll_interval must be positive")
         loop = asyncio.get_running_loop()
         started = loop.time()
-        deadline = None if timeout is None else started + timeout
+        ends_at = None if deadline is None else started + deadline
         last: CallStatus | None = None
         while True:
             try:
@@ -371,12 +371,12 @@ class Client:
                 if loop.time() - started >= NOT_FOUND_GRACE:
                     raise
             else:
-                if status.is_terminal:
+                if status.is_final:
                     return status
                 last = status
-            if deadline is not None and loop.time() + poll_interval > deadline:
+            if ends_at is not None and loop.time() + poll_interval > ends_at:
                 seen = last or CallStatus(call_sid=call_sid, state=CallState.UNKNOWN)
-                return _expired(seen, f"not finished after {timeout:g} s")
+                return _expired(seen, f"not finished after {deadline:g} s")
             await asyncio.sleep(poll_interval)
 
     # -- transport ---------------------------------------------------------------------

@@ -31,15 +31,15 @@ class CallState(str, enum.Enum):
     UNKNOWN = "unknown"
 
     @property
-    def is_terminal(self) -> bool:
+    def is_final(self) -> bool:
         """Whether the call has ended (an ``unknown`` status may still change, so it has not)."""
-        return self in _TERMINAL
+        return self in _FINAL
 
     def __str__(self) -> str:
         return self.value
 
 
-_TERMINAL = frozenset(
+_FINAL = frozenset(
     {
         CallState.SUCCESS,
         CallState.FAILURE,
@@ -87,7 +87,7 @@ class Call:
 
     call_sid: str
     to_number: str = attrs.field(repr=False)
-    status: CallState = CallState.QUEUED
+    state: CallState = CallState.QUEUED
     correlation_id: str | None = None
     raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False)
 
@@ -110,5 +110,5 @@ class CallStatus:
     last_seen: CallStatus | None = attrs.field(default=None, repr=False)
 
     @property
-    def is_terminal(self) -> bool:
-        return self.state.is_terminal
+    def is_final(self) -> bool:
+        return self.state.is_final

@@ -17,12 +17,12 @@ from typing import Any
 import attrs
 
 from polyout._campaign._errors import JournalError
-from polyout._client import DEFAULT_WAIT_TIMEOUT
+from polyout._client import DEFAULT_WAIT_DEADLINE
 
 __all__ = ["DEFAULT_POLL_DEADLINE", "CampaignConfig"]
 
 #: Status data disappears about two hours after a call ends: give up well before.
-DEFAULT_POLL_DEADLINE = float(DEFAULT_WAIT_TIMEOUT)
+DEFAULT_POLL_DEADLINE = float(DEFAULT_WAIT_DEADLINE)
 
 
 def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:

@@ -199,7 +199,7 @@ class Poller:
             self._on_error(call, exc)
             self._again(call, self._longest)
             return
-        if status.is_terminal:
+        if status.is_final:
             self._on_end(call, status)
             return
         changed = call.last is None or (call.last.raw_status, call.last.state) != (

@@ -748,7 +748,7 @@ class Campaign:
     def _placed_now(self, contact: ContactRow, attempt: int, call: Call) -> None:
         self._refused_in_a_row = 0
         now = self._clock.time()
-        sid, status = call.call_sid, call.status.value
+        sid, status = call.call_sid, call.state.value
         self._require_journal().record_placed(
             contact.seq,
             attempt,

@@ -44,7 +44,7 @@ async def _call(args: argparse.Namespace, interrupts: Interrupts) -> int:
         sid = placed.call_sid
         if not args.wait:
             if args.json:
-                _print_json({"call_sid": sid, "to_number": masked, "state": placed.status})
+                _print_json({"call_sid": sid, "to_number": masked, "state": placed.state})
             else:
                 print(sid, flush=True)
                 _note(f"placed a call to {masked} (correlation id {placed.correlation_id})")
@@ -77,7 +77,7 @@ async def _status(args: argparse.Namespace) -> int:
             ("state", str(current.state)),
             ("raw status", current.raw_status or "-"),
             ("reason", current.reason or "-"),
-            ("final", "yes" if current.is_terminal else "no"),
+            ("final", "yes" if current.is_final else "no"),
             ("correlation id", current.correlation_id or "-"),
         ]
         width = max(len(name) for name, _ in rows)
@@ -92,7 +92,7 @@ def _status_fields(current: CallStatus) -> dict[str, Any]:
         "state": str(current.state),
         "raw_status": current.raw_status,
         "reason": current.reason,
-        "final": current.is_terminal,
+        "final": current.is_final,
         "correlation_id": current.correlation_id,
     }
 

@@ -34,7 +34,7 @@ async def test_status_disappearing_after_being_seen_is_expired(api: ScriptedAPI)
     async with platform(api) as client:
         status = await client.wait_for_call("OUT-1", poll_interval=0.01)
     assert status.state is polyout.CallState.EXPIRED
-    assert status.is_terminal
+    assert status.is_final
     assert "retention" in (status.reason or "")
     assert status.last_seen is not None
     assert status.last_seen.state is polyout.CallState.CALLING
@@ -44,7 +44,7 @@ async def test_status_disappearing_after_being_seen_is_expired(api: ScriptedAPI)
 async def test_timeout_returns_expired_with_the_last_status(api: ScriptedAPI) -> None:
     api.default = Reply(200, {"status": "calling", "reason": ""})
     async with platform(api) as client:
-        status = await client.wait_for_call("OUT-1", poll_interval=0.02, timeout=0.1)
+        status = await client.wait_for_call("OUT-1", poll_interval=0.02, deadline=0.1)
     assert status.state is polyout.CallState.EXPIRED
     assert status.last_seen is not None
     assert status.last_seen.state is polyout.CallState.CALLING

@@ -44,7 +44,7 @@ async def test_agents_trigger_and_status(api: ScriptedAPI) -> None:
         "metadata": {"customer_name": "Paul Smith"},
     }
     assert call.call_sid == "OUT-a1"
-    assert call.status is polyout.CallState.QUEUED
+    assert call.state is polyout.CallState.QUEUED
     assert poll.method == "GET"
     assert poll.path == "/v1/agents/PROJECT-58RP822I/telephony/outbound-calls/OUT-a1/status"
     assert poll.query == {"environment": "sandbox"}
@@ -172,7 +172,7 @@ async def test_unheard_of_status_is_kept_raw_and_not_final(api: ScriptedAPI, raw
     async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
         status = await client.get_status("OUT-1")
     assert status.state is polyout.CallState.UNKNOWN
-    assert not status.is_terminal
+    assert not status.is_final
     assert status.raw["status"] == raw
 
 
