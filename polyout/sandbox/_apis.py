@@ -8,6 +8,10 @@ Agents     fields shape for validation, nested shape for everything else
 Platform   envelope shape (``success: false`` …)
 Connector  flat shape (``{"error", "code"}``)
 =========  ===========================================================
+
+Only the Agents API publishes a schema of its trigger body (an OpenAPI document, copied
+in ``tests/sandbox/agents_openapi.yaml``): there it decides which bodies are accepted
+(``TriggerSchema.typed``). The other two APIs document a list of fields in prose.
 """
 
 from __future__ import annotations
@@ -120,6 +124,7 @@ AGENTS = Dialect(
         encryptions=("tls_srtp", "tls_rtp", "udp_srtp", "udp_rtp"),
         environment="environment",
         variant="variantId",
+        typed=True,
     ),
     trigger_body=lambda call: {"callSid": call.sid, "status": "QUEUED"},
     status_body=_agents_status,

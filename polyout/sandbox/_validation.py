@@ -35,6 +35,9 @@ if _enable_pattern_cache is not None:
 # "The base64 representation of the metadata must be under 26 KB."
 METADATA_BASE64_LIMIT = 26 * 1024
 
+# An optional field left out, as distinct from one sent as null (see TriggerSchema.typed).
+_ABSENT: Any = object()
+
 
 @attrs.frozen
 class FieldError:
@@ -55,6 +58,13 @@ class TriggerSchema:
     """The required environment field (Agents API only)."""
     variant: str | None = None
     metadata: str = "metadata"
+    typed: bool = False
+    """True where the vendor publishes a JSON schema of the body (the Agents API's
+    OpenAPI document), which then decides: an optional field sent as null breaks its
+    type (a string, or an object of strings) and is refused, and a field the schema does
+    not name is allowed (there is no ``additionalProperties: false``) and ignored.
+    Otherwise null means absent, and a field the docs do not list is refused, so that a
+    misspelt one shows up in tests rather than vanishing."""
 
     @property
     def fields(self) -> frozenset[str]:
@@ -90,17 +100,19 @@ def validate_trigger(body: Any, schema: TriggerSchema) -> TriggerRequest | list[
     errors = [
         FieldError(name, f"unknown field {name!r}", "UNKNOWN_FIELD")
         for name in body
-        if name not in known
+        if not schema.typed and name not in known
     ]
+    if not schema.typed:
+        body = {name: value for name, value in body.items() if value is not None}
     number = _number(body, schema, errors)
-    metadata = _metadata(body.get(schema.metadata), schema.metadata, errors)
-    encryption = _choice(body.get("encryption"), "encryption", schema.encryptions, errors)
+    metadata = _metadata(body.get(schema.metadata, _ABSENT), schema.metadata, errors)
+    encryption = _choice(body.get("encryption", _ABSENT), "encryption", schema.encryptions, errors)
     environment = None
     if schema.environment is not None:
         environment = check_environment(body.get(schema.environment), schema.environment, errors)
     variant_id = None
     if schema.variant is not None:
-        variant_id = _optional_string(body.get(schema.variant), schema.variant, errors)
+        variant_id = _optional_string(body.get(schema.variant, _ABSENT), schema.variant, errors)
     if errors or number is None:
         return errors
     return TriggerRequest(
@@ -113,7 +125,7 @@ def validate_trigger(body: Any, schema: TriggerSchema) -> TriggerRequest | list[
 
 
 def _number(body: dict[str, Any], schema: TriggerSchema, errors: list[FieldError]) -> str | None:
-    region = _country_code(body.get(schema.country_code), schema.country_code, errors)
+    region = _country_code(body.get(schema.country_code, _ABSENT), schema.country_code, errors)
     raw = body.get(schema.number)
     field = schema.number
     if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -148,11 +160,13 @@ def _number(body: dict[str, Any], schema: TriggerSchema, errors: list[FieldError
 
 
 def _country_code(value: Any, field: str, errors: list[FieldError]) -> str | None:
-    if value is None:
+    if value is _ABSENT:
         return None
     region = value.upper() if isinstance(value, str) else None
     if region is None or region not in phonenumbers.SUPPORTED_REGIONS:
-        message = f"{field} must be an ISO 3166-1 alpha-2 country code (e.g. GB), got {value!r}"
+        message = (
+            f"{field} must be an ISO 3166-1 alpha-2 country code (e.g. GB), got {_json(value)}"
+        )
         errors.append(FieldError(field, message, "INVALID_COUNTRY_CODE"))
         # Marks "a country code was given" so the number is not also blamed
         # for lacking one; parsing it then fails on its own merits.
@@ -161,7 +175,7 @@ def _country_code(value: Any, field: str, errors: list[FieldError]) -> str | Non
 
 
 def _metadata(value: Any, field: str, errors: list[FieldError]) -> dict[str, str]:
-    if value is None:
+    if value is _ABSENT:
         return {}
     if not isinstance(value, dict):
         errors.append(
@@ -182,10 +196,10 @@ def _metadata(value: Any, field: str, errors: list[FieldError]) -> dict[str, str
 
 
 def _choice(value: Any, field: str, allowed: tuple[str, ...], errors: list[FieldError]) -> str:
-    if value is None:
+    if value is _ABSENT:
         return allowed[0]
     if not isinstance(value, str) or value not in allowed:
-        message = f"{field} must be one of {', '.join(allowed)}, got {value!r}"
+        message = f"{field} must be one of {', '.join(allowed)}, got {_json(value)}"
         errors.append(FieldError(field, message, "INVALID_ENCRYPTION"))
     return str(value)
 
@@ -203,7 +217,14 @@ def check_environment(value: Any, field: str, errors: list[FieldError]) -> str |
 
 
 def _optional_string(value: Any, field: str, errors: list[FieldError]) -> str | None:
-    if value is None or isinstance(value, str):
+    if value is _ABSENT:
+        return None
+    if isinstance(value, str):
         return value
     errors.append(FieldError(field, f"{field} must be a string", "INVALID_FIELD"))
     return None
+
+
+def _json(value: Any) -> str:
+    """A value as the client wrote it, for a message (JSON's null, not Python's None)."""
+    return "null" if value is None else repr(value)

@@ -134,8 +134,10 @@ async def test_every_documented_encryption_is_accepted_and_recorded(
     assert harness.sandbox.ledger.placements[-1].encryption == spec.encryptions[0]  # the default
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+@pytest.mark.parametrize("spec", [PLATFORM, CONNECTOR], ids=["platform", "connector"])
 async def test_metadata_and_nulls_for_optional_fields(harness: Harness, spec: ApiSpec) -> None:
+    # No schema types these APIs' fields (see the Agents API tests for one that does):
+    # null stands for absent.
     metadata = {"patient_first_name": "Paul", "appointment_date": "2026-08-26", "emoji": "☎"}
     body = spec.body(metadata=metadata)
     body.update({spec.country_field: None, "encryption": None})
@@ -144,6 +146,39 @@ async def test_metadata_and_nulls_for_optional_fields(harness: Harness, spec: Ap
     placement = harness.sandbox.ledger.placements[-1]
     assert placement.metadata == metadata
     assert placement.encryption == spec.encryptions[0]
+
+
+@pytest.mark.parametrize("field", ["countryCode", "encryption", "variantId", "metadata"])
+async def test_agents_refuses_null_for_an_optional_field(harness: Harness, field: str) -> None:
+    # The Agents API's OpenAPI document types each of them (a string, or an object of
+    # strings) and allows no null: issue 10 found "metadata": null accepted.
+    reply = await harness.trigger(AGENTS, {**AGENTS.body(), field: None})
+    assert reply.status == 400, reply.text
+    assert [item["field"] for item in reply.json["errors"]] == [field]
+    assert "null" in reply.json["errors"][0]["message"] or field in ("variantId", "metadata")
+    assert harness.sandbox.ledger.placements == []
+
+
+async def test_agents_ignores_fields_its_schema_does_not_name(harness: Harness) -> None:
+    # The OpenAPI document allows other properties (no additionalProperties: false).
+    reply = await harness.trigger(AGENTS, AGENTS.body(callbackUrl="https://example.invalid"))
+    assert reply.status == 200, reply.text
+    assert [p.number for p in harness.sandbox.ledger.placements] == [NUMBER]
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+async def test_every_sid_is_out_and_a_uuid_everywhere_it_shows(
+    harness: Harness, spec: ApiSpec
+) -> None:
+    # The docs: "Unique call identifier (prefixed with OUT-)", e.g.
+    # OUT-550e8400-e29b-41d4-a716-446655440000; clients refuse to poll anything else.
+    sid = await harness.place(spec)
+    assert SID.match(sid)
+    status = await harness.status(spec, sid)
+    assert status.status == 200, status.text
+    echoed = status.json.get("callSid", status.json.get("call_sid", sid))
+    assert echoed == sid
+    assert [placement.sid for placement in harness.sandbox.ledger.placements] == [sid]
 
 
 async def test_agents_variant_and_ids_reach_the_ledger(harness: Harness) -> None:
