@@ -2,15 +2,18 @@
 
 A call in flight costs one small record in a heap keyed by when it is next due, not a
 task: ten thousand calls in flight are ten thousand records and one loop. Status
-requests go out under their own budget (a :class:`~polyout.Pacer` at ``poll_rate``),
-separate from the triggers' pacer, and at most ``parallel`` at a time, so polling can
-never starve triggers of requests or connections.
+requests go out under their own budget, separate from the triggers' pacer (see
+``_poll_budget``: with no ``poll_rate`` it follows the work, up to a ceiling), and at
+most ``parallel`` at a time, so polling can never starve triggers of requests or
+connections.
 
 Each call is polled soon after it was placed, then at an interval that starts at the
 short end of ``poll_interval`` and grows towards the long end while nothing changes
-(back to short when the status moves), jittered so calls placed together do not poll
-together. A call not final by its deadline, or whose status disappears (retention
-passed), ends ``expired`` with the last status seen.
+(back to short when the status moves). Each wait is drawn between 80% and 100% of the
+interval, so calls placed together do not poll together and the long end is the
+longest a call ever waits: with the budget not exhausted, an ended call is seen within
+5 s by default. A call not final by its deadline, or whose status disappears
+(retention passed), ends ``expired`` with the last status seen.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import attrs
 
 from polyout._apis import state_from_raw
 from polyout._campaign._clock import Clock, sleep_or_wake
+from polyout._campaign._poll_budget import AutoPollBudget, poll_budget
 from polyout._client import NOT_FOUND_GRACE, Client
 from polyout._errors import (
     AuthenticationError,
@@ -40,7 +44,7 @@ __all__ = ["FollowedCall", "Poller"]
 
 _log = logger.getChild("campaign")
 _GROWTH = 1.5  # interval multiplier after each poll that saw no change
-_JITTER = 0.2  # each interval is drawn within ±20%
+_JITTER = 0.2  # each wait is drawn between 80% and 100% of the interval
 
 
 @attrs.define(eq=False)
@@ -93,8 +97,9 @@ class Poller:
         clock: Clock,
         *,
         interval: tuple[float, float],
-        rate: float,
+        rate: float | None,
         parallel: int,
+        triggers: Pacer | None = None,
         on_change: StatusCallback,
         on_end: StatusCallback,
         on_error: ErrorCallback,
@@ -104,7 +109,8 @@ class Poller:
         self._client = client
         self._clock = clock
         self._shortest, self._longest = interval
-        self._pacer = Pacer(rate)
+        # None: the budget follows the work (see _poll_budget); a number is strict.
+        self.budget: Pacer | AutoPollBudget = poll_budget(rate, triggers=triggers)
         self._parallel = asyncio.Semaphore(parallel)
         self._on_change = on_change
         self._on_end = on_end
@@ -186,7 +192,7 @@ class Poller:
         self.requests_sent += 1
         try:
             # The budget is taken per try inside, and a 429 pauses every poll at once.
-            status = await self._client.get_status(call.call_sid, pacer=self._pacer)
+            status = await self._client.get_status(call.call_sid, pacer=self.budget)
         except NotFoundError as exc:
             self._not_found(call, exc)
             return
@@ -251,7 +257,7 @@ class Poller:
             self._wake.set()  # due before whatever the loop is sleeping for
 
     def _jittered(self, interval: float) -> float:
-        return interval * self._random.uniform(1 - _JITTER, 1 + _JITTER)
+        return interval * self._random.uniform(1 - _JITTER, 1.0)
 
     def __repr__(self) -> str:
         return (
