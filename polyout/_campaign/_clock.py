@@ -2,8 +2,10 @@
 
 Every delay a campaign schedules (poll intervals, retry delays, poll deadlines, waits
 for a calling window to open, the stop grace) is in *clock seconds*, read from one
-injectable clock. Request rates are not: they are about what the server counts, so
-the pacers run on the event loop's real time whatever the clock says.
+injectable clock: the wall clock, read at each decision (not a monotonic clock
+anchored once, which stops while a machine sleeps). Request rates are not: they are
+about what the server counts, so the pacers run on the event loop's real time
+whatever the clock says.
 
 ``ScaledClock`` runs faster than real time from a chosen instant, so a test can
 start a campaign at 01:30 on the night a time zone changes to summer time and
@@ -17,7 +19,31 @@ import time
 from datetime import datetime, timezone
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ["Clock", "ScaledClock", "SystemClock", "sleep_or_wake", "utc_datetime"]
+__all__ = [
+    "MAX_DELAY",
+    "Clock",
+    "ScaledClock",
+    "SystemClock",
+    "bounded_delay",
+    "sleep_or_wake",
+    "utc_datetime",
+]
+
+
+#: The longest any delay may be (a year): a delay from a setting, a server's Retry-After
+#: or a computation is bounded by it, so every due time stays a date (1e12 seconds, or
+#: infinity, once crashed runs with "year out of range").
+MAX_DELAY = 366 * 86400.0
+#: A long wait wakes at least this often (real seconds) to read the wall clock again: a
+#: machine that slept, or a clock that NTP stepped, is noticed within this much.
+RECHECK_INTERVAL = 5.0
+
+
+def bounded_delay(seconds: float) -> float:
+    """``seconds`` within [0, MAX_DELAY]; NaN, which compares with nothing, is the maximum."""
+    if not seconds >= 0:
+        return 0.0 if seconds < 0 else MAX_DELAY
+    return min(seconds, MAX_DELAY)
 
 
 @runtime_checkable
@@ -25,7 +51,11 @@ class Clock(Protocol):
     """What a campaign needs to know about time."""
 
     def time(self) -> float:
-        """POSIX seconds (UTC), never going backwards while a campaign runs."""
+        """POSIX seconds (UTC) now: read at the moment of each decision, never cached.
+
+        It may step (NTP, a machine waking from sleep): callers compare it with due
+        times and calling windows, never subtract two readings to measure a duration.
+        """
         ...
 
     async def sleep(self, seconds: float) -> None:
@@ -34,22 +64,29 @@ class Clock(Protocol):
 
 
 class SystemClock:
-    """Wall time anchored once, then advanced by the monotonic clock.
+    """The wall clock, read afresh at every question.
 
-    Anchoring keeps scheduled times meaningful across processes (they are stored in
-    the journal as POSIX times) while a wall-clock step (NTP, a laptop waking up)
-    cannot reorder what one run scheduled.
+    Calling windows, deadlines and due times are moments on the wall clock, so that is
+    the clock a campaign asks. The monotonic clock stops while a machine is suspended
+    and never sees an NTP correction: a campaign anchored on it once dialled at 3 am
+    after a laptop slept through the evening. A sleep ends when the wall clock reaches
+    its end, and wakes every ``recheck`` real seconds to look, so a long sleep across a
+    suspend or a step is cut short instead of over-running.
     """
 
-    def __init__(self) -> None:
-        self._origin_wall = time.time()
-        self._origin_mono = time.monotonic()
+    def __init__(self, *, recheck: float = RECHECK_INTERVAL) -> None:
+        if not recheck > 0:
+            raise ValueError(f"recheck must be > 0, got {recheck!r}")
+        self.recheck = recheck
 
     def time(self) -> float:
-        return self._origin_wall + (time.monotonic() - self._origin_mono)
+        return time.time()
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0))
+        end = time.time() + bounded_delay(seconds)
+        # Polling on purpose: the wall clock can jump, and no event tells us when.
+        while (left := end - time.time()) > 0:  # noqa: ASYNC110
+            await asyncio.sleep(min(left, self.recheck))
 
     def __repr__(self) -> str:
         return "SystemClock()"
@@ -73,7 +110,7 @@ class ScaledClock:
         return self._origin + (time.monotonic() - self._origin_mono) * self.scale
 
     async def sleep(self, seconds: float) -> None:
-        await asyncio.sleep(max(seconds, 0.0) / self.scale)
+        await asyncio.sleep(bounded_delay(seconds) / self.scale)
 
     def __repr__(self) -> str:
         return f"ScaledClock(now={utc_datetime(self.time()).isoformat()}, scale={self.scale:g})"
@@ -85,7 +122,7 @@ def utc_datetime(posix: float) -> datetime:
 
 
 async def sleep_or_wake(clock: Clock, seconds: float | None, wake: asyncio.Event) -> None:
-    """Sleep ``seconds`` of clock time (forever when None), or until ``wake`` is set.
+    """Sleep ``seconds`` of clock time (until woken when None), or until ``wake`` is set.
 
     The event is cleared on return, so the next wait starts fresh: whoever set it
     wanted the sleeper to look again at what changed.

@@ -10,61 +10,124 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from polyout._campaign._clock import MAX_DELAY
 from polyout._campaign._errors import JournalError
 from polyout._client import DEFAULT_WAIT_DEADLINE
+from polyout._errors import ConfigurationError
 
-__all__ = ["DEFAULT_POLL_DEADLINE", "CampaignConfig"]
+__all__ = ["DEFAULT_POLL_DEADLINE", "DEFAULT_POLL_RATE", "MAX_DURATION", "CampaignConfig"]
 
 #: Status data disappears about two hours after a call ends: give up well before.
 DEFAULT_POLL_DEADLINE = float(DEFAULT_WAIT_DEADLINE)
 
 
-def _positive(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value > 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be a positive number, got {value!r}")
+#: No fixed poll budget: enough polls for every call in flight at its interval, up to
+#: ``polyout._campaign._poll_budget.POLL_RATE_CEILING``. A number is the account's known
+#: status limit, and overrides it.
+DEFAULT_POLL_RATE: float | None = None
+#: The longest duration a setting may ask for: the longest delay the engine computes.
+MAX_DURATION = MAX_DELAY
+#: Triggers or status requests per second: at least one an hour (a slower pace is a
+#: typo), at most what no account is allowed.
+MIN_RATE = 1 / 3600
+MAX_RATE = 10_000.0
+_MAX_COUNT = 1_000_000
 
 
-def _not_negative(_: object, attribute: attrs.Attribute[float], value: float) -> None:
-    if not (value >= 0 and math.isfinite(value)):
-        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+def _number(name: str, value: object) -> float:
+    """``value`` as a finite float, or ConfigurationError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(name, f"must be a number, got {value!r}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigurationError(name, f"must be a finite number, got {value!r}")
+    return number
 
 
-def _at_least_one(_: object, attribute: attrs.Attribute[int], value: int) -> None:
-    if not isinstance(value, int) or value < 1:
-        raise ValueError(f"{attribute.name} must be an integer >= 1, got {value!r}")
+def _duration(name: str, value: object, *, zero: bool) -> float:
+    seconds = _number(name, value)
+    if seconds < 0 or (seconds == 0 and not zero):
+        wanted = "seconds >= 0" if zero else "seconds > 0"
+        raise ConfigurationError(name, f"must be {wanted}, got {value!r}")
+    if seconds > MAX_DURATION:
+        raise ConfigurationError(
+            name, f"must be at most {MAX_DURATION:.0f} seconds (a year), got {value!r}"
+        )
+    return seconds
 
 
-def _interval(value: float | tuple[float, float]) -> tuple[float, float]:
-    low, high = (value, value) if isinstance(value, (int, float)) else value
-    if not (0 < float(low) <= float(high) and math.isfinite(float(high))):
-        raise ValueError(f"poll_interval must be seconds > 0 or (MIN, MAX), got {value!r}")
-    return float(low), float(high)
+def _positive_duration(value: object, attribute: attrs.Attribute[float]) -> float:
+    return _duration(attribute.name, value, zero=False)
+
+
+def _duration_or_zero(value: object, attribute: attrs.Attribute[float]) -> float:
+    return _duration(attribute.name, value, zero=True)
+
+
+def _rate(value: object, attribute: attrs.Attribute[Any]) -> float:
+    rate = _number(attribute.name, value)
+    if not MIN_RATE <= rate <= MAX_RATE:
+        raise ConfigurationError(
+            attribute.name,
+            f"must be between {MIN_RATE:.6f} (one an hour) and {MAX_RATE:g} per second, "
+            f"got {value!r}",
+        )
+    return rate
+
+
+def _rate_or_automatic(value: object, attribute: attrs.Attribute[float | None]) -> float | None:
+    return None if value is None else _rate(value, attribute)
+
+
+def _count(value: object, attribute: attrs.Attribute[int]) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_COUNT:
+        raise ConfigurationError(
+            attribute.name, f"must be a whole number from 1 to {_MAX_COUNT}, got {value!r}"
+        )
+    return value
+
+
+def _poll_interval(value: float | tuple[float, float]) -> tuple[float, float]:
+    name = "poll_interval"
+    if isinstance(value, (tuple, list)) and len(value) == 2:
+        low, high = (_duration(name, part, zero=False) for part in value)
+    elif isinstance(value, (tuple, list)):
+        raise ConfigurationError(name, f"must be seconds > 0 or (MIN, MAX), got {value!r}")
+    else:
+        low = high = _duration(name, value, zero=False)
+    if low > high:
+        raise ConfigurationError(name, f"(MIN, MAX) must have MIN <= MAX, got {value!r}")
+    return low, high
+
+
+def _checked(check: Callable[[Any, attrs.Attribute[Any]], Any], default: Any) -> Any:
+    """A field converted by ``check(value, attribute)``, which refuses it by name."""
+    return attrs.field(default=default, converter=attrs.Converter(check, takes_field=True))
 
 
 @attrs.frozen(kw_only=True)
 class CampaignConfig:
     """Everything that shapes a campaign (see :class:`polyout.Campaign` for each field)."""
 
-    rate: float = attrs.field(default=1.0, converter=float, validator=_positive)
-    concurrency: int = attrs.field(default=50, validator=_at_least_one)
-    max_attempts: int = attrs.field(default=3, validator=_at_least_one)
-    retry_delay: float = attrs.field(default=1800.0, converter=float, validator=_not_negative)
+    rate: float = _checked(_rate, 1.0)
+    concurrency: int = _checked(_count, 50)
+    max_attempts: int = _checked(_count, 3)
+    retry_delay: float = _checked(_duration_or_zero, 1800.0)
     window: str | None = None
     default_timezone: str | None = None
-    poll_deadline: float = attrs.field(
-        default=DEFAULT_POLL_DEADLINE, converter=float, validator=_positive
-    )
-    poll_interval: tuple[float, float] = attrs.field(default=(2.0, 5.0), converter=_interval)
-    poll_rate: float = attrs.field(default=20.0, converter=float, validator=_positive)
-    stop_grace: float = attrs.field(default=60.0, converter=float, validator=_not_negative)
-    max_not_placed: int = attrs.field(default=5, validator=_at_least_one)
-    outage_limit: float = attrs.field(default=1800.0, converter=float, validator=_positive)
+    poll_deadline: float = _checked(_positive_duration, DEFAULT_POLL_DEADLINE)
+    poll_interval: tuple[float, float] = attrs.field(default=(2.0, 5.0), converter=_poll_interval)
+    poll_rate: float | None = _checked(_rate_or_automatic, DEFAULT_POLL_RATE)
+    """None: no fixed budget (see ``DEFAULT_POLL_RATE``)."""
+    stop_grace: float = _checked(_duration_or_zero, 60.0)
+    max_not_placed: int = _checked(_count, 5)
+    outage_limit: float = _checked(_positive_duration, 1800.0)
     source: str | None = None
     """The contact file's absolute path, when the contacts came from a file."""
     api: str | None = None

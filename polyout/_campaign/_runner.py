@@ -43,8 +43,13 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from polyout._campaign._breaker import CircuitBreaker
-from polyout._campaign._clock import Clock, SystemClock, sleep_or_wake, utc_datetime
-from polyout._campaign._config import DEFAULT_POLL_DEADLINE, CampaignConfig, source_path
+from polyout._campaign._clock import Clock, SystemClock, bounded_delay, sleep_or_wake, utc_datetime
+from polyout._campaign._config import (
+    DEFAULT_POLL_DEADLINE,
+    DEFAULT_POLL_RATE,
+    CampaignConfig,
+    source_path,
+)
 from polyout._campaign._errors import CampaignError, JournalError
 from polyout._campaign._events import (
     CampaignEvent,
@@ -54,26 +59,41 @@ from polyout._campaign._events import (
     RateMeter,
     count_transition,
 )
-from polyout._campaign._journal import RETRYABLE_OUTCOMES, ContactRow, Journal
+from polyout._campaign._gate import Abandon, TriggerGate
+from polyout._campaign._fingerprint import (
+    EMPTY_DIGEST,
+    chain,
+    check_same_source,
+    check_source_opens,
+)
+from polyout._campaign._identity import connection_identity, identity_mismatch
+from polyout._campaign._journal import (
+    RETRYABLE_OUTCOMES,
+    ContactRow,
+    DuplicateCallSid,
+    Journal,
+)
 from polyout._campaign._planning import Planned, Planner, Refused, load_suppression_list
 from polyout._campaign._poller import FollowedCall, Poller
 from polyout._campaign._readers import ContactSource, aiter_contacts
 from polyout._campaign._schedule import CallingWindow
 from polyout._campaign._signals import stop_on_signals
-from polyout._client import Client
-from polyout._errors import (
-    APIStatusError,
-    AuthenticationError,
-    BadRequestError,
-    ClientClosedError,
-    NotFoundError,
-    PermissionDeniedError,
-    PolyOutError,
-    RateLimitError,
-    ServerError,
-    TransportError,
-    TriggerOutcomeUnknown,
+from polyout._campaign._supervisor import PartDied, watch
+from polyout._campaign._trigger_errors import (
+    TriggerError,
+    Verdict,
+    classify_trigger_error,
+    refusals_stop_campaign,
 )
+from polyout._campaign._windows import (
+    check_timezone,
+    parse_window,
+    window_opening,
+    window_text,
+    within_window,
+)
+from polyout._client import Client
+from polyout._errors import BadRequestError, PolyOutError
 from polyout._log import logger
 from polyout._models import Call, CallRequest, CallStatus, Encryption
 from polyout._pacing import Pacer
@@ -92,13 +112,7 @@ _MAX_WORKERS = 64  # trigger requests in flight at once, at most
 _MAX_PARALLEL_POLLS = 32  # leaves most of the client's connections to triggers
 _NOT_PLACED_FIRST_DELAY = 5.0  # clock seconds before a not-placed contact is tried again
 _NOT_PLACED_MAX_DELAY = 300.0
-# Requests the client validated, refused with 400 this many times in a row across the
-# campaign: a campaign-wide setting is wrong (environment, connector), not the contacts.
-_REFUSALS_BEFORE_STOP = 3
-
-
-class _Abandon(Exception):
-    """Raised from the trigger gate to drop a trigger before anything is sent."""
+_TRY_CLOSED = "not placed; the client tries again"
 
 
 class Campaign:
@@ -122,14 +136,19 @@ class Campaign:
       ``default_timezone``); outside them a contact waits for the next opening.
     * ``suppress``: do-not-call numbers, or the path of a file of them.
     * ``poll_interval``: (shortest, longest) seconds between status polls;
-      ``poll_rate``: status requests per second at most; ``poll_deadline``: seconds
-      after the trigger when a call still not final becomes ``expired``.
+      ``poll_deadline``: seconds after the trigger when a call still not final becomes
+      ``expired``. ``poll_rate``: status requests per second at most, for an account
+      with a known status limit; by default (None) every call in flight is polled at
+      its interval, up to 5,000/s (``POLL_RATE_CEILING``), backing off together on 429.
     * ``stop_grace``: after :meth:`stop`, how long calls in flight are still followed.
     * ``max_not_placed``: triggers in a row that placed nothing (5xx, no connection)
       before a contact fails; ``outage_limit``: seconds of a plainly-down server before
       the run ends with :class:`CampaignError`.
     * ``requeue_unknown``: dial again the contacts that an earlier run left ``unknown``.
     * ``on_event``: a callback (or several) for every :class:`CampaignEvent`.
+
+    A setting that cannot work (``rate=0``, ``window="9-5"``, a negative or year-long
+    delay, ...) raises :class:`polyout.ConfigurationError` naming the keyword.
     """
 
     def __init__(
@@ -147,7 +166,7 @@ class Campaign:
         suppress: Iterable[str] | str | os.PathLike[str] = (),
         poll_deadline: float = DEFAULT_POLL_DEADLINE,
         poll_interval: float | tuple[float, float] = (2.0, 5.0),
-        poll_rate: float = 20.0,
+        poll_rate: float | None = DEFAULT_POLL_RATE,
         stop_grace: float = 60.0,
         max_not_placed: int = 5,
         outage_limit: float = 1800.0,
@@ -155,14 +174,14 @@ class Campaign:
         clock: Clock | None = None,
         on_event: EventCallback | Iterable[EventCallback] | None = None,
     ) -> None:
-        parsed_window = _parse_window(window)
+        parsed_window = parse_window(window)
         config = CampaignConfig(
             rate=rate,
             concurrency=concurrency,
             max_attempts=max_attempts,
             retry_delay=retry_delay,
-            window=_window_text(parsed_window),
-            default_timezone=default_timezone,
+            window=window_text(parsed_window),
+            default_timezone=check_timezone(default_timezone),
             poll_deadline=poll_deadline,
             poll_interval=poll_interval,
             poll_rate=poll_rate,
@@ -185,6 +204,7 @@ class Campaign:
             else frozenset(suppress)
         )
         self._setup(client, contacts, path, config, parsed_window, clock, on_event)
+        self._identity = connection_identity(client)
         self._new = True
         self._suppressed = suppressed
         self._requeue_unknown = requeue_unknown
@@ -217,6 +237,7 @@ class Campaign:
         try:
             config = CampaignConfig.stored(stored.config(), path)
             input_done = stored.feed_done
+            identity = stored.meta_json("connection")
             stored.check_rows()  # a damaged journal is refused before anything is sent
         finally:
             stored.close()
@@ -225,6 +246,15 @@ class Campaign:
                 f"{path} was run through the {config.api} API ({config.environment}); "
                 f"this client uses {client.api} ({client.environment}): its call sids "
                 "would mean nothing there"
+            )
+        mismatch = identity_mismatch(
+            identity if isinstance(identity, dict) else {}, connection_identity(client)
+        )
+        if mismatch is not None:
+            raise JournalError(
+                f"{path} was run through another connection ({mismatch}): resume it "
+                "through the same one, or its calls would be followed, and the rest "
+                "dialled, in the wrong place"
             )
         changes: dict[str, Any] = {
             "rate": rate,
@@ -249,10 +279,11 @@ class Campaign:
             source if source is not None else (),
             path,
             config,
-            _parse_window(config.window),
+            parse_window(config.window),
             clock,
             on_event,
         )
+        self._identity = connection_identity(client)
         self._new = False
         self._suppressed = frozenset()
         self._requeue_unknown = requeue_unknown
@@ -335,7 +366,8 @@ class Campaign:
     def stats(self) -> CampaignStats:
         """A snapshot of the campaign's progress."""
         now = self._clock.time()
-        elapsed = now - self._run_started if self._started else 0.0
+        # The wall clock may step back: elapsed time is never negative for it.
+        elapsed = max(now - self._run_started, 0.0) if self._started else 0.0
         real_now = time.monotonic()
         return CampaignStats(
             states=dict(self._states),
@@ -355,7 +387,23 @@ class Campaign:
         )
 
     def events(self) -> AsyncIterator[CampaignEvent]:
-        """Every event from now until the run ends (subscribe before or while running)."""
+        """Every event from now until the run ends (subscribe before or while running).
+
+        The iteration ends by itself after the run's last event (``DONE``), however the
+        run ended: consume it in a task of its own and *await* that task after
+        ``run()``, never cancel it, or the events still queued are lost::
+
+            counting = asyncio.create_task(count(campaign.events()))
+            try:
+                await campaign.run()
+            finally:
+                await counting
+
+        A contact's final state comes in a ``FINISHED`` event (after a call) or a
+        ``REFUSED`` one (an invalid, duplicate or suppressed row: never dialled). A
+        consumer slower than the run loses the oldest events beyond 10,000 queued
+        (counted in ``CampaignStats.events_dropped``); the journal has them all.
+        """
         return self._bus.subscribe()
 
     async def run(self, *, handle_signals: bool = False) -> CampaignStats:
@@ -389,13 +437,20 @@ class Campaign:
     # -- running -------------------------------------------------------------------------
     def _open_journal(self) -> Journal:
         now = self._clock.time()
-        if self._new:
-            journal = Journal.create(self.journal_path, self.config.to_json(), now)
-            if self._suppressed:
-                journal.add_suppressed(self._suppressed)
-        else:
-            journal = Journal.open(self.journal_path)
-        return journal
+        if not self._new:
+            return Journal.open(self.journal_path)
+        # A file that cannot be read is refused before the journal exists: a journal
+        # left behind would make the retry refuse to run ("resume it").
+        check_source_opens(self._contacts)
+        # Everything that defines the campaign goes in with its creation, whole: a
+        # crash or a full disk never leaves a journal without its do-not-call list.
+        return Journal.create(
+            self.journal_path,
+            self.config.to_json(),
+            now,
+            suppressed=self._suppressed,
+            connection=self._identity,
+        )
 
     async def _run(self) -> None:
         journal = self._require_journal()
@@ -421,6 +476,7 @@ class Campaign:
             self._clock,
             interval=config.poll_interval,
             rate=config.poll_rate,
+            triggers=self._pacer,
             parallel=min(_MAX_PARALLEL_POLLS, max(4, config.concurrency)),
             on_change=self._on_status,
             on_end=self._on_call_end,
@@ -436,7 +492,8 @@ class Campaign:
             config.rate,
             config.concurrency,
         )
-        tasks = [asyncio.create_task(poller.run(), name="polyout-poller")]
+        polling = asyncio.create_task(poller.run(), name="polyout-poller")
+        tasks = [polling]
         flusher = asyncio.create_task(self._commit_periodically(), name="polyout-commit")
         feeder = None
         try:
@@ -448,21 +505,50 @@ class Campaign:
                 for n in range(self._worker_count())
             ]
             tasks += workers
-            await _first_failure(tasks, until_done=workers)
+            try:
+                # The poller must outlive the workers: they wait for the slots it frees.
+                await watch(tasks, until_done=workers, vital=[polling])
+            except PartDied as death:
+                await self._after_death(death, poller, workers, feeder)
+                return
             if self._stopping and feeder is not None:
                 # It may be waiting on a slow source. Each item is journaled before the
                 # next is awaited, so what it fed is complete and resume reads on from it.
                 feeder.cancel()
             poller.finish_when_idle()
             if self._stopping:
-                await self._grace(poller, tasks[0])
-            await _first_failure(tasks, until_done=tasks)
+                await self._grace(poller, polling)
+            await watch(tasks, until_done=tasks)
             poller.raise_failure()
         finally:
             flusher.cancel()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(flusher, *tasks, return_exceptions=True)
+
+    async def _after_death(
+        self,
+        death: PartDied,
+        poller: Poller,
+        workers: list[asyncio.Task[None]],
+        feeder: asyncio.Task[None] | None,
+    ) -> None:
+        """A vital part (the poller) stopped: stop the run now, resumable, saying why.
+
+        No new trigger goes out; a trigger already on the wire is let finish, so its
+        sid is journaled and the next run follows the call. Calls in flight stay
+        ``in_flight`` in the journal for :meth:`resume`.
+        """
+        try:
+            poller.raise_failure()
+        except BaseException as cause:  # the error the poller stopped on
+            death = death.with_cause(cause)
+        fatal = CampaignError(f"{death}: resume the campaign to carry on")
+        fatal.__cause__ = death.__cause__
+        self._on_fatal(fatal)
+        if feeder is not None:
+            feeder.cancel()  # what it fed is journaled; resume reads on from there
+        await watch(workers, until_done=workers)
 
     async def _grace(self, poller: Poller, poller_task: asyncio.Task[None]) -> None:
         """Follow the calls in flight for ``stop_grace`` more seconds, then let them be."""
@@ -560,16 +646,23 @@ class Campaign:
             record=_JournalRecord(journal),
         )
         skip = journal.contact_count()
+        stored_digest = journal.source_digest
         seq = skip
         position = 0
+        digest = EMPTY_DIGEST
         async for item in aiter_contacts(self._contacts):
-            if position < skip:  # journaled by an earlier run
+            if position < skip:  # journaled by an earlier run: it must be the same item
+                digest = chain(digest, item)
                 position += 1
+                if position == skip:
+                    check_same_source(self.journal_path, stored_digest, digest, skip)
                 continue
             position += 1
             if self._stopping:
                 return
             self._journal_item(journal, seq, planner.plan(item))
+            digest = chain(digest, item)
+            journal.note_source_digest(digest)
             seq += 1
             self._total = seq
             if seq % _FEED_YIELD == 0:
@@ -577,6 +670,8 @@ class Campaign:
                 if journal.pending_writes >= _COMMIT_BATCH:
                     journal.commit()
                 await asyncio.sleep(0)
+        if position < skip:
+            check_same_source(self.journal_path, stored_digest, None, skip)
         journal.mark_feed_done()
         self._input_done = True
         self._wake.set()
@@ -702,10 +797,17 @@ class Campaign:
         if not self._in_window(contact, self._clock.time()):
             self._wait_for_window(journal, contact)
             return False
-        gate = _TriggerGate(self, contact)
+        assert self._pacer is not None
+        gate = TriggerGate(
+            self._pacer,
+            contact,
+            before_send=self._before_send,
+            close_try=self._close_try,
+            on_rate_limited=self._on_rate_limited,
+        )
         try:
             call = await self.client.place(_request_from(contact), pacer=gate)
-        except _Abandon as abandoned:
+        except Abandon as abandoned:
             self._breaker.on_neutral()
             if gate.attempt is not None:  # between two tries that placed nothing
                 # Not the contact's fault: it does not count towards max_not_placed.
@@ -716,26 +818,35 @@ class Campaign:
         except Exception as exc:
             if gate.attempt is None:
                 raise  # nothing was committed, so nothing was sent: a bug to surface
-            self._trigger_failed(contact, gate.attempt, exc)
+            self._trigger_failed(contact, gate.attempt, exc, classify_trigger_error(exc))
             return False
         assert gate.attempt is not None
         self._placed_now(contact, gate.attempt, call)
         return True
 
-    def _before_send(self, gate: _TriggerGate) -> None:
-        """Called when the pacer lets a trigger go, right before its request is sent."""
+    def _before_send(self, gate: TriggerGate) -> None:
+        """Called when the pacer lets a send go, right before its request leaves.
+
+        Each send gets its own intent: the first moves the contact to ``dialing``; a
+        client retry, after the previous try's intent was closed as not placed, opens
+        the next one.
+        """
         if self._stopping:
-            raise _Abandon("stopped before retrying")
+            raise Abandon("stopped before retrying")
         contact = gate.contact
         now = self._clock.time()
-        # Checked before every send: a client retry (up to max_retry_wait later) must not
-        # ring someone after their calling window has closed.
+        # Checked on the wall clock before every send: a client retry (up to
+        # max_retry_wait later), or a machine that slept, must not ring someone after
+        # their calling window has closed.
         if not self._in_window(contact, now):
-            raise _Abandon("the calling window closed")
-        if gate.attempt is not None:
-            return  # a retry of a try that provably placed nothing: same attempt
-        gate.attempt = self._require_journal().begin_attempt(contact.seq, now)
-        count_transition(self._states, "scheduled", "dialing")
+            raise Abandon("the calling window closed")
+        journal = self._require_journal()
+        if gate.attempt is None:
+            gate.attempt = journal.begin_attempt(contact.seq, now)
+            count_transition(self._states, "scheduled", "dialing")
+        else:  # the client's retry of a try whose intent was closed as not placed
+            gate.attempt = journal.begin_retry(contact.seq, gate.attempt, now)
+        gate.intent_open = True
         self._triggers += 1
         self._trigger_meter.mark(time.monotonic())
         self._emit(
@@ -745,19 +856,47 @@ class Campaign:
             attempt=gate.attempt,
         )
 
+    def _close_try(self, gate: TriggerGate) -> None:
+        """The try just sent provably placed nothing: close its intent, durably, now."""
+        assert gate.attempt is not None
+        self._require_journal().close_try(
+            gate.contact.seq, gate.attempt, error=_TRY_CLOSED, now=self._clock.time()
+        )
+
     def _placed_now(self, contact: ContactRow, attempt: int, call: Call) -> None:
         self._refused_in_a_row = 0
         now = self._clock.time()
         sid, status = call.call_sid, call.state.value
-        self._require_journal().record_placed(
-            contact.seq,
-            attempt,
-            call_sid=sid,
-            call_status=status,
-            correlation_id=call.correlation_id,
-            poll_deadline=now + self.config.poll_deadline,
-            now=now,
-        )
+        try:
+            self._require_journal().record_placed(
+                contact.seq,
+                attempt,
+                call_sid=sid,
+                call_status=status,
+                correlation_id=call.correlation_id,
+                poll_deadline=now + self.config.poll_deadline,
+                now=now,
+            )
+        except DuplicateCallSid as duplicate:
+            # Recorded unknown by the journal: the call may be real, but it cannot be
+            # followed (its status would be the other call's). The run goes on.
+            _log.warning("call to %s: %s", mask_number(contact.to_number), duplicate)
+            self._release_slot()
+            count_transition(self._states, "dialing", "unknown")
+            self._emit_finished(contact, attempt, "unknown", duplicate.reason, str(duplicate))
+            return
+        except JournalError as lost:
+            # The call is placed and its sid could not be written: say it where an
+            # operator will find it, and send nothing more (the journal takes no write).
+            _log.error(
+                "call to %s was placed as %s, but the journal could not record it: %s",
+                mask_number(contact.to_number),
+                sid,
+                lost,
+            )
+            self._release_slot()
+            self._on_fatal(lost)
+            return
         count_transition(self._states, "dialing", "in_flight")
         self._placed += 1
         self._breaker.on_success()
@@ -782,47 +921,36 @@ class Campaign:
             state=status,
         )
 
-    def _trigger_failed(self, contact: ContactRow, attempt: int, exc: Exception) -> None:
-        """Sort a failed trigger: unknown, not placed (again later), refused, or fatal."""
+    def _trigger_failed(
+        self, contact: ContactRow, attempt: int, exc: Exception, sorted_as: TriggerError
+    ) -> None:
+        """Act on a failed trigger: unknown, not placed (again later), refused, or stop."""
         masked = mask_number(contact.to_number)
-        if isinstance(exc, TriggerOutcomeUnknown):
+        verdict = sorted_as.verdict
+        if verdict is Verdict.UNKNOWN:
             self._breaker.on_neutral()
-            _log.warning("call to %s may or may not have been placed: %s", masked, exc)
-            self._final_from_dialing(contact, attempt, "unknown", _UNKNOWN_REASON, str(exc))
-        elif isinstance(
-            exc, (AuthenticationError, PermissionDeniedError, NotFoundError, ClientClosedError)
-        ):
+            if isinstance(exc, PolyOutError):
+                _log.warning("call to %s may or may not have been placed: %s", masked, exc)
+            else:  # not an answer from the server: logged for whoever fixes it
+                _log.exception("unexpected error triggering the call to %s", masked)
+            detail = str(exc) if isinstance(exc, PolyOutError) else f"{type(exc).__name__}: {exc}"
+            self._final_from_dialing(contact, attempt, "unknown", _UNKNOWN_REASON, detail)
+        elif verdict is Verdict.STOP:
+            # About the campaign, not the contact: it is dialled after the fix.
             self._breaker.on_neutral()
             self._not_placed_now(contact, attempt, str(exc), 0.0, count=False)
-            self._on_fatal(
-                CampaignError(
-                    f"the API refused the campaign's trigger ({exc}): check the credential, "
-                    "the agent/account/project ids and the environment, then resume"
-                )
-            )
-        elif isinstance(exc, (RateLimitError, ServerError, TransportError)):
-            # The client's retries are spent and no call was placed (a trigger 5xx
-            # other than 500/502 arrives as TriggerOutcomeUnknown, handled above).
-            if not isinstance(exc, RateLimitError):
+            self._on_fatal(CampaignError(sorted_as.why))
+        elif verdict is Verdict.NOT_PLACED:
+            # The client's retries are spent and no call was placed.
+            if sorted_as.server_down:
                 self._breaker.on_failure(self._clock.time())
             else:
                 self._breaker.on_neutral()
-            retry_after = exc.retry_after if isinstance(exc, APIStatusError) else None
-            self._not_placed_now(contact, attempt, str(exc), retry_after)
-        elif isinstance(exc, BadRequestError):
+            self._not_placed_now(contact, attempt, str(exc), sorted_as.retry_after)
+        else:
+            assert isinstance(exc, BadRequestError)
             self._breaker.on_success()  # the server is up and answering
             self._refused(contact, attempt, exc)
-        elif isinstance(exc, APIStatusError):
-            self._breaker.on_success()
-            self._final_from_dialing(contact, attempt, "failure", exc.message, str(exc))
-        else:
-            # Not an answer from the server: the request may have left. Unknown is the
-            # only safe reading; the error is logged for whoever fixes it.
-            self._breaker.on_neutral()
-            _log.exception("unexpected error triggering the call to %s", masked)
-            self._final_from_dialing(
-                contact, attempt, "unknown", _UNKNOWN_REASON, f"{type(exc).__name__}: {exc}"
-            )
 
     def _refused(self, contact: ContactRow, attempt: int, exc: BadRequestError) -> None:
         """A 400 to a request that passed our own validation: the contact, or the campaign?
@@ -832,7 +960,7 @@ class Campaign:
         through is the contact's problem: invalid, with the server's reason.
         """
         self._refused_in_a_row += 1
-        if self._refused_in_a_row >= _REFUSALS_BEFORE_STOP:
+        if refusals_stop_campaign(self._refused_in_a_row):
             self._not_placed_now(contact, attempt, str(exc), 0.0, count=False)
             self._on_fatal(
                 CampaignError(
@@ -865,10 +993,10 @@ class Campaign:
             self._not_placed += 1
             self._emit_finished(contact, attempt, "failure", None, error)
             return
-        delay = min(_NOT_PLACED_FIRST_DELAY * 2 ** (failures - 1), _NOT_PLACED_MAX_DELAY)
+        delay = min(_NOT_PLACED_FIRST_DELAY * 2 ** min(failures - 1, 30), _NOT_PLACED_MAX_DELAY)
         if retry_after is not None:
-            delay = max(delay, retry_after)
-        due = self._window_opening(contact.zones, now + delay)
+            delay = max(delay, retry_after)  # the server's word: bounded, never trusted whole
+        due = self._window_opening(contact.zones, now + bounded_delay(delay))
         self._require_journal().record_not_placed(
             contact.seq, attempt, error=error, due=due, now=now
         )
@@ -908,13 +1036,11 @@ class Campaign:
 
     # -- calling windows -------------------------------------------------------------------
     def _in_window(self, contact: ContactRow, now: float) -> bool:
-        return self._window is None or self._window.is_open(contact.zones, utc_datetime(now))
+        return within_window(self._window, contact.zones, now)
 
     def _window_opening(self, zones: tuple[str, ...], at: float) -> float:
         """``at``, or the next time the calling window is open in all of ``zones``."""
-        if self._window is None:
-            return at
-        return max(at, self._window.next_opening(zones, utc_datetime(at)).timestamp())
+        return window_opening(self._window, zones, at)
 
     def _wait_for_window(self, journal: Journal, contact: ContactRow) -> None:
         now = self._clock.time()
@@ -1030,41 +1156,6 @@ class Campaign:
 _UNKNOWN_REASON = "the trigger was sent but its answer was lost: the call may have been placed"
 
 
-class _TriggerGate:
-    """The campaign's pacer as ``Client.place`` sees it, with the intent step added.
-
-    ``place`` awaits ``acquire`` before each send: the first time, once the pacer lets
-    the trigger go, the gate checks the calling window and commits the intent, so
-    nothing is journaled as "dialing" while it merely waits its turn.
-    """
-
-    def __init__(self, campaign: Campaign, contact: ContactRow) -> None:
-        self._campaign = campaign
-        self.contact = contact
-        self.attempt: int | None = None
-
-    async def acquire(self) -> None:
-        pacer = self._campaign._pacer
-        assert pacer is not None
-        await pacer.acquire()
-        self._campaign._before_send(self)  # commits the intent: an fsync, at times slow
-        pacer.sent_now()
-
-    def on_rate_limited(self, retry_after: float | None) -> None:
-        pacer = self._campaign._pacer
-        assert pacer is not None
-        pacer.on_rate_limited(retry_after)
-        self._campaign._on_rate_limited(retry_after)
-
-    def on_success(self) -> None:
-        pacer = self._campaign._pacer
-        assert pacer is not None
-        pacer.on_success()
-
-    def on_not_placed(self) -> None:
-        pass
-
-
 class _JournalRecord:
     """The Planner's record of taken numbers and ids, kept by the journal itself.
 
@@ -1099,26 +1190,3 @@ def _request_from(contact: ContactRow) -> CallRequest:
 
 def _raw(status: CallStatus) -> str:
     return status.raw_status or status.state.value
-
-
-def _parse_window(window: CallingWindow | str | None) -> CallingWindow | None:
-    if window is None or isinstance(window, CallingWindow):
-        return window
-    return CallingWindow.parse(window)
-
-
-def _window_text(window: CallingWindow | None) -> str | None:
-    return None if window is None else str(window)  # CallingWindow.parse reads it back
-
-
-async def _first_failure(
-    tasks: list[asyncio.Task[None]], *, until_done: list[asyncio.Task[None]]
-) -> None:
-    """Wait until every task of ``until_done`` ends; raise at once if any task fails."""
-    while not all(task.done() for task in until_done):
-        await asyncio.wait(
-            [task for task in tasks if not task.done()], return_when=asyncio.FIRST_COMPLETED
-        )
-        for task in tasks:
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]

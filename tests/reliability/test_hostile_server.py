@@ -226,8 +226,17 @@ async def test_a_campaign_against_a_hostile_server_never_resends_what_may_have_p
 ) -> None:
     rng = seeded.random
     trigger_names = list(TRIGGER_ANSWERS)
+    # An undocumented status (REFUSED here) stops the whole run: tested on its own in
+    # tests/campaign/test_trigger_errors.py, left out of this mix.
     weights = [
-        0.5 if name == "never answers" else 3.0 if name in PLACED else 1.0 for name in trigger_names
+        0.0
+        if name in REFUSED
+        else 0.5
+        if name == "never answers"
+        else 3.0
+        if name in PLACED
+        else 1.0
+        for name in trigger_names
     ]
     status_names = [
         "ended",
@@ -276,7 +285,7 @@ async def test_a_campaign_against_a_hostile_server_never_resends_what_may_have_p
             {"unknown"}
             if last in MAY_HAVE_PLACED
             else {"failure"}
-            if last in REFUSED or last in NOT_PLACED
+            if last in NOT_PLACED
             else {"success", "expired"}
         )
         assert contact.state in expected, f"{context}: {number} {posts} ended {contact.state}"
