@@ -10,7 +10,7 @@ as in the header, so it must be usable as a SIP header name.
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 
@@ -24,8 +24,10 @@ __all__ = [
     "delimiter_of",
     "find_role",
     "parse_header",
+    "repeated_ignoring_case",
     "role_key",
     "split_header",
+    "twice",
 ]
 
 #: Each role's main column name, then its aliases.
@@ -113,17 +115,33 @@ def parse_header(names: Sequence[str], file_name: str) -> Columns:
     )
 
 
-def _check_names(names: Sequence[str], file_name: str) -> None:
+def repeated_ignoring_case(names: Iterable[str]) -> tuple[str, str] | None:
+    """The first name equal to an earlier one but for case, and that earlier one; or None.
+
+    Names are compared without case because metadata keys become SIP headers, whose
+    names ignore case: ``Name`` and ``name`` would reach the agent as one header.
+    """
     seen: dict[str, str] = {}
+    for name in names:
+        earlier = seen.setdefault(name.casefold(), name)
+        if earlier is not name:
+            return name, earlier
+    return None
+
+
+def twice(name: str, earlier: str) -> str:
+    """How every source words a repeated name: ``'Name' twice (as 'name' too)``."""
+    also = f" (as {earlier!r} too)" if earlier != name else ""
+    return f"{name!r} twice{also}"
+
+
+def _check_names(names: Sequence[str], file_name: str) -> None:
     for number, name in enumerate(names, start=1):
         if not name:
             raise ContactFileError(f"{file_name}: column {number} has no name in the header")
-        # Compared without case: metadata keys become SIP headers, whose names ignore case.
-        earlier = seen.get(name.casefold())
-        if earlier is not None:
-            also = f" (as {earlier!r} too)" if earlier != name else ""
-            raise ContactFileError(f"{file_name}: the header names the column {name!r} twice{also}")
-        seen[name.casefold()] = name
+    repeated = repeated_ignoring_case(names)
+    if repeated is not None:
+        raise ContactFileError(f"{file_name}: the header names the column {twice(*repeated)}")
 
 
 def _check_metadata_key(key: str, file_name: str) -> None:

@@ -19,12 +19,14 @@ from typing import Literal, Protocol
 
 import attrs
 
+from polyout._campaign._columns import repeated_ignoring_case, twice
 from polyout._campaign._contacts import Contact, ContactItem, RowError, fallback_id
 from polyout._campaign._keyset import KeySet
 from polyout._campaign._schedule import CallingWindow, check_zone, zones_for
 from polyout._campaign._suppression import load_suppression_list, normalized_suppression
-from polyout._errors import ValidationError
+from polyout._errors import ConfigurationError, ValidationError
 from polyout._models import CallRequest
+from polyout._phone import normalize_country_code
 from polyout._request import build_request
 
 # load_suppression_list lives in _suppression; it is importable here too, beside the Planner
@@ -114,8 +116,11 @@ class Planner:
     """Plans the contacts of one campaign in order, remembering the numbers and ids taken.
 
     ``suppress`` holds numbers with their ``+`` and country code, spaced in any way (an
-    entry that is not one raises ValueError). ``record`` keeps what was taken: by default
-    a :class:`MemoryRecord`; a campaign passes its journal, so memory stays flat however
+    entry that is not one raises ValueError). ``default_country`` (ISO 3166-1 alpha-2,
+    e.g. ``"US"``) reads the national numbers of contacts that have no country code of
+    their own (``4155551000`` as ``+14155551000``); a number starting with ``+`` is
+    always read as written. ``record`` keeps what was taken: by default a
+    :class:`MemoryRecord`; a campaign passes its journal, so memory stays flat however
     long the list.
     """
 
@@ -125,10 +130,12 @@ class Planner:
         suppress: Iterable[str] = (),
         window: CallingWindow | None = None,
         default_timezone: str | None = None,
+        default_country: str | None = None,
         record: PlanRecord | None = None,
     ) -> None:
         self.window = window
         self.default_timezone = check_zone(default_timezone) if default_timezone else None
+        self.default_country = checked_country(default_country)
         self._suppressed = normalized_suppression(suppress)
         self._record: PlanRecord = record if record is not None else MemoryRecord()
         self._zone_problems: dict[tuple[str, ...], str | None] = {}
@@ -136,7 +143,7 @@ class Planner:
     def __repr__(self) -> str:
         return (
             f"<Planner window={self.window} default_timezone={self.default_timezone} "
-            f"suppressed={len(self._suppressed)}>"
+            f"default_country={self.default_country} suppressed={len(self._suppressed)}>"
         )
 
     def plan(self, item: ContactItem) -> Planned | Refused:
@@ -144,7 +151,7 @@ class Planner:
             contact_id = item.contact_id or fallback_id(item.row)
             return Refused(None, item.row, contact_id, "invalid", item.reason, item.phone)
         try:
-            request = _request_for(item)
+            request = _request_for(item, self.default_country)
         except ValidationError as exc:
             return _refuse(item, "invalid", str(exc), item.phone)
         e164 = request.to_number
@@ -190,14 +197,34 @@ class Planner:
         return None
 
 
-def _request_for(contact: Contact) -> CallRequest:
+def checked_country(default_country: str | None) -> str | None:
+    """A default country in upper case, or None; a code that is not one is a ConfigurationError."""
+    if default_country is None:
+        return None
+    try:
+        return normalize_country_code(default_country)
+    except ValidationError as exc:
+        raise ConfigurationError("default_country", exc.reason) from None
+
+
+def _request_for(contact: Contact, default_country: str | None) -> CallRequest:
     if not isinstance(contact.id, str) or not contact.id.strip():
         raise ValidationError("id", "is empty")
     if len(contact.id) > MAX_ID_LENGTH:
         raise ValidationError("id", f"is longer than {MAX_ID_LENGTH} characters")
-    return build_request(
-        contact.phone, country_code=contact.country_code, metadata=contact.metadata
-    )
+    repeated = repeated_ignoring_case(contact.metadata)
+    if repeated is not None:
+        # A CSV header with such columns is refused whole (see _columns), in the same words.
+        raise ValidationError("metadata", f"names the key {twice(*repeated)}")
+    country = contact.country_code
+    if country is None and isinstance(contact.phone, str) and not _international(contact.phone):
+        country = default_country
+    return build_request(contact.phone, country_code=country, metadata=contact.metadata)
+
+
+def _international(phone: str) -> bool:
+    # A leading "+" says the country code is written: the default must not reinterpret it.
+    return phone.lstrip().startswith("+")
 
 
 def _overlap_problem(window: CallingWindow, zones: tuple[str, ...]) -> str | None:
