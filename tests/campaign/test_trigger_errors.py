@@ -37,6 +37,7 @@ from polyout._campaign._trigger_errors import (
 from ..client.servers import Reply, scripted_api
 from .helpers import AGENT_ID, SCALE, contacts
 
+
 def _status(exc: type[APIStatusError], code: int, **extra: object) -> APIStatusError:
     return exc(code, message=f"HTTP {code}", **extra)  # type: ignore[arg-type]
 
