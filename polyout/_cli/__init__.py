@@ -16,10 +16,10 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from polyout._cli._args import build_parser
-from polyout._cli._connection import api_key_from
-from polyout._cli._errors import CliError, ExitCode, explain, scrub
+from polyout._cli._errors import CliError, ExitCode, explain, from_os_error
 from polyout._cli._interrupt import Interrupted
-from polyout._log import configure_from_env, logger
+from polyout._cli._secrets import scrub, secrets_in
+from polyout._log import FORMAT, env_level, use_stderr_handler
 
 __all__ = ["main"]
 
@@ -38,20 +38,23 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``polyout`` with ``argv`` (default: the process's arguments); return the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Found before parsing: argparse echoes a misplaced --api-key's value in its error.
+    secrets = secrets_in(argv)
     args: argparse.Namespace | None = None
-    handler = None
+    logging_on = False
     try:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as exc:  # --help and --version print, then exit 0
             return exc.code if isinstance(exc.code, int) else ExitCode.OK
-        handler = _configure_logging(verbose=getattr(args, "verbose", False))
+        logging_on = _configure_logging(getattr(args, "verbose", False), secrets)
         return _dispatch(args)
     except BaseException as exc:  # one line, never a traceback (but see -v)
-        return _report_failure(exc, args)
+        return _report_failure(exc, args, secrets)
     finally:
-        if handler is not None:
-            logger.removeHandler(handler)
+        if logging_on:
+            use_stderr_handler(None)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -77,51 +80,49 @@ def _require_rich(command: str) -> None:
         ) from None
 
 
-def _report_failure(exc: BaseException, args: argparse.Namespace | None) -> int:
+def _report_failure(exc: BaseException, args: argparse.Namespace | None, secrets: list[str]) -> int:
     if isinstance(exc, Interrupted | KeyboardInterrupt):
         error: CliError | None = CliError("interrupted", ExitCode.INTERRUPTED)
     elif isinstance(exc, SystemExit):
         raise exc
     else:
-        error = explain(exc) or _from_os_error(exc)
+        error = explain(exc) or from_os_error(exc)
     verbose = args is not None and getattr(args, "verbose", False)
     if error is None:
         if verbose:
-            traceback.print_exception(type(exc), exc, exc.__traceback__)
+            trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            print(scrub(trace, secrets), end="", file=sys.stderr)
         error = CliError(
             f"internal error: {type(exc).__name__}: {exc} (a bug in polyout: rerun with -v "
             "and report the traceback)",
             ExitCode.INTERNAL,
         )
-    secrets = [key] if args is not None and (key := api_key_from(args)) else []
     print(f"polyout: error: {scrub(error.message, secrets)}", file=sys.stderr, flush=True)
     return int(error.code)
 
 
-def _from_os_error(exc: BaseException) -> CliError | None:
-    if not isinstance(exc, OSError):
-        return None
-    where = f"{exc.filename}: " if exc.filename else ""
-    return CliError(f"{where}{exc.strerror or exc}", ExitCode.USAGE)
-
-
-def _configure_logging(*, verbose: bool) -> logging.Handler | None:
-    configure_from_env()  # POLYOUT_LOG=debug works the same as in the library
-    if not verbose:
-        return None
-    handler = _StderrHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    return handler
+def _configure_logging(verbose: bool, secrets: list[str]) -> bool:
+    """One stderr handler, for -v or POLYOUT_LOG or both (never one each); True if any."""
+    level = logging.DEBUG if verbose else env_level()
+    if level is None:
+        return False
+    handler = _StderrHandler(secrets)
+    handler.setFormatter(logging.Formatter(FORMAT))
+    use_stderr_handler(handler, level)
+    return True
 
 
 class _StderrHandler(logging.Handler):
     """Writes to whatever ``sys.stderr`` is at the time: a live progress bar replaces it
-    with a proxy that prints log lines above the bar instead of through it."""
+    with a proxy that prints log lines above the bar instead of through it. Scrubs every
+    line, as every other line the command prints is scrubbed."""
+
+    def __init__(self, secrets: list[str]) -> None:
+        super().__init__()
+        self._secrets = secrets
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            sys.stderr.write(self.format(record) + "\n")
+            sys.stderr.write(scrub(self.format(record), self._secrets) + "\n")
         except Exception:
             self.handleError(record)

@@ -11,6 +11,7 @@ from typing import Any
 from polyout._cli._connection import client_from_args
 from polyout._cli._errors import CliError, ExitCode
 from polyout._cli._interrupt import Interrupts, run
+from polyout._errors import NotFoundError
 from polyout._models import CallState, CallStatus
 from polyout._phone import mask_number
 from polyout._request import build_request
@@ -68,7 +69,16 @@ async def _call(args: argparse.Namespace, interrupts: Interrupts) -> int:
 
 async def _status(args: argparse.Namespace) -> int:
     async with client_from_args(args) as client:
-        current = await client.get_status(args.call_sid)
+        try:
+            current = await client.get_status(args.call_sid)
+        except NotFoundError as exc:
+            # The API answered: not a connection error, an answer about this sid.
+            raise CliError(
+                f"no call {args.call_sid} ({exc}): the API does not know it for this "
+                "--agent-id and --environment, or its status expired (kept about 2 hours "
+                "after the call ends)",
+                ExitCode.ATTENTION,
+            ) from None
     if args.json:
         _print_json(_status_fields(current))
     else:

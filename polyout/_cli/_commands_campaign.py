@@ -30,13 +30,14 @@ from polyout._campaign._schedule import CallingWindow, check_zone
 from polyout._campaign._summary import ResultsSummary, summarize_results
 from polyout._cli import _interrupt
 from polyout._cli._connection import (
+    base_url_has_password,
     check_connection,
     client_from_args,
     connection_flags_for_resume,
 )
 from polyout._cli._drive import RunOutcome, drive
-from polyout._cli._errors import CliError, ExitCode
-from polyout._cli._render import open_progress, stdout_console
+from polyout._cli._errors import CliError, ExitCode, storage_failure
+from polyout._cli._render import open_progress, plural, stdout_console
 from polyout._cli._report_view import (
     preflight_json,
     preflight_renderables,
@@ -46,6 +47,8 @@ from polyout._cli._report_view import (
 )
 from polyout._cli._runlog import read_runs, record_run
 from polyout._client import Client
+from polyout._errors import ValidationError
+from polyout._phone import normalize_country_code
 
 __all__ = [
     "default_journal_path",
@@ -70,9 +73,16 @@ def default_journal_path(contacts: Path) -> Path:
 def run(args: argparse.Namespace) -> int:
     contacts = Path(args.contacts)
     journal = Path(args.journal) if args.journal else default_journal_path(contacts)
-    output = _checked_output(args.output)
+    output = _checked_output(
+        args.output, contacts=contacts, journal=journal, suppression_list=args.suppress
+    )
     options = _campaign_options(args)
-    _check_contacts_file(contacts)
+    _check_contacts_file(contacts, options.get("default_country"))
+    if _same_file(journal, contacts):
+        raise CliError(
+            f"--journal {journal} is the contacts file: name the journal another way",
+            ExitCode.USAGE,
+        )
     if journal.exists() and journal.stat().st_size > 0:
         raise CliError(
             f"{journal} already holds a campaign: continue it with "
@@ -92,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
 def resume(args: argparse.Namespace) -> int:
     journal = Path(args.journal)
-    output = _checked_output(args.output)
+    output = _checked_output(args.output, journal=journal)
     if not journal.is_file():
         raise CliError(
             f"no campaign journal at {journal}: start a campaign with "
@@ -106,6 +116,7 @@ def resume(args: argparse.Namespace) -> int:
             journal,
             rate=args.rate,
             concurrency=args.concurrency,
+            poll_rate=args.poll_rate,
             stop_grace=args.stop_grace,
             requeue_unknown=args.requeue_unknown,
         )
@@ -131,7 +142,11 @@ def _run_campaign(
             raise CliError(str(exc), ExitCode.USAGE) from None
         async with client:
             await check_connection(client)
-            view = open_progress(f"campaign {command}", plain_interval=args.progress_interval)
+            view = open_progress(
+                f"campaign {command}",
+                plain_interval=args.progress_interval,
+                resumed=command == "resume",
+            )
             return await drive(campaign, interrupts, view)
 
     try:
@@ -143,6 +158,16 @@ def _run_campaign(
                 ExitCode.INTERRUPTED,
             ) from None
         raise CliError(f"interrupted; to continue: {resume_hint}", ExitCode.INTERRUPTED) from None
+    except Exception as exc:
+        storage = storage_failure(exc)
+        if storage is None or not journal.exists():
+            raise
+        # Disk full or read-only: not a bug and not bad input; the journal holds every
+        # call placed so far, so the way on is to fix the disk and resume.
+        raise CliError(
+            f"{storage}; sending stopped: fix that, then continue with {resume_hint}",
+            ExitCode.STORAGE,
+        ) from None
     record_run(
         journal, command=command, started_at=started_at, ended=outcome.ended, stats=outcome.stats
     )
@@ -156,7 +181,7 @@ def finish_run(outcome: RunOutcome, journal: Path, output: Path | None, resume_h
         raise CliError(f"{outcome.error}; to continue: {resume_hint}", ExitCode.API)
     if outcome.ended in ("stopped", "interrupted"):
         unfinished = sum(summary.states.get(state, 0) for state in _OPEN_STATES)
-        _note(f"stopped with {unfinished} contacts not final; to continue: {resume_hint}")
+        _note(f"stopped with {plural(unfinished, 'contact')} not final; to continue: {resume_hint}")
         return ExitCode.INTERRUPTED
     _note(
         f"campaign complete; report any time: polyout campaign report {shlex.quote(str(journal))}"
@@ -170,7 +195,7 @@ def print_run_summary(outcome: RunOutcome, journal: Path, output: Path | None) -
     print_all(stdout_console(), run_renderables(summary, outcome.stats))
     if output is not None:
         count = export_results(journal, output)
-        _note(f"results: {output} ({count} contacts, full numbers: keep it safe)")
+        _note(f"results: {output} ({plural(count, 'contact')}, full numbers: keep it safe)")
     return summary
 
 
@@ -193,14 +218,25 @@ def _campaign_options(args: argparse.Namespace) -> dict[str, Any]:
         "suppress",
         "poll_deadline",
         "poll_interval",
+        "poll_rate",
         "stop_grace",
     )
-    return {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    if args.country_code is not None:
+        options["default_country"] = _country(args.country_code)
+    return options
 
 
-def _check_contacts_file(path: Path) -> None:
+def _country(code: str) -> str:
+    try:
+        return normalize_country_code(code)
+    except ValidationError as exc:
+        raise CliError(f"--country-code: {exc.reason}", ExitCode.USAGE) from None
+
+
+def _check_contacts_file(path: Path, default_country: str | None) -> None:
     """Refuse a file that cannot be a contact list before a journal exists for it."""
-    items = iter_contacts(path)
+    items = iter_contacts(path)  # TODO(input): default_country=default_country
     try:
         first = next(items, None)
     finally:
@@ -209,7 +245,14 @@ def _check_contacts_file(path: Path) -> None:
         raise CliError(f"{path} has no contacts (no rows after the header)", ExitCode.USAGE)
 
 
-def _checked_output(output: str | None) -> Path | None:
+def _checked_output(
+    output: str | None,
+    *,
+    journal: Path,
+    contacts: Path | None = None,
+    suppression_list: str | None = None,
+) -> Path | None:
+    """The results file, if it can be written without destroying an input."""
     if output is None:
         return None
     path = Path(output)
@@ -217,15 +260,38 @@ def _checked_output(output: str | None) -> Path | None:
         raise CliError(f"--output {output}: name the results file .jsonl or .csv", ExitCode.USAGE)
     if not path.parent.is_dir():
         raise CliError(f"--output {output}: the folder {path.parent} does not exist")
+    inputs = {"the contacts file": contacts, "the journal": journal}
+    if suppression_list is not None:
+        inputs["the do-not-call list"] = Path(suppression_list)
+    for name, other in inputs.items():
+        if other is not None and _same_file(path, other):
+            raise CliError(
+                f"--output {output} is {name}, which the results would overwrite: "
+                "name another file",
+                ExitCode.USAGE,
+            )
     return path
+
+
+def _same_file(one: Path, other: Path) -> bool:
+    """Whether two paths name one file: through links and spellings, as the OS sees it."""
+    try:
+        return os.path.samefile(one, other)
+    except OSError:  # one of them does not exist (yet): compare where they would be
+        return one.resolve() == other.resolve()
 
 
 def _resume_command(args: argparse.Namespace, journal: Path) -> str:
     """The command that continues this campaign; never with the key (it is never stored)."""
     command = ["polyout", "campaign", "resume", str(journal), *connection_flags_for_resume(args)]
     text = shlex.join(command)
+    withheld = []
     if args.api_key and not os.environ.get("POLYAI_API_KEY"):
-        text += " (with the key in POLYAI_API_KEY: it is never stored)"
+        withheld.append("the key in POLYAI_API_KEY")
+    if base_url_has_password(args):
+        withheld.append("the URL with its password in POLYAI_BASE_URL instead of --base-url")
+    if withheld:
+        text += f" (with {' and '.join(withheld)}: it is never stored)"
     return text
 
 
@@ -245,8 +311,9 @@ def _zone(name: str) -> str:
 
 # -- report and validate ------------------------------------------------------------------
 def report(args: argparse.Namespace) -> int:
+    """Reads only: exits 0 once it has reported, whatever the results say."""
     journal = Path(args.journal)
-    output = _checked_output(args.output)
+    output = _checked_output(args.output, journal=journal)
     store = Journal.open(journal, owner=False)
     try:
         config = CampaignConfig.stored(store.config(), journal)
@@ -261,17 +328,25 @@ def report(args: argparse.Namespace) -> int:
         print_all(console, report_renderables(summary, config, runs))
     if output is not None:
         count = export_results(journal, output)
-        _note(f"results: {output} ({count} contacts, full numbers: keep it safe)")
+        _note(f"results: {output} ({plural(count, 'contact')}, full numbers: keep it safe)")
     if not summary.complete:
-        _note(f"not finished: continue with 'polyout campaign resume {journal}'")
-    return ExitCode.ATTENTION if summary.needs_attention or not summary.complete else ExitCode.OK
+        resume_command = shlex.join(["polyout", "campaign", "resume", str(journal)])
+        _note(f"not finished: continue with '{resume_command}'")
+    return ExitCode.OK
 
 
 def validate(args: argparse.Namespace) -> int:
+    """Exits 1 when a row is invalid (duplicates and suppressed rows are expected)."""
     window = _window(args.window) if args.window is not None else None
     default_timezone = _zone(args.default_timezone) if args.default_timezone else None
+    if args.country_code is not None:
+        _country(args.country_code)  # TODO(input): pass as default_country
     suppress = load_suppression_list(args.suppress) if args.suppress else frozenset[str]()
-    planner = Planner(suppress=suppress, window=window, default_timezone=default_timezone)
+    planner = Planner(
+        suppress=suppress,
+        window=window,
+        default_timezone=default_timezone,
+    )
     preflight = check_contacts(
         iter_contacts(args.contacts),
         planner,

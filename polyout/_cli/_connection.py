@@ -5,10 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 
+from polyout._cli._secrets import redact_url
 from polyout._client import Client
 from polyout._errors import BadRequestError, NotFoundError, RateLimitError, ServerError
 
-__all__ = ["api_key_from", "check_connection", "client_from_args", "connection_flags_for_resume"]
+__all__ = [
+    "api_key_from",
+    "base_url_has_password",
+    "check_connection",
+    "client_from_args",
+    "connection_flags_for_resume",
+]
 
 # A sid no trigger ever returns: asking for its status dials nobody.
 _PROBE_SID = "OUT-polyout-connection-check"
@@ -39,7 +46,8 @@ def connection_flags_for_resume(args: argparse.Namespace) -> list[str]:
     """The connection flags to repeat on ``polyout campaign resume``: never the key.
 
     Only what the operator passed explicitly (or that differs from the defaults) is
-    repeated, so that the printed command is short and works in the same shell.
+    repeated, so that the printed command is short and works in the same shell. A
+    password in ``--base-url`` is shown as ``***``: see :func:`base_url_has_password`.
     """
     flags: list[str] = []
     if args.api != os.environ.get("POLYOUT_API", "agents"):
@@ -48,10 +56,16 @@ def connection_flags_for_resume(args: argparse.Namespace) -> list[str]:
         value = getattr(args, name)
         env_name = "POLYAI_" + name.upper()
         if value and value != os.environ.get(env_name):
-            flags += ["--" + name.replace("_", "-"), value]
+            flags += ["--" + name.replace("_", "-"), redact_url(value)]
     if args.api == "agents" and args.environment != os.environ.get("POLYAI_ENVIRONMENT", "live"):
         flags += ["--environment", args.environment]
     return flags
+
+
+def base_url_has_password(args: argparse.Namespace) -> bool:
+    """Whether the resume command printed for ``args`` lost a password to ``***``."""
+    url: str | None = getattr(args, "base_url", None)
+    return url is not None and url != os.environ.get("POLYAI_BASE_URL") and redact_url(url) != url
 
 
 async def check_connection(client: Client) -> None:

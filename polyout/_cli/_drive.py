@@ -18,7 +18,8 @@ from polyout._campaign._errors import CampaignError, JournalError
 from polyout._campaign._events import CampaignStats, EventKind
 from polyout._campaign._runner import Campaign
 from polyout._cli._interrupt import Interrupts
-from polyout._cli._render import ProgressView, calls_in_flight, format_duration
+from polyout._cli._progress_line import calls_in_flight, calls_per_second, format_duration, plural
+from polyout._cli._render import ProgressView
 
 __all__ = ["RunEnd", "RunOutcome", "drive"]
 
@@ -40,13 +41,14 @@ async def drive(campaign: Campaign, interrupts: Interrupts, view: ProgressView) 
     The caller owns the campaign's client (and closes it).
     """
     seconds = campaign.config.stop_grace
-    grace = f"{seconds:g} s" if seconds < 60 else format_duration(seconds)
+    grace = f"{seconds:g}s" if seconds < 60 else format_duration(seconds)
 
     def on_signal(count: int) -> None:
         if count == 1:
+            calls = plural(calls_in_flight(campaign.stats()), "call")
             view.note(
-                f"stopping: no new calls; following the {calls_in_flight(campaign.stats())} calls "
-                f"in flight for up to {grace} (Ctrl-C again stops at once)"
+                f"stopping: no new calls; following {calls} in flight for up to {grace} "
+                "(Ctrl-C again stops at once)"
             )
         else:
             view.note("stopping at once: calls in flight stay in the journal")
@@ -94,5 +96,5 @@ async def _notes(campaign: Campaign, view: ProgressView) -> None:
             stats = campaign.stats()
             view.note(
                 f"rate limited (429): every trigger pauses, then resumes at "
-                f"{stats.rate:.1f} calls/s ({stats.rate_limited} so far); nothing is lost"
+                f"{calls_per_second(stats.rate)} ({stats.rate_limited} so far); nothing is lost"
             )

@@ -7,12 +7,12 @@ import re
 
 __all__ = ["duration_text", "parse_duration"]
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|h|m|s)")
-_SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(ms|d|h|m|s)")
+_SECONDS_PER_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 
 def parse_duration(text: str) -> float:
-    """Seconds from ``900``, ``30s``, ``15m``, ``2h``, ``1h30m`` or ``250ms``."""
+    """Seconds from ``900``, ``30s``, ``15m``, ``2h``, ``1h30m``, ``250ms`` or ``7d``."""
     value = text.strip().lower()
     try:
         seconds = float(value)
@@ -30,9 +30,12 @@ def parse_duration(text: str) -> float:
 
 def duration_text(seconds: float) -> str:
     """``6600`` -> ``1h50m``: a default as an operator would type it (parse_duration reads it)."""
-    hours, rest = divmod(int(seconds), 3600)
+    days, rest = divmod(int(seconds), 86400)
+    hours, rest = divmod(rest, 3600)
     minutes, secs = divmod(rest, 60)
-    if seconds != int(seconds) or not (hours or minutes):
+    if 0 < seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    if seconds != int(seconds) or not (days or hours or minutes):
         return f"{seconds:g}s"
-    parts = [(hours, "h"), (minutes, "m"), (secs, "s")]
+    parts = [(days, "d"), (hours, "h"), (minutes, "m"), (secs, "s")]
     return "".join(f"{value}{unit}" for value, unit in parts if value)

@@ -8,6 +8,8 @@ into one by :func:`explain`; anything else is a bug and says so.
 from __future__ import annotations
 
 import enum
+import errno
+import sqlite3
 
 from polyout._campaign._contacts import ContactFileError
 from polyout._campaign._errors import CampaignError, JournalError
@@ -15,6 +17,7 @@ from polyout._errors import (
     APIStatusError,
     AuthenticationError,
     BadRequestError,
+    ConfigurationError,
     NotFoundError,
     PermissionDeniedError,
     PolyOutError,
@@ -25,31 +28,46 @@ from polyout._errors import (
     ValidationError,
 )
 
-__all__ = ["EXIT_CODES_HELP", "CliError", "ExitCode", "explain", "scrub"]
+__all__ = [
+    "EXIT_CODES_HELP",
+    "CliError",
+    "ExitCode",
+    "explain",
+    "from_os_error",
+    "storage_failure",
+]
 
 
 class ExitCode(enum.IntEnum):
     OK = 0
-    #: A campaign finished but some contacts need attention, or a single call did not succeed.
+    #: The command worked and its answer is bad news: a campaign with contacts that need
+    #: attention, a single call that did not succeed, a contact file with invalid rows,
+    #: a call sid the API does not know.
     ATTENTION = 1
-    #: Bad flags or input (a file, a number, the key's format): nothing was dialled.
+    #: Bad flags or input (a file, a number, the key's format, a journal): nothing was dialled.
     USAGE = 2
-    #: The API or the network failed (wrong key, unreachable server, server errors).
+    #: The API, the network or the database could not be reached or failed.
     API = 3
     #: A bug in polyout: the message names it; -v shows the traceback.
     INTERNAL = 4
+    #: A file could not be written (disk full, read-only, permission denied): the
+    #: campaign stopped sending and stays resumable once that is fixed.
+    STORAGE = 5
     #: Stopped by Ctrl-C or SIGTERM; a campaign can be resumed from its journal.
     INTERRUPTED = 130
 
 
 EXIT_CODES_HELP = """\
 exit codes:
-  0    success
-  1    finished, but something needs attention (a campaign with failed, unknown or
-       expired contacts; a single call that did not succeed)
-  2    usage or input error (flags, contact file, number, key format): nothing was dialled
-  3    API or connection error (wrong key, unreachable server, server failure)
+  0    success (report: the journal was read and reported, whatever the results)
+  1    done, with bad news: a campaign with failed, unknown or expired contacts; a
+       single call that did not succeed; validate: invalid rows; status: no such call
+  2    usage or input error (flags, contact file, number, key format, journal):
+       nothing was dialled
+  3    API, connection or database error (wrong key, unreachable server, server failure)
   4    internal error (a bug: rerun with -v and report the traceback)
+  5    cannot write (disk full, read-only, permission denied): the campaign stopped
+       sending; fix it, then resume
   130  interrupted (Ctrl-C or SIGTERM); a campaign prints the command that resumes it
 """
 
@@ -62,6 +80,10 @@ class CliError(Exception):
         self.message = message
         self.code = code
 
+
+#: The example number in help and messages: one polyout accepts (phonenumbers' example
+#: US number), so that a newcomer who copies it gets past validation.
+EXAMPLE_NUMBER = "+12015550123"
 
 # Library field names as the operator typed them.
 _FLAG_FOR_FIELD = {
@@ -81,7 +103,7 @@ _FLAG_FOR_FIELD = {
 
 _ADVICE_FOR_FIELD = {
     "api_key": "check POLYAI_API_KEY (or --api-key)",
-    "to_number": "give it in E.164 (+447700900123) or pass --country-code",
+    "to_number": f"give it in E.164 ({EXAMPLE_NUMBER}) or pass --country-code",
 }
 
 # Library reasons written for Python callers (``pass api_key=``), said the command's way.
@@ -97,8 +119,14 @@ def explain(exc: BaseException) -> CliError | None:
     """The operator's line for a library exception; None when it is not one we expect."""
     if isinstance(exc, CliError):
         return exc
+    storage = storage_failure(exc)
+    if storage is not None:
+        return CliError(storage, ExitCode.STORAGE)
     if isinstance(exc, ValidationError):
         return _validation(exc)
+    if isinstance(exc, ConfigurationError):
+        flag = "--" + exc.setting.replace("_", "-")
+        return CliError(f"{flag}: {exc.reason}", ExitCode.USAGE)
     if isinstance(exc, ContactFileError | JournalError):
         return CliError(str(exc), ExitCode.USAGE)
     if isinstance(exc, CampaignError):
@@ -159,10 +187,35 @@ def _api_status(exc: APIStatusError) -> str:
     return f"the API answered with an error ({detail})"
 
 
-def scrub(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret replaced: the last guard before anything is printed."""
-    for secret in secrets:
-        # A one-letter "key" would mangle the text and hides nothing worth hiding.
-        if len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
+#: OS errors that say the machine, not the input, is the problem.
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT})
+#: SQLite's words for the same (it reports them without an errno).
+_SQLITE_STORAGE = ("disk is full", "readonly database", "disk i/o error")
+
+
+def storage_failure(exc: BaseException) -> str | None:
+    """Why a file could not be written (disk full, read-only...), or None if that is not it.
+
+    Looks through the chain of causes: the journal wraps SQLite's errors in its own.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError) and current.errno in _STORAGE_ERRNOS:
+            where = f"{current.filename}: " if current.filename else ""
+            return f"cannot write {where}{current.strerror or current}"
+        if isinstance(current, sqlite3.OperationalError) and any(
+            words in str(current).lower() for words in _SQLITE_STORAGE
+        ):
+            return f"cannot write the journal: {current}"
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def from_os_error(exc: BaseException) -> CliError | None:
+    """A file the command could not read or write, as one line."""
+    if not isinstance(exc, OSError):
+        return None
+    where = f"{exc.filename}: " if exc.filename else ""
+    return CliError(f"{where}{exc.strerror or exc}", ExitCode.USAGE)

@@ -11,19 +11,31 @@ import abc
 import collections
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from types import TracebackType
 from typing import TextIO
 
 from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
 from rich.table import Table
+from rich.text import Text
 
 from polyout._campaign._events import CampaignStats
+from polyout._cli._progress_line import (
+    FINAL_ORDER,
+    OPEN_ORDER,
+    calls_in_flight,
+    fit,
+    format_duration,
+    plural,
+    progress_line,
+    progress_parts,
+)
 
 __all__ = [
     "FINAL_ORDER",
+    "OPEN_ORDER",
     "LiveProgress",
     "PlainProgress",
     "ProgressView",
@@ -31,42 +43,21 @@ __all__ = [
     "format_duration",
     "key_value_table",
     "open_progress",
+    "plural",
     "progress_line",
     "stdout_console",
     "table",
 ]
 
-#: Final states in the order an operator reads them: good news first, then what to act on.
-FINAL_ORDER = (
-    "success",
-    "no_answer",
-    "busy",
-    "failure",
-    "cancelled",
-    "expired",
-    "unknown",
-    "invalid",
-    "duplicate",
-    "suppressed",
-)
-#: States a contact of a stopped campaign can still be in.
-OPEN_ORDER = ("scheduled", "dialing", "in_flight")
 _ETA_WINDOW = 30.0  # seconds of finishing speed the ETA is based on
+_SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+_BAR_WIDTH = (10, 30)  # columns: a bar narrower than this says nothing; wider, nothing more
+_MIN_FOR_BAR = 60  # columns: below this, the numbers need all the room
 
 
 def stdout_console() -> Console:
     # No highlighting: numbers in ids and sids must not be coloured at random.
     return Console(file=sys.stdout, highlight=False, soft_wrap=False)
-
-
-def format_duration(seconds: float | None) -> str:
-    """``0:42``, ``12:05``, ``3:04:05``; ``-`` when unknown."""
-    if seconds is None or seconds != seconds or seconds == float("inf"):
-        return "-"
-    whole = max(round(seconds), 0)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02}:{secs:02}" if hours else f"{minutes}:{secs:02}"
 
 
 class _Eta:
@@ -88,37 +79,6 @@ class _Eta:
         if now <= then or finished_now <= finished_then:
             return None
         return remaining / ((finished_now - finished_then) / (now - then))
-
-
-def _state_counts(states: Mapping[str, int], order: Iterable[str]) -> list[str]:
-    return [f"{state} {states[state]}" for state in order if states.get(state)]
-
-
-def calls_in_flight(stats: CampaignStats) -> int:
-    """Contacts with a call being placed or followed.
-
-    Counted from the journal's states: ``CampaignStats.in_flight`` also counts the
-    concurrency slots that workers hold while they wait for a due contact.
-    """
-    return stats.states.get("dialing", 0) + stats.states.get("in_flight", 0)
-
-
-def progress_line(stats: CampaignStats, eta: float | None) -> str:
-    """One line of progress: what a plain log shows and what the live bar spells out."""
-    total = str(stats.total) if stats.input_done else f"{stats.total}+"
-    parts = [
-        f"final {stats.finished}/{total}",
-        f"dialled {stats.placed}",
-        f"in flight {calls_in_flight(stats)}",
-        *_state_counts(stats.states, FINAL_ORDER),
-    ]
-    if stats.scheduled:
-        parts.append(f"waiting {stats.scheduled}")
-    if stats.rate_limited:
-        parts.append(f"429s {stats.rate_limited}")
-    parts.append(f"{stats.achieved_rate:.1f} calls/s")
-    parts.append("stopping" if stats.stopping else f"ETA {format_duration(eta)}")
-    return " · ".join(parts)
 
 
 class ProgressView(abc.ABC):
@@ -154,47 +114,79 @@ class ProgressView(abc.ABC):
 
 
 class LiveProgress(ProgressView):
-    """A rich progress bar on a terminal: final / total, with the line's details beside it."""
+    """One live line on a terminal, redrawn a few times a second to fit its width.
 
-    def __init__(self, console: Console, title: str) -> None:
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[detail]}"),
-            console=console,
-            refresh_per_second=4,
-        )
-        self._task = self._progress.add_task(title, total=None, detail="starting")
+    ``⠋ campaign run ━━━━━━━━━━ final 12/40 · in flight 3 · … · ETA 14s``: the title and
+    the bar give way first, then the least useful numbers (see ``_progress_line``).
+    """
+
+    def __init__(self, console: Console, title: str, *, resumed: bool = False) -> None:
+        self._line = ProgressLine(title, resumed=resumed)
+        self._live = Live(self._line, console=console, refresh_per_second=4, transient=False)
         self._eta = _Eta()
 
     def start(self) -> None:
-        self._progress.start()
+        self._live.start()
 
     def close(self) -> None:
-        self._progress.stop()
+        self._live.stop()
 
     def update(self, stats: CampaignStats) -> None:
-        eta = self._eta.estimate(stats, time.monotonic())
-        # The bar shows final/total itself: the detail starts after that part.
-        detail = progress_line(stats, eta).split(" · ", 1)[1]
-        self._progress.update(
-            self._task,
-            completed=stats.finished,
-            total=stats.total if stats.input_done else None,
-            detail=detail,
-        )
+        self._line.show(stats, self._eta.estimate(stats, time.monotonic()))
 
     def note(self, text: str) -> None:
-        self._progress.console.print(text, highlight=False)
+        # Markup off: a note may quote a server's reason or a file name.
+        self._live.console.print(text, highlight=False, markup=False)
+
+
+class ProgressLine:
+    """The live line as a rich renderable: composed at the width rich offers it."""
+
+    def __init__(self, title: str, *, resumed: bool = False) -> None:
+        self.title = title
+        self._resumed = resumed
+        self._stats: CampaignStats | None = None
+        self._eta: float | None = None
+
+    def show(self, stats: CampaignStats, eta: float | None) -> None:
+        self._stats, self._eta = stats, eta
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.render(options.max_width, frame=int(time.monotonic() * 10))
+
+    def render(self, width: int, *, frame: int = 0) -> Text:
+        line = Text(no_wrap=True, overflow="ellipsis")
+        line.append(_SPINNER[frame % len(_SPINNER)] + " ", style="green")
+        room = width - 2
+        stats = self._stats
+        if stats is None:
+            line.append("starting")
+            return line
+        parts = progress_parts(stats, self._eta, resumed=self._resumed)
+        full = fit(parts, 10**6)
+        title = self.title + " "
+        bar_width = 0
+        if stats.input_done and stats.total and room >= _MIN_FOR_BAR:
+            bar_width = min(max(room - len(full) - 1, _BAR_WIDTH[0]), _BAR_WIDTH[1])
+        if len(title) + bar_width + 1 + len(full) <= room:
+            line.append(title, style="bold")
+            room -= len(title)
+        if bar_width:
+            done = round(bar_width * stats.finished / stats.total)
+            line.append("━" * done, style="green")
+            line.append("━" * (bar_width - done), style="grey37")
+            line.append(" ")
+            room -= bar_width + 1
+        line.append(fit(parts, room))
+        return line
 
 
 class PlainProgress(ProgressView):
     """A line every ``interval`` seconds, for logs and pipes, and one at the end."""
 
-    def __init__(self, stream: TextIO, interval: float) -> None:
+    def __init__(self, stream: TextIO, interval: float, *, resumed: bool = False) -> None:
         self._stream = stream
+        self._resumed = resumed
         self._interval = interval
         self._eta = _Eta()
         self._started = time.monotonic()
@@ -222,36 +214,43 @@ class PlainProgress(ProgressView):
         self._written = stats
         eta = self._last_eta
         elapsed = format_duration(now - self._started)
-        self.note(f"[{elapsed}] {progress_line(stats, eta)}")
+        self.note(f"[{elapsed}] {progress_line(stats, eta, resumed=self._resumed)}")
 
     def note(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
 
 
-def open_progress(title: str, *, plain_interval: float) -> ProgressView:
+def open_progress(title: str, *, plain_interval: float, resumed: bool = False) -> ProgressView:
     """A live bar when stderr is a terminal, plain lines otherwise."""
     if sys.stderr.isatty():
-        return LiveProgress(Console(file=sys.stderr, highlight=False), title)
-    return PlainProgress(sys.stderr, plain_interval)
+        return LiveProgress(Console(file=sys.stderr, highlight=False), title, resumed=resumed)
+    return PlainProgress(sys.stderr, plain_interval, resumed=resumed)
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) -> Table:
     """A simple table: columns of numbers right-aligned, text left-aligned."""
     kept = [list(row) for row in rows]
-    result = Table(title=title, box=box.SIMPLE_HEAD, title_justify="left", title_style="bold")
+    result = Table(
+        title=plain(title), box=box.SIMPLE_HEAD, title_justify="left", title_style="bold"
+    )
     for index, name in enumerate(columns):
         numeric = all(isinstance(row[index], int | float) for row in kept if row[index] != "")
         result.add_column(name, justify="right" if numeric else "left")
     for row in kept:
-        result.add_row(*(str(cell) for cell in row))
+        result.add_row(*(plain(cell) for cell in row))
     return result
 
 
 def key_value_table(title: str, rows: Iterable[tuple[str, object]]) -> Table:
-    result = Table(title=title, box=None, show_header=False, title_justify="left")
+    result = Table(title=plain(title), box=None, show_header=False, title_justify="left")
     result.title_style = "bold"
     result.add_column(style="dim")
     result.add_column()
     for name, value in rows:
-        result.add_row(name, str(value))
+        result.add_row(plain(name), plain(value))
     return result
+
+
+def plain(value: object) -> Text:
+    """``value`` as text rich shows as it is: a contact id ``[/bold]`` is not markup."""
+    return Text(str(value))

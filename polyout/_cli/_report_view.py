@@ -18,7 +18,14 @@ from polyout._campaign._events import CampaignStats
 from polyout._campaign._preflight import Preflight
 from polyout._campaign._summary import ResultsSummary
 from polyout._cli._durations import duration_text
-from polyout._cli._render import FINAL_ORDER, OPEN_ORDER, format_duration, key_value_table, table
+from polyout._cli._progress_line import (
+    FINAL_ORDER,
+    OPEN_ORDER,
+    calls_per_second,
+    format_duration,
+    plural,
+)
+from polyout._cli._render import key_value_table, table
 from polyout._cli._runlog import RunRecord
 from polyout._phone import mask_number
 
@@ -91,7 +98,7 @@ def _activity_rows(summary: ResultsSummary) -> list[tuple[str, object]]:
             f"{format_duration(summary.mean_time_to_final)} on average, "
             f"{format_duration(summary.longest_time_to_final)} at most",
         ),
-        ("achieved rate", f"{rate:.2f} calls/s over the span" if rate else "-"),
+        ("achieved rate", f"{calls_per_second(rate, '.2f')} over the span" if rate else "-"),
     ]
     if summary.failed:
         rows.append(
@@ -109,7 +116,7 @@ def run_renderables(summary: ResultsSummary, stats: CampaignStats) -> list[Rende
             ("retries scheduled", stats.retries),
             ("triggers not placed", stats.not_placed),
             ("rate limited (429)", stats.rate_limited),
-            ("achieved rate", f"{_run_rate(stats):.2f} calls/s"),
+            ("achieved rate", calls_per_second(_run_rate(stats), ".2f")),
             ("elapsed", format_duration(stats.elapsed)),
         ],
     )
@@ -128,7 +135,7 @@ def report_renderables(
     settings = [
         ("contacts file", config.source or "-"),
         ("API", f"{config.api} ({config.environment})" if config.environment else config.api),
-        ("rate", f"{config.rate:g} calls/s, {config.concurrency} in flight at most"),
+        ("rate", f"{calls_per_second(config.rate, 'g')}, {config.concurrency} in flight at most"),
         ("attempts", f"{config.max_attempts} at most, {duration_text(config.retry_delay)} apart"),
         ("window", config.window or "any time"),
     ]
@@ -140,7 +147,7 @@ def report_renderables(
         activity += [
             ("runs", f"{len(runs)} ({ended})"),
             ("time running", format_duration(active)),
-            ("rate while running", f"{triggers / active:.2f} calls/s" if active else "-"),
+            ("rate while running", calls_per_second(triggers / active, ".2f") if active else "-"),
             ("rate limited (429)", sum(run.rate_limited for run in runs)),
         ]
     else:
@@ -209,11 +216,12 @@ def preflight_renderables(preflight: Preflight, source: str) -> list[RenderableT
             waiting += f" (first opening {_when(preflight.next_opening)})"
         counts.append((f"outside {preflight.window} now", waiting))
     estimate = (
-        f"{format_duration(preflight.dialling_seconds)} of dialling at {preflight.rate:g} "
-        "calls/s (first attempts; retries come --retry-delay later)"
+        f"{format_duration(preflight.dialling_seconds)} of dialling at "
+        f"{calls_per_second(preflight.rate, 'g')} "
+        "(first attempts; retries come --retry-delay later)"
     )
     if preflight.calling_days and preflight.calling_days > 1:
-        estimate += f", over {preflight.calling_days} days of the calling window"
+        estimate += f", over {plural(preflight.calling_days, 'day')} of the calling window"
     counts.append(("estimated duration", estimate))
     countries = ", ".join(f"{code} {count}" for code, count in preflight.countries.items())
     counts.append(("countries", countries or "-"))

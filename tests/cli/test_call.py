@@ -150,12 +150,15 @@ def test_missing_key_and_server(
     )
 
 
-def test_unknown_sid_is_a_404_line(
+def test_unknown_sid_exits_1_not_as_a_connection_error(
     sandbox: SandboxThread, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # The API answered, about this sid: exit 3 would send the operator to the network.
     result = run_polyout(capsys, "status", "OUT-does-not-exist")
-    assert result.code == ExitCode.API
-    assert "not found (HTTP 404" in result.err
+    assert result.code == ExitCode.ATTENTION
+    assert result.err.startswith("polyout: error: no call OUT-does-not-exist (HTTP 404")
+    assert len(result.err.strip().splitlines()) == 1
+    assert "could not reach" not in result.err
 
 
 def test_verbose_logs_mask_numbers_and_hide_the_key(

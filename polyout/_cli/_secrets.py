@@ -1,0 +1,76 @@
+"""What the command must never print, found before anything is parsed, and removed from text.
+
+argparse echoes the tokens it does not understand (``unrecognized arguments: --api-key
+...``) before any namespace exists, so the secrets are taken from the raw arguments and
+the environment, not from parsed flags: a key is scrubbed even from the message that
+says its flag was misplaced. A URL's password is removed wherever a URL appears.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from urllib.parse import quote
+
+__all__ = ["redact_url", "scrub", "secrets_in"]
+
+#: Flags whose value is a credential: the client's key, and the sandbox's keys.
+_SECRET_FLAGS = ("--api-key", "--forbidden-key")
+#: Environment variables that hold a credential, and those that hold a URL.
+_ENVIRONMENT_SECRETS = ("POLYAI_API_KEY",)
+_ENVIRONMENT_URLS = ("POLYAI_BASE_URL",)
+# scheme://user:password@host: the password is everything between the first ':' of the
+# userinfo and the last '@' before the path (a password may itself contain '@').
+_URL_PASSWORD = re.compile(
+    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s:@]*:)(?P<secret>[^/?#\s]*)@"
+)
+# Too short to be a credential, and replacing it would mangle the text around it.
+_SHORTEST_SECRET = 4
+
+
+def _is_secret_flag(name: str) -> bool:
+    # argparse accepts any unambiguous prefix (--api-k for --api-key); "--api" alone is
+    # another flag (the API's name), so a prefix must be longer than that.
+    return len(name) > len("--api") and any(flag.startswith(name) for flag in _SECRET_FLAGS)
+
+
+def secrets_in(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> list[str]:
+    """Every credential in ``argv`` and the environment: keys, and passwords in URLs."""
+    found: list[str] = []
+    for index, token in enumerate(argv):
+        name, sep, value = token.partition("=")
+        if name.startswith("--") and _is_secret_flag(name):
+            if sep:
+                found.append(value)
+            elif index + 1 < len(argv):
+                found.append(argv[index + 1])
+        found += _url_passwords(token)
+    found += [environ[name] for name in _ENVIRONMENT_SECRETS if environ.get(name)]
+    for name in _ENVIRONMENT_URLS:
+        found += _url_passwords(environ.get(name, ""))
+    return found
+
+
+def _url_passwords(text: str) -> list[str]:
+    return [match["secret"] for match in _URL_PASSWORD.finditer(text) if match["secret"]]
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password in it replaced by ``***``."""
+    return _URL_PASSWORD.sub(lambda match: f"{match['head']}***@", url)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret replaced: the last guard before anything is printed.
+
+    A secret is also looked for as ``repr`` and JSON would escape it, and percent-encoded,
+    because that is how argparse, exceptions and URLs quote what they echo.
+    """
+    for secret in sorted(set(secrets), key=len, reverse=True):
+        if len(secret) < _SHORTEST_SECRET:
+            continue
+        for form in {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret)}:
+            text = text.replace(form, "***")
+    return redact_url(text)
