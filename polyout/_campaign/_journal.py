@@ -118,9 +118,7 @@ class Journal(JournalWrites, JournalReads):
         return cls._opened(target, JournalLock(target) if owner else None)
 
     @classmethod
-    def _opened(
-        cls, target: Path, lock: JournalLock | None, *, locked: bool = False
-    ) -> Journal:
+    def _opened(cls, target: Path, lock: JournalLock | None, *, locked: bool = False) -> Journal:
         """Open ``target``: a runner's if ``lock`` is given, else read-only (``locked``:
         the caller holds the lock, so no runner can be writing it meanwhile)."""
         try:
@@ -198,9 +196,7 @@ class Journal(JournalWrites, JournalReads):
             raise error
 
 
-def export_journal(
-    source: str | os.PathLike[str], destination: str | os.PathLike[str]
-) -> Path:
+def export_journal(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
     """Copy the journal at ``source`` into one self-contained file at ``destination``.
 
     The safe way to move or back up a journal: a consistent snapshot that includes what

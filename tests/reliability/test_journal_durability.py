@@ -117,11 +117,13 @@ def test_a_crash_before_the_rename_leaves_no_journal(
         raise KeyboardInterrupt
 
     with monkeypatch.context() as patch:
-        patch.setattr(os, "replace", crash)
+        patch.setattr(os, "link", crash)  # the journal is linked into place...
+        patch.setattr(os, "replace", crash)  # ...or renamed, where links do not exist
         with pytest.raises(KeyboardInterrupt):
             Journal.create(path, {"rate": 1.0}, 0.0)
     assert not path.exists()
-    Journal.create(path, {"rate": 2.0}, 0.0).close()  # the leftover is no obstacle
+    assert not list(tmp_path.iterdir())  # nor a partial file left behind
+    Journal.create(path, {"rate": 2.0}, 0.0).close()
     journal = Journal.open(path)
     assert journal.config() == {"rate": 2.0}
     journal.close()

@@ -1,0 +1,182 @@
+"""The journal's transactions: atomic steps, batched commits, and what a failed write means.
+
+Durability: the intent to dial and the sid are committed at once (synchronous=FULL,
+so not even a power cut loses them); everything else is batched and committed by
+:meth:`JournalCore.commit` every few hundred milliseconds. One connection does all the
+writing, in order, so a batch committed with an intent can never be newer than it.
+
+Each write method is one step, inside a savepoint: it happens whole or not at all, so
+a write refused half-way (a sid the server already gave, a trigger of the journal's own)
+never leaves a contact ``in_flight`` with an attempt that has no sid.
+
+A write the disk refuses (full, read-only, I/O error) rolls back to the last commit,
+which is consistent, and *poisons* the journal: every later write raises the same
+:class:`JournalError`. The runner then stops sending, and the campaign resumes from
+what was committed once the disk is fixed. Going on after a lost batch would journal
+contacts after a gap, or a sid for an intent the file never got.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from polyout._campaign._errors import JournalError
+from polyout._campaign._journal_schema import storage_error
+from polyout._campaign._lock import JournalLock
+
+__all__ = ["JournalCore"]
+
+_STORAGE_WORDS = ("disk is full", "readonly database", "disk i/o error", "unable to open")
+
+
+class JournalCore:
+    """A journal connection with its transaction rules. Not thread-safe: one owner."""
+
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, lock: JournalLock | None = None
+    ) -> None:
+        self._db = connection
+        self.path = path
+        self._lock = lock
+        self.pending_writes = 0
+        self._failed: JournalError | None = None
+        # The fingerprint of the input items journaled so far; written with the commit
+        # that makes their rows durable, so the two never disagree.
+        self._source_digest: str | None = None
+        self._source_dirty = False
+
+    # -- transactions --------------------------------------------------------------------
+    def commit(self) -> None:
+        """Make every write so far durable, or raise JournalError (and write no more)."""
+        self._check_usable()
+        if self._db.in_transaction:
+            try:
+                if self._source_dirty and self._source_digest is not None:
+                    self._set_meta("source_digest", self._source_digest)
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise self._poisoned(exc) from exc
+            self._source_dirty = False
+        self.pending_writes = 0
+
+    @contextlib.contextmanager
+    def _atomic(self) -> Iterator[None]:
+        """One write step: whole, or (on any error) as if it never began."""
+        self._check_usable()
+        try:
+            self._begin()
+            self._db.execute("SAVEPOINT step")
+        except sqlite3.Error as exc:
+            raise self._poisoned(exc) from exc
+        try:
+            yield
+        except BaseException as exc:
+            try:
+                self._db.execute("ROLLBACK TO step")
+                self._db.execute("RELEASE step")
+            except sqlite3.Error as undo:
+                raise self._poisoned(undo) from exc
+            if isinstance(exc, sqlite3.OperationalError) and _is_storage(exc):
+                raise self._poisoned(exc) from exc
+            raise
+        try:
+            self._db.execute("RELEASE step")
+        except sqlite3.Error as exc:
+            raise self._poisoned(exc) from exc
+
+    def _poisoned(self, exc: sqlite3.Error) -> JournalError:
+        """The disk refused a write: back to the last commit, and no write after this."""
+        if self._failed is None:
+            with contextlib.suppress(sqlite3.Error):
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+            self._failed = storage_error(self.path, exc)
+            self._source_dirty = False
+        return self._failed
+
+    def _check_usable(self) -> None:
+        if self._failed is not None:
+            raise self._failed
+
+    @property
+    def failed(self) -> JournalError | None:
+        """Why the journal takes no more writes, if a write failed."""
+        return self._failed
+
+    def _begin(self) -> None:
+        if not self._db.in_transaction:
+            self._db.execute("BEGIN")
+
+    def _write(self, sql: str, params: tuple[Any, ...]) -> None:
+        self._db.execute(sql, params)
+        self.pending_writes += 1
+
+    def _update(self, seq: int, expected: str, sql: str, params: tuple[Any, ...]) -> None:
+        """Update one contact that must be in state ``expected`` (else JournalError)."""
+        cursor = self._db.execute(f"{sql} WHERE seq = ? AND state = ?", (*params, seq, expected))
+        if cursor.rowcount != 1:
+            raise JournalError(f"contact #{seq} is not {expected}: refusing the change")
+        self.pending_writes += 1
+
+    def _log(
+        self,
+        seq: int,
+        attempt: int | None,
+        now: float,
+        event: str,
+        *,
+        call_sid: str | None = None,
+        status: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO log (contact, attempt, at, event, call_sid, status, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (seq, attempt, now, event, call_sid, status, detail),
+        )
+
+    def _meta(self, key: str) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
+
+    def checkpoint(self, mode: str = "PASSIVE") -> bool:
+        """Copy the WAL into the main file; whether all of it went (no reader held it back)."""
+        if self._failed is not None or self._db.in_transaction:
+            return False
+        try:
+            busy, frames, copied = self._db.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+        except sqlite3.Error:
+            return False  # a checkpoint is an optimisation: the WAL still holds it all
+        return bool(busy == 0 and frames == copied)
+
+    # -- reading -------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """A read that SQLite (or JSON in a column) cannot complete: the file is damaged.
+
+        The journal's own refusals (IntegrityError from its triggers) are not damage and
+        pass through; anything else would otherwise surface as a bare sqlite3 error.
+        """
+        try:
+            yield
+        except sqlite3.IntegrityError:
+            raise
+        except (sqlite3.DatabaseError, ValueError, TypeError, OverflowError) as exc:
+            raise JournalError(
+                f"{self.path} is damaged ({exc}): it cannot be read safely"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<Journal {str(self.path)!r}>"
+
+
+def _is_storage(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return any(words in text for words in _STORAGE_WORDS)
