@@ -24,11 +24,15 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import attrs
 from sandbox_load import cpu_seconds as process_cpu
+
+import polyout
 
 ROW_PREFIX = "BENCH-ROW "
 RESULT_PREFIX = "BENCH-RESULT "
@@ -149,6 +153,13 @@ def at_most(value: float, limit: float) -> bool:
     return not math.isnan(value) and value <= limit
 
 
+def percentile(values: Sequence[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
 def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
@@ -258,9 +269,30 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
+def can_pin() -> bool:
+    """Whether the server and the client can each have a core of their own."""
+    return hasattr(os, "sched_setaffinity") and len(os.sched_getaffinity(0)) >= 2
+
+
+def pin(cpu: int) -> None:
+    """Run this process on core ``cpu`` only (what ``taskset -c CPU`` does)."""
+    os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[cpu]})
+
+
 @contextlib.asynccontextmanager
-async def sandbox(*flags: str) -> AsyncIterator[SandboxProcess]:
-    """``python -m polyout.sandbox`` on a free loopback port, stopped (SIGINT) on exit."""
+async def sandbox(*flags: str, cpu: int | None = None) -> AsyncIterator[SandboxProcess]:
+    """``python -m polyout.sandbox`` on a free loopback port, stopped (SIGINT) on exit.
+
+    With ``cpu``, the sandbox runs on that core only (chosen before this process is
+    pinned elsewhere: see :func:`pin`).
+    """
+    chosen = sorted(os.sched_getaffinity(0))[cpu] if cpu is not None else None
+
+    def prepare() -> None:
+        _die_with_parent()
+        if chosen is not None:
+            os.sched_setaffinity(0, {chosen})
+
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -268,7 +300,7 @@ async def sandbox(*flags: str) -> AsyncIterator[SandboxProcess]:
         *("--host", "127.0.0.1", "--port", "0", "--seed", "1", "--api-key", API_KEY),
         *flags,
         stdout=asyncio.subprocess.PIPE,
-        preexec_fn=_die_with_parent,
+        preexec_fn=prepare,
     )
     try:
         assert process.stdout is not None
@@ -285,6 +317,47 @@ async def sandbox(*flags: str) -> AsyncIterator[SandboxProcess]:
             except asyncio.TimeoutError:
                 process.kill()
                 await process.wait()
+
+
+@attrs.define
+class Followed:
+    """When each call's end was reported (wall time), and how many status polls were made."""
+
+    seen: dict[str, float] = attrs.Factory(dict)
+    polls: int = 0
+
+
+def count_polls(client: polyout.Client, followed: Followed) -> None:
+    """Count every status read ``client`` makes (retries inside one read count once)."""
+    original = client.get_status
+
+    async def counted(
+        call_sid: str, *, pacer: polyout.RequestPacer | None = None
+    ) -> polyout.CallStatus:
+        followed.polls += 1
+        return await original(call_sid, pacer=pacer)
+
+    client.get_status = counted  # type: ignore[method-assign]
+
+
+async def call_ends(
+    session: aiohttp.ClientSession, url: str, sids: Iterator[str] | Sequence[str], scale: float
+) -> dict[str, float]:
+    """The wall time at which each call ended on the sandbox (``/_sandbox/calls``).
+
+    The sandbox's simulated time runs ``scale`` times faster than the wall clock: its
+    ``now`` (read once, ``/_sandbox/config``) ties the two together.
+    """
+    before = time.time()
+    async with session.get(f"{url}/_sandbox/config") as response:
+        sandbox_now = datetime.fromisoformat((await response.json())["now"]).timestamp()
+    wall_at_now = (before + time.time()) / 2
+    ends = {}
+    for sid in sids:
+        async with session.get(f"{url}/_sandbox/calls/{sid}") as response:
+            ended = datetime.fromisoformat((await response.json())["ended_at"]).timestamp()
+        ends[sid] = wall_at_now + (ended - sandbox_now) / scale
+    return ends
 
 
 # -- worker subprocesses (for a clean peak RSS per side) -----------------------------------

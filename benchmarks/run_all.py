@@ -21,7 +21,15 @@ from pathlib import Path
 import _harness as h
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ("client_overhead", "pacing", "scale", "memory", "journal", "polling")
+BENCHMARKS = (
+    "client_overhead",
+    "pacing",
+    "scale",
+    "memory",
+    "journal",
+    "polling",
+    "campaign_speed",
+)
 TIMEOUT = 600.0  # per benchmark: everything stops by itself
 
 

@@ -13,7 +13,15 @@ from pathlib import Path
 import pytest
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-SCRIPTS = ("client_overhead", "pacing", "scale", "memory", "journal", "polling")
+SCRIPTS = (
+    "client_overhead",
+    "pacing",
+    "scale",
+    "memory",
+    "journal",
+    "polling",
+    "campaign_speed",
+)
 ROW_PREFIX = "BENCH-ROW "
 
 
