@@ -15,6 +15,7 @@ from typing import Any
 
 from polyout import CallStatus, Client, RequestPacer
 from polyout._campaign._clock import Clock, ScaledClock
+from polyout._campaign._events import CampaignEvent, EventKind
 from polyout._campaign._poll_budget import AutoPollBudget
 from polyout._campaign._runner import Campaign
 from polyout._pacing import Pacer
@@ -53,6 +54,42 @@ def fast_calls(duration: float) -> SandboxConfig:
         ring_duration=1.0,
         call_duration=duration - 2.0,
     )
+
+
+async def test_the_default_budget_polls_every_call_in_flight_within_its_interval(
+    start_rig: StartRig,
+) -> None:
+    rig = await start_rig(config=fast_calls(15.0), scale=SCALE)
+    clock = ScaledClock(scale=SCALE)
+    placed: dict[str, float] = {}
+
+    def on_event(event: CampaignEvent) -> None:
+        if event.kind is EventKind.PLACED and event.call_sid is not None:
+            placed[event.call_sid] = clock.time()
+
+    client = PollLog(
+        clock, "agents", api_key="test-key", base_url=rig.sandbox.base_url, agent_id=AGENT_ID
+    )
+    async with client:
+        campaign = Campaign(
+            client,
+            contacts(200),
+            journal=rig.journal,
+            rate=2000.0,
+            concurrency=200,
+            max_attempts=1,
+            clock=clock,
+            on_event=on_event,
+        )  # no poll_rate: the default budget
+        summary = await campaign.run()
+    assert {k: n for k, n in summary.states.items() if n} == {"success": 200}
+    waits = [
+        later - earlier
+        for sid, at in placed.items()
+        for earlier, later in zip([at, *client.read[sid]], client.read[sid], strict=False)
+    ]
+    # The fixed budget of 20/s polled each of these calls every 100 clock seconds.
+    assert max(waits) <= LONGEST + SLACK, sorted(waits)[-10:]
 
 
 async def test_an_explicit_poll_rate_overrides_the_automatic_budget(start_rig: StartRig) -> None:
