@@ -121,6 +121,8 @@ class CampaignConfig:
     retry_delay: float = _checked(_duration_or_zero, 1800.0)
     window: str | None = None
     default_timezone: str | None = None
+    default_country: str | None = None
+    """The region of national numbers in rows without a country code (None in 0.1 journals)."""
     poll_deadline: float = _checked(_positive_duration, DEFAULT_POLL_DEADLINE)
     poll_interval: tuple[float, float] = attrs.field(default=(2.0, 5.0), converter=_poll_interval)
     poll_rate: float | None = _checked(_rate_or_automatic, DEFAULT_POLL_RATE)

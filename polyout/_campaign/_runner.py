@@ -73,7 +73,13 @@ from polyout._campaign._journal import (
     DuplicateCallSid,
     Journal,
 )
-from polyout._campaign._planning import Planned, Planner, Refused, load_suppression_list
+from polyout._campaign._planning import (
+    Planned,
+    Planner,
+    Refused,
+    checked_country,
+    load_suppression_list,
+)
 from polyout._campaign._poller import FollowedCall, Poller
 from polyout._campaign._readers import ContactSource, aiter_contacts
 from polyout._campaign._schedule import CallingWindow
@@ -134,6 +140,8 @@ class Campaign:
     * ``window``: local calling hours (``"09:00-20:00"`` or a :class:`CallingWindow`) in
       the callee's time zone (the contact's, else the number's, else
       ``default_timezone``); outside them a contact waits for the next opening.
+    * ``default_country``: the country (``"US"``) of national numbers in contacts with no
+      country code of their own; a number written with ``+`` is read as written.
     * ``suppress``: do-not-call numbers, or the path of a file of them.
     * ``poll_interval``: (shortest, longest) seconds between status polls;
       ``poll_deadline``: seconds after the trigger when a call still not final becomes
@@ -163,6 +171,7 @@ class Campaign:
         retry_delay: float = 1800.0,
         window: CallingWindow | str | None = None,
         default_timezone: str | None = None,
+        default_country: str | None = None,
         suppress: Iterable[str] | str | os.PathLike[str] = (),
         poll_deadline: float = DEFAULT_POLL_DEADLINE,
         poll_interval: float | tuple[float, float] = (2.0, 5.0),
@@ -182,6 +191,7 @@ class Campaign:
             retry_delay=retry_delay,
             window=window_text(parsed_window),
             default_timezone=check_timezone(default_timezone),
+            default_country=checked_country(default_country),
             poll_deadline=poll_deadline,
             poll_interval=poll_interval,
             poll_rate=poll_rate,
@@ -221,6 +231,7 @@ class Campaign:
         poll_rate: float | None = None,
         stop_grace: float | None = None,
         requeue_unknown: bool = False,
+        default_country: str | None = None,
         clock: Clock | None = None,
         on_event: EventCallback | Iterable[EventCallback] | None = None,
     ) -> Campaign:
@@ -230,7 +241,8 @@ class Campaign:
         a sid become ``unknown``. If the earlier run had not read all of its input, the
         rest is read from the stored file path, or from ``contacts`` (the same source,
         from its beginning: the items already journaled are skipped). ``rate``,
-        ``concurrency``, ``poll_rate`` and ``stop_grace`` may be changed.
+        ``concurrency``, ``poll_rate`` and ``stop_grace`` may be changed;
+        ``default_country``, if given, must be the one the campaign started with.
         """
         path = os.fspath(journal)
         stored = Journal.open(path, owner=False)
@@ -255,6 +267,13 @@ class Campaign:
                 f"{path} was run through another connection ({mismatch}): resume it "
                 "through the same one, or its calls would be followed, and the rest "
                 "dialled, in the wrong place"
+            )
+        country = checked_country(default_country)
+        if country is not None and country != config.default_country:
+            # The rows already planned were read in the stored country: one list, one way.
+            raise JournalError(
+                f"{path} reads national numbers with default_country="
+                f"{config.default_country!r}, not {country!r}"
             )
         changes: dict[str, Any] = {
             "rate": rate,
@@ -643,6 +662,7 @@ class Campaign:
             suppress=journal.suppressed_numbers(),
             window=self._window,
             default_timezone=config.default_timezone,
+            default_country=config.default_country,
             record=_JournalRecord(journal),
         )
         skip = journal.contact_count()
