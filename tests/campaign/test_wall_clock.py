@@ -11,8 +11,8 @@ from __future__ import annotations
 import asyncio
 import time
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -26,7 +26,10 @@ _STEP = 14 * 3600.0  # to 23:57, hours after the window closed
 
 
 class _SteppingClock:
-    """Real time from 09:57 in New York (the contacts' zone), until ``step()`` moves the wall clock on by 14 hours."""
+    """Real time from 09:57 in New York (the contacts' zone), until ``step()``.
+
+    A step moves the wall clock on by 14 hours, as NTP or a machine waking up would.
+    """
 
     def __init__(self) -> None:
         self._origin = time.monotonic()
