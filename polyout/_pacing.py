@@ -7,7 +7,10 @@ with 429. And its rate cannot change while tasks wait on it, which backing off n
 Here waiters queue in FIFO order and one timer releases them one at a time, each in
 its own slot ``1 / rate`` after the previous one (plus a 1% guard for network jitter,
 so ``rate + 1`` triggers never land inside one second). A 429 pauses every waiter until
-Retry-After has passed and halves the rate; each later success wins a little back.
+Retry-After has passed (one second without one, never more than ``max_pause``: a
+``Retry-After: inf`` must not freeze a campaign) and halves the rate, at most once per
+pause and never below ``min_rate`` (a sixteenth of the rate unless told otherwise); each
+later success wins back a 25th of the rate.
 
 Slots follow each other, not the moments the loop actually got round to a release:
 a timer fires up to a millisecond late (epoll counts whole milliseconds), and spacing
@@ -25,8 +28,12 @@ trigger arrives up to 16 ms late, and the 101st of a run at 100/s then met a 429
 from __future__ import annotations
 
 import asyncio
+import math
 from collections import deque
 from typing import Protocol
+
+from polyout._errors import ConfigurationError
+from polyout._retry import MAX_RETRY_AFTER
 
 __all__ = ["Pacer", "RequestPacer"]
 
@@ -36,6 +43,7 @@ _RECOVERY_STEPS = 25  # successes to climb from zero back to the full rate
 _LATE_CREDIT = 0.002  # seconds of a late release not passed on to the next: a fifth of the guard
 _COLD_START = 0.03  # extra seconds after the first release of a quiet pacer (a new connection)
 _QUIET = 1.0  # seconds without a release after which the pacer counts as quiet
+_DEFAULT_PAUSE = 1.0  # seconds everyone pauses on a 429 that says nothing of how long
 
 
 class RequestPacer(Protocol):
@@ -61,13 +69,31 @@ class RequestPacer(Protocol):
 
 
 class Pacer:
-    """At most ``rate`` acquisitions per second, spaced evenly, with a shared pause."""
+    """At most ``rate`` acquisitions per second, spaced evenly, with a shared pause.
 
-    def __init__(self, rate: float, *, min_rate: float | None = None) -> None:
-        if not rate > 0:
-            raise ValueError("rate must be positive")
-        self.target_rate = float(rate)
-        self.min_rate = float(min_rate) if min_rate is not None else self.target_rate / 16
+    ``min_rate`` is the floor 429s slow it to (default ``rate / 16``); ``max_pause`` the
+    longest a 429's Retry-After pauses everyone (default five minutes). Settings that
+    cannot work (zero, negative, NaN, infinite) raise :class:`polyout.ConfigurationError`.
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        min_rate: float | None = None,
+        max_pause: float = MAX_RETRY_AFTER,
+    ) -> None:
+        self.target_rate = _positive_finite("rate", rate)
+        self.min_rate = (
+            _positive_finite("min_rate", min_rate)
+            if min_rate is not None
+            else self.target_rate / 16
+        )
+        if self.min_rate > self.target_rate:
+            raise ConfigurationError(
+                "min_rate", f"must not exceed rate ({rate:g}), not {min_rate:g}"
+            )
+        self.max_pause = _positive_finite("max_pause", max_pause, zero_ok=True)
         self.rate = self.target_rate
         self.rate_limited = 0  #: how many 429s were reported
         self._waiters: deque[asyncio.Future[None]] = deque()
@@ -118,7 +144,10 @@ class Pacer:
         loop = self._loop = asyncio.get_running_loop()
         now = loop.time()
         self.rate_limited += 1
-        pause = retry_after if retry_after is not None else 1.0
+        if retry_after is None or math.isnan(retry_after):
+            pause = _DEFAULT_PAUSE
+        else:
+            pause = min(max(retry_after, 0.0), self.max_pause)
         self._paused_until = max(self._paused_until, now + pause)
         # One burst of 429s is one signal: halve at most once per pause.
         if now >= self._last_decrease + max(pause, self.interval):
@@ -162,3 +191,13 @@ class Pacer:
                 self._last_release = max(slot, now - _LATE_CREDIT)
                 break
         self._arm()
+
+
+def _positive_finite(setting: str, value: object, *, zero_ok: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigurationError(setting, f"must be a finite number, not {value!r}")
+    if value < 0 or (value == 0 and not zero_ok):
+        raise ConfigurationError(
+            setting, f"must be {'0 or more' if zero_ok else 'positive'}, not {value!r}"
+        )
+    return float(value)

@@ -8,6 +8,7 @@ else after the request left is :class:`TriggerOutcomeUnknown` and is never re-se
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Mapping
@@ -18,18 +19,32 @@ import backoff
 
 from polyout._errors import (
     APIStatusError,
+    ConfigurationError,
     RateLimitError,
     ServerError,
     TransportError,
     TriggerOutcomeUnknown,
 )
 
-__all__ = ["RetryPolicy", "is_testing", "parse_retry_after", "retrying", "set_testing"]
+__all__ = [
+    "MAX_RETRY_AFTER",
+    "RetryPolicy",
+    "is_testing",
+    "parse_retry_after",
+    "retrying",
+    "set_testing",
+]
 
 T = TypeVar("T")
 
 #: 500 and 502 are documented as "the call was not placed, retry with backoff".
 TRIGGER_RETRYABLE_5XX = frozenset({500, 502})
+
+#: The longest wait a server is believed to ask for. ``Retry-After: inf`` or ``1e12``
+#: is a broken or hostile server, and taken at its word it froze polling for ever and
+#: crashed campaigns computing a date years ahead. A server still busy after five minutes
+#: answers the next request with another 429, so nothing is lost by asking again then.
+MAX_RETRY_AFTER = 300.0
 
 _testing = False
 
@@ -57,10 +72,24 @@ class RetryPolicy:
     first_wait: float = 0.5
 
     def __attrs_post_init__(self) -> None:
+        # Named as the Client's keywords, which is where users set them.
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise ConfigurationError(
+                "max_retries", f"must be a whole number, not {self.max_retries!r}"
+            )
         if self.max_retries < 0:
-            raise ValueError("max_retries must be >= 0")
-        if self.max_wait < 0 or self.first_wait <= 0:
-            raise ValueError("waits must be positive")
+            raise ConfigurationError("max_retries", f"must be 0 or more, not {self.max_retries}")
+        _require_wait("max_retry_wait", self.max_wait, zero_ok=True)
+        _require_wait("first_wait", self.first_wait, zero_ok=False)
+
+
+def _require_wait(setting: str, value: object, *, zero_ok: bool) -> None:
+    """A wait in seconds: a finite number (NaN or inf would sleep for ever or never)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigurationError(setting, f"must be a finite number of seconds, not {value!r}")
+    if value < 0 or (value == 0 and not zero_ok):
+        bound = "0 or more" if zero_ok else "more than 0"
+        raise ConfigurationError(setting, f"must be {bound} seconds, not {value!r}")
 
 
 def is_retryable(exc: BaseException, *, trigger: bool) -> bool:
@@ -78,31 +107,40 @@ def is_retryable(exc: BaseException, *, trigger: bool) -> bool:
 def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
     """Seconds the server asked us to wait: ``retry-after-ms``, else ``Retry-After``.
 
-    ``Retry-After`` may be seconds or an HTTP date; a date in the past means zero.
-    Unreadable values are ignored rather than trusted.
+    ``Retry-After`` may be seconds or an HTTP date. The answer is always usable as a
+    wait: a negative value or a date in the past means zero, anything longer than
+    :data:`MAX_RETRY_AFTER` (``inf`` included) means that, and an unreadable value
+    (garbage, NaN) is ignored rather than trusted, as if the header were absent.
     """
     millis = headers.get("retry-after-ms")
     if millis is not None:
-        try:
-            value = float(millis) / 1000
-        except ValueError:
-            value = -1.0
-        if value >= 0 and value == value:  # not NaN
-            return value
+        asked = _seconds(millis, scale=1000)
+        if asked is not None:
+            return asked
     text = headers.get("Retry-After")
     if text is None:
         return None
-    text = text.strip()
+    asked = _seconds(text, scale=1)
+    if asked is not None:
+        return asked
     try:
-        seconds = float(text)
+        when = email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    current = time.time() if now is None else now
+    return _bounded(when.timestamp() - current)
+
+
+def _seconds(text: str, *, scale: float) -> float | None:
+    try:
+        value = float(text) / scale
     except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        current = time.time() if now is None else now
-        return max(when.timestamp() - current, 0.0)
-    return seconds if seconds >= 0 and seconds == seconds else None
+        return None
+    return None if math.isnan(value) else _bounded(value)
+
+
+def _bounded(seconds: float) -> float:
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def _waits(policy: RetryPolicy) -> Generator[float, Any, None]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -26,6 +28,7 @@ class Seen:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    arrived: float = 0.0  # the loop's clock when the request's head was read
 
     def json(self) -> Any:
         return json.loads(self.body)
@@ -57,6 +60,7 @@ class ScriptedAPI:
         self.replies.extend(replies)
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
+        arrived = asyncio.get_running_loop().time()
         self.seen.append(
             Seen(
                 request.method,
@@ -65,6 +69,7 @@ class ScriptedAPI:
                 dict(request.query),
                 dict(request.headers),
                 await request.read(),
+                arrived,
             )
         )
         reply = self.replies.popleft() if self.replies else self.default
@@ -140,11 +145,30 @@ async def raw_server(
 async def cut_after_request(
     state: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
-    """Read the whole request, then drop the connection without a byte of answer."""
+    """Read the whole request, then drop the connection without a byte of answer.
+
+    The kernel closes it with FIN (nothing unread is left), so this is a clean close
+    as aiohttp sees it; ``reset_after_request`` is the reset.
+    """
     await read_request(reader)
     state.requests_read += 1
-    transport = writer.transport
-    transport.abort()  # a reset rather than a clean close
+    writer.transport.abort()
+
+
+async def reset_after_request(
+    state: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+) -> None:
+    """Read the whole request, then reset the connection: a real TCP RST.
+
+    Closing with ``SO_LINGER`` set to zero seconds discards the socket at once and sends
+    RST, so aiohttp sees "connection reset by peer" (``ClientOSError``), as from a
+    crashed proxy. ``cut_after_request`` closes cleanly instead (``ServerDisconnectedError``).
+    """
+    await read_request(reader)
+    state.requests_read += 1
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
 
 
 async def never_answer(
@@ -157,8 +181,6 @@ async def never_answer(
 
 def closed_port() -> int:
     """A loopback port with nothing listening (bound, then released)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
