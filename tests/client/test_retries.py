@@ -163,10 +163,11 @@ async def test_status_retries_transient_errors(api: ScriptedAPI, status: int) ->
 
 
 async def test_garbled_status_body_is_a_transport_error(api: ScriptedAPI) -> None:
-    api.script(*[Reply(200, raw=b"not json")] * 4)
+    api.script(Reply(200, raw=b"not json"), Reply(200, {"status": "calling"}))
     async with platform(api.base_url) as client:
         with pytest.raises(polyout.TransportError, match="no JSON object"):
             await client.get_status("OUT-1")
+    assert len(api.seen) == 1  # an answer came: reported as it is, not retried into another
 
 
 async def test_trigger_answer_without_sid_is_unknown_not_resent(api: ScriptedAPI) -> None:
@@ -241,11 +242,17 @@ async def test_testing_switch_makes_waits_zero(api: ScriptedAPI) -> None:
     assert time.monotonic() - started < 0.5
 
 
+@pytest.mark.usefixtures("real_waits")
 async def test_cancellation_is_not_swallowed_by_retries(api: ScriptedAPI) -> None:
-    api.script(Reply(200, {"status": "queued"}, delay=5))
+    api.script(Reply(503, {"error": "busy"}), Reply(200, {"status": "queued"}))
     async with platform(api.base_url) as client:
+        client.retry_policy = RetryPolicy(max_retries=3, max_wait=10, first_wait=4)
         task = asyncio.create_task(client.get_status("OUT-1"))
-        await asyncio.sleep(0.1)
+        await asyncio.sleep(0.3)
+        assert len(api.seen) == 1  # the first try was answered: now in the 2-4 s retry wait
+        assert not task.done()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
-            await task
+            await asyncio.wait_for(task, 1)
+        await asyncio.sleep(0.1)
+    assert len(api.seen) == 1  # the cancelled wait sent nothing more
