@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: test lint typecheck pytest reliability demo bench clean
+.PHONY: test lint typecheck pytest reliability demo bench mutants clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ demo: $(BIN)/.installed
 ## Every benchmark, one table of ratios against baselines measured in the same run.
 bench: $(BIN)/.installed
 	$(BIN)/python benchmarks/run_all.py
+
+## Mutation testing of the exactly-once core (client, retries, pacing), on a copy of the
+## tree: each surviving mutant is a change no test noticed. MUTANTS_ARGS="--only _pacing".
+mutants: $(BIN)/.installed
+	$(BIN)/python tests/mutants.py $(MUTANTS_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache .pytest_cache
