@@ -106,20 +106,38 @@ def mask_number(number: str) -> str:
     return "+" + code + "*" * (len(rest) - 3) + rest[-3:]
 
 
-def scrub_number(data: bytes, number: str) -> bytes:
-    """``data`` with every copy of ``number`` masked, however it was written.
+# What servers put between the digits of a number they format: spaces (a no-break space
+# too), dots, dashes, slashes and brackets, as in "+1 (415) 555-2671" or "415.555.2671".
+_SEPARATORS = rb"(?:[ \t.\-/()]|\xc2\xa0)*"
+# Any number written internationally: "+" (or JSON's "\u002B") then 7 to 15 digits with
+# at most two separators between digits. The "+" keeps dates and ids out of it.
+_INTERNATIONAL = re.compile(rb"(?:\+|\\u002[bB])\d(?:(?:[ .\-()]|\xc2\xa0){0,2}\d){6,14}")
 
-    The national digits are what every spelling shares (``+447700900750``,
-    ``447700900750``, ``07700900750``), so they are what is masked.
+
+def scrub_numbers(data: bytes, number: str | None = None) -> bytes:
+    """``data`` with every written phone number masked, however it was formatted.
+
+    ``number`` (E.164, the one we sent) is found by its national digits, which every
+    spelling shares (``+1 415 555-2671``, ``(415) 555-2671``, ``07700 900750``), with any
+    separators between them. Any other number written with a leading ``+`` is masked too.
     """
-    if not number.startswith("+"):
+    data = _INTERNATIONAL.sub(_mask_international, data)
+    if number is None or not number.startswith("+"):
         return data
     digits = number[1:]
     national = digits[len(_country_prefix(digits)) :]
     if len(national) < 6:  # too short to find safely in ordinary text
         return data
-    masked = "*" * (len(national) - 3) + national[-3:]
-    return data.replace(national.encode(), masked.encode())
+    pattern = _SEPARATORS.join(re.escape(digit.encode()) for digit in national)
+    masked = ("*" * (len(national) - 3) + national[-3:]).encode()
+    return re.sub(pattern, masked, data)
+
+
+def _mask_international(match: re.Match[bytes]) -> bytes:
+    digits = bytes(ch for ch in match.group() if 0x30 <= ch <= 0x39).decode()
+    if match.group().startswith(b"\\"):
+        digits = digits[3:]  # the "002" of the escaped "+"
+    return mask_number("+" + digits).encode()
 
 
 def _country_prefix(digits: str) -> str:

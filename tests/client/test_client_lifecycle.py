@@ -37,7 +37,7 @@ def test_api_key_and_base_url_come_from_the_environment(monkeypatch: pytest.Monk
     monkeypatch.setenv("POLYAI_BASE_URL", "http://127.0.0.1:9/")
     client = polyout.Client("platform")
     assert client.base_url == "http://127.0.0.1:9"
-    assert client._api_key.reveal() == "from-env"
+    assert client._sender._api_key.reveal() == "from-env"
 
 
 @pytest.mark.parametrize(
@@ -97,8 +97,8 @@ async def test_client_works_without_context_manager(api: ScriptedAPI) -> None:
     client = polyout.Client("platform", api_key="k", base_url=api.base_url)
     assert "unopened" in repr(client)
     await client.get_status("OUT-1")
-    assert client._session is not None
-    session = client._session
+    assert client._holder.session is not None
+    session = client._holder.session
     await client.aclose()
     assert session.closed
 
@@ -114,11 +114,11 @@ async def test_caller_owned_session_is_used_and_never_closed(api: ScriptedAPI) -
 
 
 def test_bad_numeric_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="max_retries"):
+    with pytest.raises(polyout.ConfigurationError, match="max_retries"):
         polyout.Client("platform", api_key="k", region="us", max_retries=-1)
-    with pytest.raises(ValueError, match="positive"):
+    with pytest.raises(polyout.ConfigurationError, match="more than zero"):
         polyout.Client("platform", api_key="k", region="us", timeout=0)
-    with pytest.raises(ValueError, match="connect"):
+    with pytest.raises(polyout.ConfigurationError, match="connect"):
         polyout.Timeout(connect=10, total=5)
 
 

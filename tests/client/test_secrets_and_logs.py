@@ -10,7 +10,7 @@ import sys
 import pytest
 
 import polyout
-from tests.client.servers import Reply, ScriptedAPI, cut_after_request, raw_server
+from tests.client.servers import Reply, ScriptedAPI, closed_port, cut_after_request, raw_server
 
 KEY = "sk-live-SUPERSECRET-123"
 NUMBER = "+447911123456"
@@ -32,7 +32,7 @@ async def test_key_never_leaks(api: ScriptedAPI, caplog: pytest.LogCaptureFixtur
             await client.get_status("OUT-1")
     texts += [str(caught.value), repr(caught.value), caught.value.body, repr(vars(caught.value))]
     texts += [record.getMessage() for record in caplog.records]
-    texts += [repr(client._api_key), repr(vars(client))]
+    texts += [repr(client._sender._api_key), repr(vars(client))]
     assert api.seen[0].headers["X-PolyAi-Auth-Token"] == KEY  # it was sent...
     for text in texts:
         assert KEY not in text  # ...and shown nowhere
@@ -92,3 +92,141 @@ def test_polyout_log_env_turns_on_debug_logging() -> None:
     )
     assert done.stdout.split() == [str(logging.DEBUG), "2"]
     assert "DEBUG polyout: visible" in done.stderr
+
+
+# -- a key echoed back JSON-escaped (issue 17, item 18) --------------------------------
+
+SLASHED_KEY = "sk-live/SUPER+secret-123"
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        "sk-live\\/SUPER+secret-123",  # JSON may escape "/"
+        "sk-live/\\u0053UPER\\u002bsecret-123",  # ... and any character as \uXXXX
+        "\\u0073\\u006B-live\\/SUPER\\u002Bsecret-123",
+    ],
+)
+async def test_key_echoed_json_escaped_never_leaks(
+    api: ScriptedAPI, caplog: pytest.LogCaptureFixture, echoed: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="polyout")
+    body = f'{{"error": "bad key {echoed}", "key": "{echoed}"}}'.encode()
+    api.script(
+        Reply(502, raw=body, headers={"Content-Type": "application/json"}),
+        Reply(401, raw=body, headers={"Content-Type": "application/json"}),
+    )
+    async with polyout.Client("platform", api_key=SLASHED_KEY, base_url=api.base_url) as client:
+        with pytest.raises(polyout.AuthenticationError) as caught:
+            await client.trigger_call(NUMBER)
+    error = caught.value
+    assert error.parsed is not None
+    assert "***" in error.parsed["key"]
+    texts = [str(error), repr(error), error.body, error.message, repr(error.parsed)]
+    texts += [record.getMessage() for record in caplog.records]
+    assert any("retrying" in text for text in texts)  # the 502 reached a WARNING log
+    for text in texts:
+        assert SLASHED_KEY not in text
+        assert echoed not in text
+        assert "SUPER" not in text
+
+
+# -- a password in base_url (item 19) --------------------------------------------------
+
+
+async def test_base_url_password_is_never_shown(
+    api: ScriptedAPI, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="polyout")
+    password = "hunter2-very-secret"
+    url = api.base_url.replace("http://", f"http://ops:{password}@")
+    api.script(Reply(400, {"error": "bad"}))
+    client = polyout.Client("platform", api_key=KEY, base_url=url)
+    texts = [repr(client), str(client), client.base_url, repr(vars(client))]
+    async with client:
+        with pytest.raises(polyout.BadRequestError) as caught:
+            await client.trigger_call(NUMBER)
+    refused = polyout.Client(
+        "platform",
+        api_key=KEY,
+        base_url=f"http://ops:{password}@127.0.0.1:{closed_port()}",
+        max_retries=0,
+    )
+    async with refused:
+        with pytest.raises(polyout.TransportError) as unreachable:
+            await refused.get_status("OUT-1")
+    texts += [str(caught.value), repr(caught.value), str(unreachable.value), repr(refused)]
+    texts += [record.getMessage() for record in caplog.records]
+    assert api.seen[0].headers["Authorization"].startswith("Basic ")  # still used...
+    assert "ops:***@" in repr(client)
+    for text in texts:
+        assert password not in text  # ...never shown
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://u:secret@host:8080/x?y=1", "http://u:***@host:8080/x?y=1"),
+        ("https://token-only@host", "https://***@host"),
+        ("https://host/path", "https://host/path"),
+        ("http://u:p@ss:w@rd@host", "http://u:***@host"),
+        ("not a url u:secret@host", "not a url u:***@host"),
+        ("http://u:secret@[::1", "http://u:***@[::1"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    from polyout._secrets import redact_url
+
+    assert redact_url(url) == shown
+
+
+# -- numbers the server formatted its own way (item 20) --------------------------------
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "+1 415 555-2671",
+        "(415) 555-2671",
+        "415.555.2671",
+        "+1-415-555-2671",
+        "1 (415) 555 2671",
+        "\\u002B14155552671",
+    ],
+)
+async def test_formatted_number_is_masked_in_errors_and_logs(
+    api: ScriptedAPI, caplog: pytest.LogCaptureFixture, written: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="polyout")
+    body = f'{{"error": "cannot call {written} now"}}'.encode()
+    api.script(
+        Reply(502, raw=body, headers={"Content-Type": "application/json"}),
+        Reply(400, raw=body, headers={"Content-Type": "application/json"}),
+    )
+    async with polyout.Client("platform", api_key=KEY, base_url=api.base_url) as client:
+        with pytest.raises(polyout.BadRequestError) as caught:
+            await client.trigger_call("+14155552671")
+    texts = [str(caught.value), caught.value.body, repr(caught.value.parsed)]
+    texts += [record.getMessage() for record in caplog.records]
+    for text in texts:
+        digits = "".join(ch for ch in text if ch.isdigit())
+        assert "4155552" not in digits, text
+        assert "555-2671" not in text
+        assert "555 2671" not in text
+    assert "671" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("written", "masked"),
+    [("+44 7700 900123", "+44*******123"), ("+1 (415) 555-2671", "+1*******671")],
+)
+async def test_international_number_in_a_status_error_is_masked(
+    api: ScriptedAPI, written: str, masked: str
+) -> None:
+    api.script(Reply(400, {"error": f"call to {written} unknown", "id": "2026-12-01 10:00:00"}))
+    async with polyout.Client("platform", api_key=KEY, base_url=api.base_url) as client:
+        with pytest.raises(polyout.BadRequestError) as caught:
+            await client.get_status("OUT-1")
+    assert written not in caught.value.body
+    assert masked in str(caught.value)
+    assert "2026-12-01 10:00:00" in caught.value.body  # dates are not phone numbers

@@ -183,7 +183,7 @@ async def test_invalid_input_sends_nothing(api: ScriptedAPI) -> None:
         with pytest.raises(polyout.ValidationError, match="only supported by the Agents API"):
             await client.trigger_call("+14155552671", variant_id="v1")
         with pytest.raises(polyout.ValidationError, match="call_sid"):
-            await client.get_status("not-a-sid")
+            await client.get_status("not/a sid")
     assert api.seen == []
 
 

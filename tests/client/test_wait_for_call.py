@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import polyout
-import polyout._client
+import polyout._following
 from tests.client.servers import Reply, ScriptedAPI
 
 
@@ -54,7 +54,7 @@ async def test_timeout_returns_expired_with_the_last_status(api: ScriptedAPI) ->
 async def test_never_found_raises_after_the_grace(
     api: ScriptedAPI, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(polyout._client, "NOT_FOUND_GRACE", 0.05)
+    monkeypatch.setattr(polyout._following, "NOT_FOUND_GRACE", 0.05)
     api.default = Reply(404, {"error": "unknown call"})
     async with platform(api) as client:
         with pytest.raises(polyout.NotFoundError):

@@ -1,0 +1,175 @@
+"""The client's settings and its HTTP session's life: unopened, open, closed.
+
+Closing is where calls get lost. A trigger whose request has left may be placing a call
+right now, so ``aclose()`` lets those finish (each bounded by the request timeout) and
+reads their answers before the session goes; requests that have not left are stopped,
+and their callers get :class:`ClientClosedError`, never a bare ``CancelledError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from typing import Any, Literal
+
+import aiohttp
+import attrs
+from aiohttp.abc import AbstractStreamWriter
+
+from polyout._errors import ClientClosedError, ConfigurationError
+
+__all__ = [
+    "SessionHolder",
+    "Timeout",
+    "WatchedBody",
+    "being_cancelled",
+    "check_count",
+    "check_seconds",
+]
+
+
+def check_seconds(setting: str, value: object, *, zero_ok: bool = False) -> float:
+    """``value`` as seconds, or ConfigurationError: a number, finite, positive (or zero)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigurationError(setting, f"must be a number of seconds, not {value!r}")
+    if math.isnan(value) or math.isinf(value):
+        raise ConfigurationError(setting, f"must be a finite number of seconds, not {value}")
+    if value < 0 or (value == 0 and not zero_ok):
+        floor = "zero or more" if zero_ok else "more than zero"
+        raise ConfigurationError(setting, f"must be {floor} seconds, not {value:g}")
+    return float(value)
+
+
+def check_count(setting: str, value: object, *, minimum: int) -> int:
+    """``value`` as a whole number of at least ``minimum``, or ConfigurationError."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigurationError(setting, f"must be a whole number >= {minimum}, not {value!r}")
+    return value
+
+
+@attrs.frozen
+class Timeout:
+    """Per-request time limits in seconds (the client's ``timeout=``).
+
+    ``connect`` bounds getting a connection (pool wait included): a request that times
+    out there was provably never sent. ``read`` bounds each wait for the server's bytes,
+    ``total`` the whole request. Each must be finite and positive.
+    """
+
+    connect: float = 5.0
+    read: float = 30.0
+    total: float = 60.0
+
+    def __attrs_post_init__(self) -> None:
+        for name in ("connect", "read", "total"):
+            try:
+                check_seconds("timeout", getattr(self, name))
+            except ConfigurationError as exc:
+                raise ConfigurationError("timeout", f"{name} {exc.reason}") from None
+        if self.connect > self.total:
+            # Otherwise a timeout while connecting would look like one after sending.
+            raise ConfigurationError("timeout", "connect timeout must not exceed total")
+
+    @classmethod
+    def of(cls, value: float | Timeout) -> Timeout:
+        """``timeout=`` as given: a Timeout, or one number bounding the whole request."""
+        if isinstance(value, Timeout):
+            return value
+        total = check_seconds("timeout", value)
+        return cls(connect=min(5.0, total), read=total, total=total)
+
+
+class WatchedBody(aiohttp.BytesPayload):
+    """A request body that knows when it starts to leave.
+
+    Until aiohttp writes the body, no server can have the whole request, so no call can
+    have been placed: cancelling before that is safe, and after it the answer must be
+    read. (aiohttp buffers the headers to send them with the body.)
+    """
+
+    started = False
+
+    async def write(self, writer: AbstractStreamWriter) -> None:
+        self.started = True
+        await super().write(writer)
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        self.started = True
+        await super().write_with_length(writer, content_length)
+
+
+_State = Literal["unopened", "open", "closed"]
+
+
+class SessionHolder:
+    """The aiohttp session (made on first use, inside the running loop) and its closing.
+
+    A session passed in stays its owner's: it is used, never closed.
+    """
+
+    def __init__(
+        self, timeout: Timeout, max_connections: int, session: aiohttp.ClientSession | None
+    ) -> None:
+        self.state: _State = "unopened"
+        self.timeout = timeout
+        self._max_connections = max_connections
+        self._session = session
+        self._owns_session = session is None
+        self.client_timeout = aiohttp.ClientTimeout(
+            total=timeout.total, connect=timeout.connect, sock_read=timeout.read
+        )
+        # Triggers under way, each with whether its request has started to leave.
+        self._triggers: dict[asyncio.Task[Any], WatchedBody] = {}
+
+    @property
+    def session(self) -> aiohttp.ClientSession | None:
+        return self._session
+
+    def open(self) -> aiohttp.ClientSession:
+        if self.state == "closed":
+            raise ClientClosedError("this polyout.Client was closed; create a new one")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections),
+                cookie_jar=aiohttp.DummyCookieJar(),
+                timeout=self.client_timeout,
+            )
+        self.state = "open"
+        return self._session
+
+    def track_trigger(self, task: asyncio.Task[Any], body: WatchedBody) -> None:
+        self._triggers[task] = body
+        task.add_done_callback(self._triggers.pop)
+
+    async def aclose(self) -> None:
+        if self.state == "closed":
+            return
+        self.state = "closed"
+        unsent = [task for task, sent in self._triggers.items() if not sent.started]
+        for task in unsent:
+            task.cancel()  # its caller is told ClientClosedError: nothing was placed
+        leaving = [task for task, sent in self._triggers.items() if sent.started]
+        if leaving:
+            # Their calls may be being placed: read the answers, or the sids are lost.
+            await asyncio.wait(leaving, timeout=self.timeout.total)
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    def closed_error(self, what: str) -> ClientClosedError | None:
+        """The error for a request that failed because the client was closed, if it was."""
+        if self.state != "closed":
+            return None
+        return ClientClosedError(f"this polyout.Client was closed before {what}")
+
+
+def being_cancelled() -> bool:
+    """Whether the running task itself was asked to stop (not merely hit by a cancelled future).
+
+    Python 3.10 cannot tell the two apart, so there every CancelledError counts as asked.
+    """
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)  # Python 3.11+
+    return task is not None and (cancelling is None or cancelling() > 0)

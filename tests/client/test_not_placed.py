@@ -1,0 +1,91 @@
+"""``RequestPacer.on_not_placed``: told of every try that provably placed nothing, only those.
+
+A campaign closes a try's intent on it before any retry wait, so it must never hear it
+for an answer that may have placed a call (that intent must stay "may have been placed").
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import polyout
+from tests.client.servers import Reply, ScriptedAPI, closed_port, cut_after_request, raw_server
+
+NUMBER = "+14155552671"
+
+
+class CountingPacer:
+    """A pacer that lets every request through and records what it is told, in order."""
+
+    def __init__(self) -> None:
+        self.events: list[str] = []
+
+    async def acquire(self) -> None:
+        self.events.append("acquire")
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        self.events.append("rate_limited")
+
+    def on_success(self) -> None:
+        self.events.append("success")
+
+    def on_not_placed(self) -> None:
+        self.events.append("not_placed")
+
+
+async def place(base_url: str, pacer: CountingPacer, **settings: int) -> polyout.Call:
+    request = polyout.build_request(NUMBER)
+    async with polyout.Client("platform", api_key="k", base_url=base_url, **settings) as client:  # type: ignore[arg-type]
+        return await client.place(request, pacer=pacer)
+
+
+@pytest.mark.parametrize(
+    ("status", "told"),
+    [(502, "not_placed"), (500, "not_placed"), (429, "rate_limited")],
+)
+async def test_refused_try_is_reported_before_the_retry(
+    api: ScriptedAPI, status: int, told: str
+) -> None:
+    api.script(Reply(status, {"error": "not placed"}), Reply(200, {"call_sid": "OUT-2"}))
+    pacer = CountingPacer()
+    call = await place(api.base_url, pacer)
+    assert call.call_sid == "OUT-2"
+    expected = ["acquire", told, "acquire", "success"]
+    if told == "rate_limited":
+        expected.insert(2, "not_placed")  # a 429 also placed nothing
+    assert pacer.events == expected
+
+
+async def test_refused_connection_is_reported_as_not_placed() -> None:
+    pacer = CountingPacer()
+    with pytest.raises(polyout.TransportError) as caught:
+        await place(f"http://127.0.0.1:{closed_port()}", pacer, max_retries=1)
+    assert not isinstance(caught.value, polyout.TriggerOutcomeUnknown)
+    assert pacer.events == ["acquire", "not_placed", "acquire", "not_placed"]
+
+
+@pytest.mark.parametrize("status", [503, 504])
+async def test_ambiguous_status_is_never_reported_as_not_placed(
+    api: ScriptedAPI, status: int
+) -> None:
+    api.script(Reply(status, {"error": "gateway"}))
+    pacer = CountingPacer()
+    with pytest.raises(polyout.TriggerOutcomeUnknown):
+        await place(api.base_url, pacer)
+    assert "not_placed" not in pacer.events
+
+
+async def test_lost_answer_is_never_reported_as_not_placed() -> None:
+    pacer = CountingPacer()
+    async with raw_server(cut_after_request) as server:
+        with pytest.raises(polyout.TriggerOutcomeUnknown):
+            await place(server.base_url, pacer)
+    assert pacer.events == ["acquire"]
+
+
+async def test_unusable_success_is_never_reported_as_not_placed(api: ScriptedAPI) -> None:
+    api.script(Reply(200, {"no": "sid"}))
+    pacer = CountingPacer()
+    with pytest.raises(polyout.TriggerOutcomeUnknown):
+        await place(api.base_url, pacer)
+    assert "not_placed" not in pacer.events
