@@ -83,6 +83,20 @@ def test_the_first_release_after_a_quiet_spell_leaves_room_for_a_new_connection(
         assert warm < pacer.interval + 0.002
 
 
+def test_a_caller_keeping_up_with_the_rate_gets_no_cold_start() -> None:
+    """One caller at a time, each back 25 ms after its release: never a quiet pacer."""
+    pacer = RecordingPacer(50)
+
+    async def main(loop: VirtualTimeLoop) -> list[float]:
+        for _ in range(6):
+            await pacer.acquire()
+            await asyncio.sleep(0.025)  # past the 20.2 ms slot: no waiting, no queue
+        return pacer.releases
+
+    later = gaps(run_virtual(main))[1:]
+    assert max(later) < 0.025 + 0.002
+
+
 def test_an_event_loop_stall_is_not_followed_by_a_burst() -> None:
     rate = 20
     pacer = RecordingPacer(rate)
@@ -268,6 +282,20 @@ def test_sent_now_never_moves_the_schedule_earlier() -> None:
 
     run_virtual(main)
     assert gaps(pacer.releases)[-1] >= pacer.interval - 1e-9
+
+
+def test_a_floor_at_the_rate_and_no_pause_are_valid_settings() -> None:
+    async def main(loop: VirtualTimeLoop) -> tuple[float, list[float], float]:
+        steady = RecordingPacer(10, min_rate=10, max_pause=0)
+        await steady.acquire()
+        await asyncio.sleep(1)
+        steady.on_rate_limited(5)
+        asked = loop.time()
+        return steady.rate, await release_times(steady, 1), asked
+
+    rate, [released], asked = run_virtual(main)
+    assert rate == 10  # never slowed below its floor
+    assert released == asked  # and not paused
 
 
 @pytest.mark.parametrize(
