@@ -57,6 +57,22 @@ def test_no_burst_and_no_more_than_rate_in_any_second() -> None:
     assert times[-1] - times[0] <= 40 * 1.01 / rate + COLD_START + 0.002
 
 
+def test_callers_are_released_in_the_order_they_came() -> None:
+    pacer = polyout.Pacer(50)
+
+    async def main(loop: VirtualTimeLoop) -> list[int]:
+        order: list[int] = []
+
+        async def caller(number: int) -> None:
+            await pacer.acquire()
+            order.append(number)
+
+        await asyncio.gather(*(caller(number) for number in range(6)))
+        return order
+
+    assert run_virtual(main) == list(range(6))
+
+
 def test_timers_firing_late_do_not_cost_throughput() -> None:
     """Each timer fires up to 1 ms late (epoll's rounding): at 100/s that lateness,
     passed on from release to release, made 100/s come out at 88-94/s."""
