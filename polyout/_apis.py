@@ -152,7 +152,7 @@ class Dialect:
         if isinstance(reason, str):
             return reason
         if self.name == "connector":
-            # The Connector API has no reason field: its terminal status says why.
+            # The Connector API has no reason field: its final status says why.
             status = body.get("status")
             return status if isinstance(status, str) else None
         return None

@@ -108,7 +108,8 @@ class APIStatusError(PolyOutError):
     """The API answered with an error status.
 
     ``message`` and ``code`` are parsed from whichever of the documented error body
-    shapes the server used; ``body`` keeps the raw text. ``correlation_id`` is the
+    shapes the server used; ``body`` keeps the raw text (its first 2,000 characters, with
+    credentials and phone numbers masked). ``correlation_id`` is the
     ``X-PolyAI-Correlation-Id`` header: quote it to PolyAI support.
     """
 

@@ -168,8 +168,9 @@ class SessionHolder:
 def being_cancelled() -> bool:
     """Whether the running task itself was asked to stop (not merely hit by a cancelled future).
 
-    Python 3.10 cannot tell the two apart, so there every CancelledError counts as asked.
+    Python 3.10 cannot tell the two apart; there, a CancelledError met while the client
+    is closed is taken for the closing (the task still ends, with ClientClosedError).
     """
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)  # Python 3.11+
-    return task is not None and (cancelling is None or cancelling() > 0)
+    return cancelling is not None and cancelling() > 0
