@@ -160,8 +160,10 @@ def _run_campaign(
         raise CliError(f"interrupted; to continue: {resume_hint}", ExitCode.INTERRUPTED) from None
     except Exception as exc:
         storage = storage_failure(exc)
-        if storage is None or not journal.exists():
+        if storage is None:
             raise
+        if command == "run" and not journal.exists():
+            raise CliError(f"{storage}: nothing was dialled", ExitCode.STORAGE) from None
         # Disk full or read-only: not a bug and not bad input; the journal holds every
         # call placed so far, so the way on is to fix the disk and resume.
         raise CliError(

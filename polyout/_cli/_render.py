@@ -53,6 +53,7 @@ _ETA_WINDOW = 30.0  # seconds of finishing speed the ETA is based on
 _SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 _BAR_WIDTH = (10, 30)  # columns: a bar narrower than this says nothing; wider, nothing more
 _MIN_FOR_BAR = 60  # columns: below this, the numbers need all the room
+_HEARTBEAT = 60.0  # seconds: a plain log repeats an unchanged line this often
 
 
 def stdout_console() -> Console:
@@ -194,6 +195,8 @@ class PlainProgress(ProgressView):
         self._last: CampaignStats | None = None
         self._last_eta: float | None = None
         self._written: CampaignStats | None = None
+        self._last_text = ""
+        self._last_text_at = float("-inf")
 
     def start(self) -> None:
         self._started = time.monotonic()
@@ -212,9 +215,11 @@ class PlainProgress(ProgressView):
     def _write(self, stats: CampaignStats, now: float) -> None:
         self._last_line = now
         self._written = stats
-        eta = self._last_eta
-        elapsed = format_duration(now - self._started)
-        self.note(f"[{elapsed}] {progress_line(stats, eta, resumed=self._resumed)}")
+        line = progress_line(stats, self._last_eta, resumed=self._resumed)
+        # The same line again says nothing new, but a log silent for a minute looks hung.
+        if line != self._last_text or now - self._last_text_at >= _HEARTBEAT:
+            self._last_text, self._last_text_at = line, now
+            self.note(f"[{format_duration(now - self._started)}] {line}")
 
     def note(self, text: str) -> None:
         print(text, file=self._stream, flush=True)
