@@ -159,7 +159,7 @@ def _run_campaign(
             ) from None
         raise CliError(f"interrupted; to continue: {resume_hint}", ExitCode.INTERRUPTED) from None
     except Exception as exc:
-        storage = storage_failure(exc)
+        storage = storage_failure(exc, writing=True)
         if storage is None:
             raise
         if command == "run" and not journal.exists():

@@ -188,21 +188,25 @@ def _api_status(exc: APIStatusError) -> str:
 
 
 #: OS errors that say the machine, not the input, is the problem.
-_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT})
+_STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EROFS, errno.EDQUOT, errno.EFBIG})
+#: Also one while writing (a journal, results): a file we could not read is bad input.
+_WRITE_ERRNOS = _STORAGE_ERRNOS | {errno.EACCES, errno.EPERM}
 #: SQLite's words for the same (it reports them without an errno).
 _SQLITE_STORAGE = ("disk is full", "readonly database", "disk i/o error")
 
 
-def storage_failure(exc: BaseException) -> str | None:
+def storage_failure(exc: BaseException, *, writing: bool = False) -> str | None:
     """Why a file could not be written (disk full, read-only...), or None if that is not it.
 
+    ``writing``: the command was writing its own files, so a permission error is one too.
     Looks through the chain of causes: the journal wraps SQLite's errors in its own.
     """
+    errnos = _WRITE_ERRNOS if writing else _STORAGE_ERRNOS
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, OSError) and current.errno in _STORAGE_ERRNOS:
+        if isinstance(current, OSError) and current.errno in errnos:
             where = f"{current.filename}: " if current.filename else ""
             return f"cannot write {where}{current.strerror or current}"
         if isinstance(current, sqlite3.OperationalError) and any(

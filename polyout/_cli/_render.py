@@ -240,7 +240,8 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[object]]) 
     )
     for index, name in enumerate(columns):
         numeric = all(isinstance(row[index], int | float) for row in kept if row[index] != "")
-        result.add_column(name, justify="right" if numeric else "left")
+        # fold, not "…": an id or a sid cut short cannot be looked up.
+        result.add_column(name, justify="right" if numeric else "left", overflow="fold")
     for row in kept:
         result.add_row(*(plain(cell) for cell in row))
     return result
