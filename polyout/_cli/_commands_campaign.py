@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         args.output, contacts=contacts, journal=journal, suppression_list=args.suppress
     )
     options = _campaign_options(args)
-    _check_contacts_file(contacts, options.get("default_country"))
+    _check_contacts_file(contacts)
     if _same_file(journal, contacts):
         raise CliError(
             f"--journal {journal} is the contacts file: name the journal another way",
@@ -236,9 +236,9 @@ def _country(code: str) -> str:
         raise CliError(f"--country-code: {exc.reason}", ExitCode.USAGE) from None
 
 
-def _check_contacts_file(path: Path, default_country: str | None) -> None:
+def _check_contacts_file(path: Path) -> None:
     """Refuse a file that cannot be a contact list before a journal exists for it."""
-    items = iter_contacts(path)  # TODO(input): default_country=default_country
+    items = iter_contacts(path)
     try:
         first = next(items, None)
     finally:
@@ -341,13 +341,13 @@ def validate(args: argparse.Namespace) -> int:
     """Exits 1 when a row is invalid (duplicates and suppressed rows are expected)."""
     window = _window(args.window) if args.window is not None else None
     default_timezone = _zone(args.default_timezone) if args.default_timezone else None
-    if args.country_code is not None:
-        _country(args.country_code)  # TODO(input): pass as default_country
+    country = _country(args.country_code) if args.country_code is not None else None
     suppress = load_suppression_list(args.suppress) if args.suppress else frozenset[str]()
     planner = Planner(
         suppress=suppress,
         window=window,
         default_timezone=default_timezone,
+        default_country=country,
     )
     preflight = check_contacts(
         iter_contacts(args.contacts),

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from polyout._cli._secrets import redact_url
 from polyout._client import Client
 from polyout._errors import BadRequestError, NotFoundError, RateLimitError, ServerError
+from polyout._secrets import redact_url
 
 __all__ = [
     "api_key_from",

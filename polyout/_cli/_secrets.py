@@ -8,24 +8,23 @@ says its flag was misplaced. A URL's password is removed wherever a URL appears.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
-__all__ = ["redact_url", "scrub", "secrets_in"]
+from polyout._secrets import Scrubber, url_password
+
+__all__ = ["scrub", "secrets_in"]
 
 #: Flags whose value is a credential: the client's key, and the sandbox's keys.
 _SECRET_FLAGS = ("--api-key", "--forbidden-key")
 #: Environment variables that hold a credential, and those that hold a URL.
 _ENVIRONMENT_SECRETS = ("POLYAI_API_KEY",)
 _ENVIRONMENT_URLS = ("POLYAI_BASE_URL",)
-# scheme://user:password@host: the password is everything between the first ':' of the
-# userinfo and the last '@' before the path (a password may itself contain '@').
-_URL_PASSWORD = re.compile(
-    r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/?#\s:@]*:)(?P<secret>[^/?#\s]*)@"
-)
+# Any URL's userinfo in running text, for the URLs no flag named: scheme://user:secret@
+# or scheme://token@ (the secret part is what polyout._secrets.url_password calls one).
+_URL_SECRET = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://(?:[^/?#\s:@]*:)?)[^/?#\s@]+@")
 # Too short to be a credential, and replacing it would mangle the text around it.
 _SHORTEST_SECRET = 4
 
@@ -54,23 +53,23 @@ def secrets_in(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> 
 
 
 def _url_passwords(text: str) -> list[str]:
-    return [match["secret"] for match in _URL_PASSWORD.finditer(text) if match["secret"]]
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password in it replaced by ``***``."""
-    return _URL_PASSWORD.sub(lambda match: f"{match['head']}***@", url)
+    if "://" not in text:  # not a URL: an "@" in an e-mail address is no password
+        return []
+    secret = url_password(text)
+    return [secret] if secret else []
 
 
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret replaced: the last guard before anything is printed.
 
-    A secret is also looked for as ``repr`` and JSON would escape it, and percent-encoded,
-    because that is how argparse, exceptions and URLs quote what they echo.
+    A secret is also looked for in every JSON spelling (the client's ``Scrubber``), as
+    ``repr`` escapes it and percent-encoded: that is how argparse, exceptions and URLs
+    quote what they echo. Then any URL's userinfo left in the text is masked.
     """
-    for secret in sorted(set(secrets), key=len, reverse=True):
-        if len(secret) < _SHORTEST_SECRET:
-            continue
-        for form in {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret)}:
+    kept = sorted({s for s in secrets if len(s) >= _SHORTEST_SECRET}, key=len, reverse=True)
+    text = Scrubber(*kept).scrub_text(text)
+    for secret in kept:
+        # The client's Scrubber skips secrets under 8 characters; a typed key may be one.
+        for form in (secret, repr(secret)[1:-1], quote(secret)):
             text = text.replace(form, "***")
-    return redact_url(text)
+    return _URL_SECRET.sub(lambda match: f"{match['head']}***@", text)

@@ -118,7 +118,7 @@ def test_unreachable_server_exits_3(
         (["call", NUMBER, "--agent-id", ""], "--agent-id is required by the Agents API"),
         (["call", NUMBER, "--api", "connector"], "--account-id is required"),
         (["call", NUMBER, "--api-key", "has space"], "the API key contains whitespace"),
-        (["status", "CA123"], "CALL_SID must be a call sid"),
+        (["status", "a/b"], "CALL_SID must be a call sid"),
         (["call"], "the following arguments are required: NUMBER"),
         (["dial", NUMBER], "invalid choice: 'dial'"),
     ],

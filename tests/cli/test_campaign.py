@@ -297,3 +297,32 @@ def test_a_campaign_the_api_refuses_stops_resumable_with_exit_3(
     assert last.startswith("polyout: error: the API refused the campaign's trigger (HTTP 404")
     assert last.endswith(f"to continue: polyout campaign resume {tmp_path / 'contacts.polyout.db'}")
     assert placed == 0
+
+
+def test_country_code_reads_national_numbers_in_run_and_validate(
+    sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A US CRM export: national numbers, no country column; a row's own country still wins.
+    contacts = tmp_path / "crm.csv"
+    contacts.write_text("id,phone,country_code\nus,2015550120,\nuk,07400 100010,GB\n")
+    code, out, _ = campaign(capsys, "validate", str(contacts), "--json")
+    assert (code, json.loads(out)["invalid"]) == (ExitCode.ATTENTION, 1)
+    code, out, _ = campaign(capsys, "validate", str(contacts), "--country-code", "us", "--json")
+    assert (code, json.loads(out)["invalid"]) == (ExitCode.OK, 0)
+    code, _, err = campaign(capsys, "run", str(contacts), *FAST, "--country-code", "US")
+    assert code == ExitCode.OK, err
+    dialled = sorted(p.number for p in sandbox.sandbox.ledger.placements)
+    assert dialled == ["+12015550120", "+447400100010"]
+
+
+def test_poll_rate_is_stored_as_the_campaigns_status_budget_and_resume_takes_it(
+    sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = write_csv(tmp_path / "contacts.csv", answered(2))
+    code, _, err = campaign(capsys, "run", str(contacts), *FAST, "--poll-rate", "7")
+    assert code == ExitCode.OK, err
+    journal = str(tmp_path / "contacts.polyout.db")
+    report = json.loads(campaign(capsys, "report", journal, "--json")[1])
+    assert report["config"]["poll_rate"] == 7
+    # A resume's changes hold for that run (the journal keeps what the campaign began with).
+    assert campaign(capsys, "resume", journal, "--poll-rate", "3")[0] == ExitCode.OK
