@@ -125,3 +125,19 @@ async def test_cancelling_a_poll_still_cancels() -> None:
         polling.cancel()
         with pytest.raises(asyncio.CancelledError):
             await polling
+
+
+async def test_aclose_tells_polls_waiting_for_a_connection_the_client_closed() -> None:
+    async with raw_server(never_answer) as server:
+        client = polyout.Client(
+            "platform", api_key="k", base_url=server.base_url, max_connections=1
+        )
+        # The first poll holds the one connection; the second waits in the pool for it.
+        holding = asyncio.create_task(client.get_status("OUT-1"))
+        await wait_until(lambda: server.requests_read == 1)
+        waiting = asyncio.create_task(client.get_status("OUT-2"))
+        await asyncio.sleep(0.05)
+        await client.aclose()
+        outcomes = await asyncio.gather(holding, waiting, return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes] == [polyout.ClientClosedError] * 2
+    assert server.requests_read == 1

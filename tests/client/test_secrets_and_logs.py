@@ -140,7 +140,8 @@ async def test_base_url_password_is_never_shown(
     caplog.set_level(logging.DEBUG, logger="polyout")
     password = "hunter2-very-secret"
     url = api.base_url.replace("http://", f"http://ops:{password}@")
-    api.script(Reply(400, {"error": "bad"}))
+    # A server (or proxy) that repeats the credentials it was sent.
+    api.script(Reply(400, {"error": f"no user ops with password {password}"}))
     client = polyout.Client("platform", api_key=KEY, base_url=url)
     texts = [repr(client), str(client), client.base_url, repr(vars(client))]
     async with client:
@@ -156,6 +157,7 @@ async def test_base_url_password_is_never_shown(
         with pytest.raises(polyout.TransportError) as unreachable:
             await refused.get_status("OUT-1")
     texts += [str(caught.value), repr(caught.value), str(unreachable.value), repr(refused)]
+    texts += [caught.value.body]
     texts += [record.getMessage() for record in caplog.records]
     assert api.seen[0].headers["Authorization"].startswith("Basic ")  # still used...
     assert "ops:***@" in repr(client)
