@@ -31,6 +31,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "campaign run": ("_commands_campaign", "run", True),
     "campaign resume": ("_commands_campaign", "resume", True),
     "campaign report": ("_commands_campaign", "report", True),
+    "campaign export": ("_commands_journal", "export", False),
     "campaign validate": ("_commands_campaign", "validate", True),
     "demo": ("_demo", "demo", True),
 }

@@ -151,6 +151,16 @@ def build_parser() -> argparse.ArgumentParser:
     output_flag(report, "export every contact's result")
     report.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    export = command(
+        campaign_commands,
+        "export",
+        "copy a journal into one self-contained file, the safe way to move or back it up",
+    )
+    export.add_argument("journal", metavar="JOURNAL")
+    export.add_argument(
+        "destination", metavar="DEST", help="the new journal file (must not exist yet)"
+    )
+
     validate = command(
         campaign_commands,
         "validate",

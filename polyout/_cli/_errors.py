@@ -208,13 +208,19 @@ def storage_failure(exc: BaseException, *, writing: bool = False) -> str | None:
         seen.add(id(current))
         if isinstance(current, OSError) and current.errno in errnos:
             where = f"{current.filename}: " if current.filename else ""
-            return f"cannot write {where}{current.strerror or current}"
+            return _said_by_polyout(exc) or f"cannot write {where}{current.strerror or current}"
         if isinstance(current, sqlite3.OperationalError) and any(
             words in str(current).lower() for words in _SQLITE_STORAGE
         ):
-            return f"cannot write the journal: {current}"
+            return _said_by_polyout(exc) or f"cannot write the journal: {current}"
         current = current.__cause__ or current.__context__
     return None
+
+
+def _said_by_polyout(exc: BaseException) -> str | None:
+    # The journal's own words name the file ("cannot write the journal PATH: ..."); a
+    # bare SQLite or OS error does not.
+    return str(exc) if isinstance(exc, PolyOutError) and str(exc).startswith("cannot") else None
 
 
 def from_os_error(exc: BaseException) -> CliError | None:
