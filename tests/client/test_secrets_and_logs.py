@@ -99,6 +99,30 @@ def test_polyout_log_env_turns_on_debug_logging() -> None:
 SLASHED_KEY = "sk-live/SUPER+secret-123"
 
 
+async def retried_then_refused(
+    api: ScriptedAPI,
+    caplog: pytest.LogCaptureFixture,
+    body: bytes,
+    status: int,
+    *,
+    api_key: str = KEY,
+    number: str = NUMBER,
+) -> tuple[polyout.APIStatusError, list[str]]:
+    """Trigger against a 502 then ``status``, both with ``body``; the error and every text shown."""
+    caplog.set_level(logging.DEBUG, logger="polyout")
+    headers = {"Content-Type": "application/json"}
+    api.script(Reply(502, raw=body, headers=headers), Reply(status, raw=body, headers=headers))
+    async with polyout.Client("platform", api_key=api_key, base_url=api.base_url) as client:
+        with pytest.raises(polyout.APIStatusError) as caught:
+            await client.trigger_call(number)
+    error = caught.value
+    assert error.status_code == status
+    texts = [str(error), repr(error), error.body, error.message, repr(error.parsed)]
+    texts += [record.getMessage() for record in caplog.records]
+    assert any("retrying" in text for text in texts)  # the 502 reached a WARNING log
+    return error, texts
+
+
 @pytest.mark.parametrize(
     "echoed",
     [
@@ -110,21 +134,10 @@ SLASHED_KEY = "sk-live/SUPER+secret-123"
 async def test_key_echoed_json_escaped_never_leaks(
     api: ScriptedAPI, caplog: pytest.LogCaptureFixture, echoed: str
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="polyout")
     body = f'{{"error": "bad key {echoed}", "key": "{echoed}"}}'.encode()
-    api.script(
-        Reply(502, raw=body, headers={"Content-Type": "application/json"}),
-        Reply(401, raw=body, headers={"Content-Type": "application/json"}),
-    )
-    async with polyout.Client("platform", api_key=SLASHED_KEY, base_url=api.base_url) as client:
-        with pytest.raises(polyout.AuthenticationError) as caught:
-            await client.trigger_call(NUMBER)
-    error = caught.value
+    error, texts = await retried_then_refused(api, caplog, body, 401, api_key=SLASHED_KEY)
     assert error.parsed is not None
     assert "***" in error.parsed["key"]
-    texts = [str(error), repr(error), error.body, error.message, repr(error.parsed)]
-    texts += [record.getMessage() for record in caplog.records]
-    assert any("retrying" in text for text in texts)  # the 502 reached a WARNING log
     for text in texts:
         assert SLASHED_KEY not in text
         assert echoed not in text
@@ -199,23 +212,14 @@ def test_redact_url(url: str, shown: str) -> None:
 async def test_formatted_number_is_masked_in_errors_and_logs(
     api: ScriptedAPI, caplog: pytest.LogCaptureFixture, written: str
 ) -> None:
-    caplog.set_level(logging.DEBUG, logger="polyout")
     body = f'{{"error": "cannot call {written} now"}}'.encode()
-    api.script(
-        Reply(502, raw=body, headers={"Content-Type": "application/json"}),
-        Reply(400, raw=body, headers={"Content-Type": "application/json"}),
-    )
-    async with polyout.Client("platform", api_key=KEY, base_url=api.base_url) as client:
-        with pytest.raises(polyout.BadRequestError) as caught:
-            await client.trigger_call("+14155552671")
-    texts = [str(caught.value), caught.value.body, repr(caught.value.parsed)]
-    texts += [record.getMessage() for record in caplog.records]
+    error, texts = await retried_then_refused(api, caplog, body, 400, number="+14155552671")
     for text in texts:
         digits = "".join(ch for ch in text if ch.isdigit())
         assert "4155552" not in digits, text
         assert "555-2671" not in text
         assert "555 2671" not in text
-    assert "671" in str(caught.value)
+    assert "671" in str(error)
 
 
 @pytest.mark.parametrize(
