@@ -18,6 +18,7 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+import yarl
 
 from polyout._apis import ApiName, Dialect, base_url_for, dialect_for, state_from_raw
 from polyout._errors import APIStatusError, TransportError, ValidationError
@@ -359,4 +360,13 @@ def _resolve_base_url(api: str, base_url: str | None, region: str | None) -> str
         return base_url_for(api, region)
     if not url.startswith(("https://", "http://")):
         raise ValidationError("base_url", "must start with https:// or http://")
+    try:
+        # Refused here, or every request would fail after the fact: a trigger as "unknown".
+        parsed = yarl.URL(url)
+        if not parsed.host:
+            raise ValueError("no host")
+    except ValueError as exc:  # yarl's reasons never quote the URL (nor its password)
+        raise ValidationError("base_url", f"is not a valid URL ({exc})") from None
+    if parsed.query_string or parsed.fragment:
+        raise ValidationError("base_url", "must not have a query or a fragment")
     return url.rstrip("/")

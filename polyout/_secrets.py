@@ -20,6 +20,7 @@ __all__ = ["Scrubber", "Secret", "redact_url"]
 #: Shorter "secrets" (tests use one letter) would mangle ordinary text if scrubbed.
 _MIN_SCRUBBED = 8
 _MASK = "***"
+_USERINFO_IN_TEXT = re.compile(r"(?<=://)[^/?#@\s]*@")
 
 
 class Secret:
@@ -78,6 +79,9 @@ class Scrubber:
         return self._bytes_pattern.sub(_MASK.encode(), data)
 
     def scrub_text(self, text: str) -> str:
+        """``text`` (a library's message, say) without secrets or any URL's userinfo."""
+        # A URL quoted in the text shows its userinfo masked, however short the password.
+        text = _USERINFO_IN_TEXT.sub(_MASK + "@", text)
         if self._text_pattern is None:
             return text
         return self._text_pattern.sub(_MASK, text)

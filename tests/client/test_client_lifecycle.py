@@ -80,6 +80,23 @@ def test_base_url_must_be_http() -> None:
         polyout.Client("platform", api_key="k", base_url="ftp://example.invalid")
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://ops:pw-secret@127.0.0.1:99999",
+        "http://ops:pw-secret@[::1",
+        "http://",
+        "https://api.example.invalid/?x=1",
+    ],
+)
+def test_unusable_base_url_is_refused_at_construction(url: str) -> None:
+    # Refused later, each trigger would fail as "may have been placed".
+    with pytest.raises(polyout.ValidationError) as caught:
+        polyout.Client("platform", api_key="k", base_url=url)
+    assert caught.value.field == "base_url"
+    assert "pw-secret" not in str(caught.value)
+
+
 async def test_closed_client_says_so(api: ScriptedAPI) -> None:
     client = polyout.Client("platform", api_key="k", base_url=api.base_url)
     async with client:

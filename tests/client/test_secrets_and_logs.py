@@ -236,3 +236,11 @@ async def test_international_number_in_a_status_error_is_masked(
     assert written not in caught.value.body
     assert masked in str(caught.value)
     assert "2026-12-01 10:00:00" in caught.value.body  # dates are not phone numbers
+
+
+def test_library_messages_never_show_a_url_password() -> None:
+    from polyout._secrets import Scrubber
+
+    # aiohttp's own messages may quote a URL: its userinfo goes, however short the password.
+    text = Scrubber("k").scrub_text("Cannot connect to 'http://u:pw@host/v1' (a@b.example)")
+    assert text == "Cannot connect to 'http://***@host/v1' (a@b.example)"
