@@ -127,3 +127,11 @@ def spawn_polyout(
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_until_dialling(process: subprocess.Popen[str]) -> None:
+    """Read the child's plain progress lines until one shows a call placed."""
+    assert process.stderr is not None
+    for line in process.stderr:
+        if line.startswith("[") and "dialled " in line and "dialled 0 " not in line:
+            return

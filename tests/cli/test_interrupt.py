@@ -25,6 +25,7 @@ from .conftest import (
     spawn_polyout,
     start_sandbox,
     subprocess_env,
+    wait_until_dialling,
 )
 from .contacts import answered, write_csv
 
@@ -59,11 +60,8 @@ def start_campaign(sandbox: SandboxThread, folder: Path) -> tuple[subprocess.Pop
         "0.1",
         env=subprocess_env(sandbox.base_url),
     )
-    assert process.stderr is not None
     # Signal only once calls are under way (the handlers are installed by then).
-    for line in process.stderr:
-        if line.startswith("[") and "dialled " in line and "dialled 0 " not in line:
-            break
+    wait_until_dialling(process)
     return process, folder / "contacts.polyout.db"
 
 

@@ -22,6 +22,7 @@ from .conftest import (
     spawn_polyout,
     start_sandbox,
     subprocess_env,
+    wait_until_dialling,
 )
 from .contacts import answered, write_csv
 
@@ -88,10 +89,7 @@ def test_a_journal_copied_without_its_wal_after_a_kill_is_refused_in_one_line(
             "0.05",
             env=subprocess_env(slow.base_url),
         )
-        assert process.stderr is not None
-        for line in process.stderr:
-            if line.startswith("[") and "dialled " in line and "dialled 0 " not in line:
-                break
+        wait_until_dialling(process)
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=10)
         copy = tmp_path / "moved" / "contacts.polyout.db"
