@@ -106,3 +106,16 @@ def test_a_journal_copied_without_its_wal_after_a_kill_is_refused_in_one_line(
     assert "-wal file is missing" in result.err
     assert "polyout campaign export" in result.err
     assert len(result.err.strip().splitlines()) == 1
+
+
+def test_resume_through_another_agent_is_refused_in_one_line(
+    sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = write_csv(tmp_path / "contacts.csv", answered(2))
+    assert run_polyout(capsys, "campaign", "run", str(contacts), *FAST).code == ExitCode.OK
+    journal = str(tmp_path / "contacts.polyout.db")
+    result = run_polyout(capsys, "campaign", "resume", journal, "--agent-id", "PROJECT-OTHER")
+    assert result.code == ExitCode.USAGE, result.err
+    assert "PROJECT-OTHER" in result.err
+    assert "PROJECT-CLI" in result.err
+    assert len(result.err.strip().splitlines()) == 1
