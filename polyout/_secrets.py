@@ -20,7 +20,7 @@ __all__ = ["Scrubber", "Secret", "redact_url"]
 #: Shorter "secrets" (tests use one letter) would mangle ordinary text if scrubbed.
 _MIN_SCRUBBED = 8
 _MASK = "***"
-_USERINFO_IN_TEXT = re.compile(r"(?<=://)[^/?#@\s]*@")
+_USERINFO_IN_TEXT = re.compile(r"(?<=://)([^/?#@\s:]*)(:[^/?#@\s]*)?@")
 
 
 class Secret:
@@ -81,10 +81,15 @@ class Scrubber:
     def scrub_text(self, text: str) -> str:
         """``text`` (a library's message, say) without secrets or any URL's userinfo."""
         # A URL quoted in the text shows its userinfo masked, however short the password.
-        text = _USERINFO_IN_TEXT.sub(_MASK + "@", text)
+        text = _USERINFO_IN_TEXT.sub(_masked_userinfo, text)
         if self._text_pattern is None:
             return text
         return self._text_pattern.sub(_MASK, text)
+
+
+def _masked_userinfo(match: re.Match[str]) -> str:
+    # As redact_url does: keep a user name before a password, mask a lone user (a token).
+    return f"{match.group(1)}:{_MASK}@" if match.group(2) else f"{_MASK}@"
 
 
 def url_password(url: str) -> str | None:

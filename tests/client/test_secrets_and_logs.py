@@ -243,4 +243,7 @@ def test_library_messages_never_show_a_url_password() -> None:
 
     # aiohttp's own messages may quote a URL: its userinfo goes, however short the password.
     text = Scrubber("k").scrub_text("Cannot connect to 'http://u:pw@host/v1' (a@b.example)")
-    assert text == "Cannot connect to 'http://***@host/v1' (a@b.example)"
+    assert text == "Cannot connect to 'http://u:***@host/v1' (a@b.example)"
+    assert Scrubber().scrub_text("https://tok@h and https://u:***@h") == (
+        "https://***@h and https://u:***@h"
+    )
