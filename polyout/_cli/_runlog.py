@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,8 +60,19 @@ def record_run(
         rate_limited=stats.rate_limited,
         elapsed=round(stats.elapsed, 3),
     )
-    with runs_path(journal).open("a", encoding="utf-8") as out:
-        out.write(json.dumps(attrs.asdict(record)) + "\n")
+    path = runs_path(journal)
+    try:
+        with path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(attrs.asdict(record)) + "\n")
+    except OSError as exc:
+        # The journal holds every result; this file only adds the run's own figures to
+        # the report, and a full disk must not hide the summary and the resume command.
+        print(
+            f"polyout: could not record this run in {path} ({exc.strerror or exc}): "
+            "the report will leave its figures out",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 def read_runs(journal: str | os.PathLike[str]) -> list[RunRecord]:

@@ -89,3 +89,14 @@ def test_a_journal_that_cannot_be_written_exits_5_in_one_line(
         assert "then continue with polyout campaign resume" in last
     else:
         assert last.endswith("nothing was dialled") or "campaign resume" in last
+
+
+def test_a_run_record_that_cannot_be_written_does_not_fail_the_run(
+    sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = write_csv(tmp_path / "contacts.csv", answered(2))
+    (tmp_path / "contacts.polyout.db.runs.jsonl").mkdir()  # cannot be appended to
+    result = run_polyout(capsys, "campaign", "run", str(contacts), *FAST)
+    assert result.code == ExitCode.OK, result.err
+    assert "could not record this run in" in result.err
+    assert "campaign complete" in result.err
