@@ -4,56 +4,77 @@ This docstring is the contract. ``tests/store/test_conformance.py`` holds one te
 clause, run against every implementation; a new store only has to pass it.
 
 **Terms** are those of :mod:`polyout._campaign._states` (contact, exclusion, intent,
-placement, refusal, attempts). A *worker* is one engine working on a campaign; it
-holds *claims*. A *store* holds any number of named campaigns.
+placement, refusal, attempts). A *worker* is one engine working on a campaign, named by
+a string. A *store* holds any number of named campaigns. A contact's intents are
+numbered from 1; ``intents`` is how many it has had.
 
 **Durability.** A method marked *durable* has committed when it returns: a crash of
 the process (or the machine) after that keeps the write. A method marked *batched*
-may be lost by a crash, but is never half-applied, and a durable write commits every
-batched write made before it. Reopening after a crash shows the store as of its last
-commit, never a mix.
+may be lost by a crash, but is never half-applied, and a durable write (or ``flush``)
+commits every batched write made before it in that store. Reopening after a crash
+shows the store as of its last commit, never a mix. A batched write is only ever one
+whose loss is safe: what it recorded is seen again (a status, an outcome) or settled by
+``recover`` the safe way (an open intent becomes ``unknown``). Which worker holds a
+contact is not data: a crash of the process that held it drops the hold.
 
-1. ``create`` is atomic: the definition (settings, connection identity, do-not-call
-   list, source fingerprint) is there whole, or no campaign of that name exists.
-   Creating a name that exists raises :class:`CampaignExists`.
+1. ``create`` is atomic and durable: the definition (settings, connection identity,
+   do-not-call list) is there whole, or no campaign of that name exists. Creating a
+   name that exists raises :class:`CampaignExists`; opening one that does not,
+   :class:`CampaignNotFound`.
 2. ``open_intent`` is durable, and is the only way a contact reaches ``dialing``: the
    engine sends nothing until it returns.
 3. ``record_placement`` is durable: a sid the server gave is never lost once it
-   returns. A sid already recorded for another contact raises :class:`DuplicateCallSid`
-   after recording this contact ``unknown`` (its call may have been placed).
+   returns. A sid already recorded for another intent raises :class:`DuplicateCallSid`
+   after recording this contact ``unknown`` (its call may have been placed), durably.
 4. ``close_intent`` (a send provably placed nothing) is durable, so a crash during the
-   wait before the next send never leaves that intent open.
+   wait before the next send never leaves that intent open. ``record_unknown`` is
+   durable too.
 5. Every transition is compare-and-set: it names the state (and intent) it expects. If
    the contact moved meanwhile (another worker, a crash recovery), it raises
    :class:`StaleTransition` and changes nothing. Moves outside
-   :data:`~polyout._campaign._states.TRANSITIONS` raise it too.
-6. A new intent is refused while an earlier intent of the contact may have placed a
-   call whose outcome is not retryable (the exactly-once rule, enforced by the store
-   itself, not only by the engine).
+   :data:`~polyout._campaign._states.TRANSITIONS` raise it too, and so does a contact
+   that does not exist.
+6. A new intent is refused (:class:`StaleTransition`) while an earlier intent of the
+   contact is open, or may have placed a call whose outcome is not retryable; only
+   ``requeue_unknown`` lifts that for an ``unknown`` one (the exactly-once rule,
+   enforced by the store itself, not only by the engine). ``open_intent`` names the
+   intents it saw (``after``): two workers racing for one contact open one intent.
 7. A number is dialable in at most one contact of a campaign: ``append`` of a second
-   dialable contact with the same E.164 number raises :class:`StaleTransition`.
-8. Claims: ``claim_due`` hands each due ``scheduled`` contact to one worker at a time;
-   ``release`` hands it back unchanged. A claim gives no right to dial by itself:
-   ``open_intent`` still checks the state.
-9. ``recover`` (on reopen with no live worker, or for a dead worker's share) settles
-   what a crash left: an intent with no sid and not closed becomes ``unknown``; a
-   contact ``dialing`` whose last intent was closed not-placed goes back to
-   ``scheduled``; claims are dropped. Placed calls stay ``in_flight``, to be followed.
-   It is idempotent. It never re-sends anything and never makes a contact dialable
-   that may have been rung.
+   dialable (``scheduled``) contact with the same E.164 number raises
+   :class:`StaleTransition` and stores nothing of that batch.
+8. Claims: ``claim_due`` hands each due, unheld ``scheduled`` contact to one worker at
+   a time. The worker then *holds* the contact: through ``dialing`` and ``in_flight``
+   until it is scheduled again or final, or until ``release`` (unchanged) or
+   ``reschedule``. A transition by a worker that does not hold it (``open_intent``,
+   ``reschedule``) raises :class:`StaleTransition`. A claim gives no right to dial by
+   itself: ``open_intent`` still checks the state and the intents.
+9. ``recover`` settles what a crash left (all workers on reopen, or one dead worker's
+   share): an open intent (no sid) becomes ``unknown``; a contact ``dialing`` whose
+   last intent was closed not-placed goes back to ``scheduled``, due ``now``; the
+   worker's holds are dropped. Placed calls stay ``in_flight``, held by no worker
+   until ``calls_in_flight`` hands them to one. It is durable and idempotent. It never
+   re-sends anything and never makes a contact dialable that may have been rung.
 10. ``requeue_unknown`` is the only move out of a final state, and only from
-    ``unknown``, only when asked.
-11. Reads never fail on a stored value: a value out of range (a time past year 9999,
-    NaN) is clamped or reported as a problem, never raised as a bare error.
-12. Idempotent writes: ``append`` of a ``seq`` already stored with the same content is a
-    no-op (a feeder that re-reads its last batch after a crash); ``record_status`` of
-    the status already recorded is a no-op.
+    ``unknown``, only when asked: the contact is ``scheduled`` again, due ``now``.
+11. Reads never fail on a stored value: a time out of range (past year 9999, before
+    1970) reads clamped (:func:`readable_time`), and a result's times are ISO 8601.
+    A write of a time that is not a number (NaN) raises ``ValueError`` and changes
+    nothing.
+12. Idempotent writes: ``append`` of a ``seq`` already stored with the same content is
+    a no-op (a feeder that re-reads its last batch after a crash), with other content
+    it raises :class:`StaleTransition`; a new ``seq`` must be the next one
+    (``FeedPosition.count``). ``record_status`` of the status already recorded is a
+    no-op (no log entry).
+
+Every transition and poll error leaves a :class:`LogEntry` in the contact's
+``history``, written in the same transaction as the change it describes.
 
 Everything is ``async``; an implementation does its blocking I/O off the event loop.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -63,6 +84,7 @@ from polyout._campaign._errors import JournalError
 from polyout._campaign._states import ContactState
 
 __all__ = [
+    "LATEST_TIME",
     "CampaignDefinition",
     "CampaignExists",
     "CampaignNotFound",
@@ -72,10 +94,30 @@ __all__ = [
     "DuplicateCallSid",
     "FeedPosition",
     "FollowedCall",
+    "LogEntry",
     "Recovery",
     "StaleTransition",
     "StoredCampaign",
+    "checked_time",
+    "readable_time",
 ]
+
+#: The latest POSIX time a datetime can hold in any zone (a day before year 10000).
+LATEST_TIME = 253402214400.0
+
+
+def readable_time(value: float) -> float:
+    """A stored time made safe to show as a datetime: clamped to 1970..9999 (clause 11)."""
+    if math.isnan(value):
+        return 0.0
+    return min(max(float(value), 0.0), LATEST_TIME)
+
+
+def checked_time(value: float, what: str) -> float:
+    """``value`` if it is a number (infinity included: it reads clamped), else ValueError."""
+    if not isinstance(value, (int, float)) or math.isnan(value):
+        raise ValueError(f"{what} must be a time in POSIX seconds, not {value!r}")
+    return float(value)
 
 
 class CampaignExists(JournalError):
@@ -91,7 +133,7 @@ class StaleTransition(JournalError):
 
 
 class DuplicateCallSid(JournalError):
-    """The server gave a call sid already recorded for another contact."""
+    """The server gave a call sid already recorded for another intent."""
 
 
 @attrs.frozen
@@ -132,6 +174,7 @@ class ContactEntry:
     state: ContactState
     """``SCHEDULED``, or an exclusion state (final from the start)."""
     due: float | None = None
+    """When a ``scheduled`` contact is first due (required for one)."""
     request: Mapping[str, Any] = attrs.field(factory=dict)
     """What the trigger carries besides the number: metadata, encryption, variant id."""
     zones: tuple[str, ...] = ()
@@ -140,7 +183,7 @@ class ContactEntry:
 
 @attrs.frozen
 class DueContact:
-    """A claimed ``scheduled`` (or ``dialing`` between two sends) contact."""
+    """A claimed ``scheduled`` contact, as the dispatcher needs it."""
 
     seq: int
     contact_id: str | None
@@ -150,7 +193,7 @@ class DueContact:
     attempts: int
     """Intents that placed, or may have placed, a call."""
     intents: int
-    """Intents committed, placed or not."""
+    """Intents committed, placed or not: ``open_intent(after=intents)``."""
     not_placed: int
     """Sends in a row that provably placed nothing."""
 
@@ -169,6 +212,22 @@ class FollowedCall:
     placed_at: float
     deadline: float
     """When following stops and the call ends ``expired``."""
+    zones: tuple[str, ...] = ()
+    """The contact's zones: a retry's due time must fall in its calling window."""
+
+
+@attrs.frozen
+class LogEntry:
+    """One line of a contact's history, in the order written."""
+
+    at: float
+    event: str
+    """``rescheduled``, ``intent``, ``not_placed``, ``placed``, ``status``,
+    ``poll_error``, ``retry``, ``final`` (``status`` is the final state), ``requeued``."""
+    intent: int | None = None
+    call_sid: str | None = None
+    status: str | None = None
+    detail: str | None = None
 
 
 @attrs.frozen
@@ -193,28 +252,36 @@ class StoredCampaign(Protocol):
 
     async def append(self, entries: Sequence[ContactEntry], position: FeedPosition) -> None:
         """Store ``entries`` and the feed position after them, in one transaction
-        (batched: after a crash the position and the contacts agree)."""
+        (batched: after a crash the position and the contacts agree). With no entries,
+        it only moves the position (``done``)."""
 
     async def has_number(self, e164: str) -> bool:
-        """Whether a dialable contact of this campaign has this number."""
+        """Whether an earlier contact took this number: a dialable or a suppressed one
+        (an invalid or duplicate row takes nothing). Sees batched writes."""
 
-    async def has_contact_id(self, contact_id: str) -> bool: ...
+    async def has_contact_id(self, contact_id: str) -> bool:
+        """Whether an earlier contact took this id (as :meth:`has_number`)."""
 
     # -- dispatch -----------------------------------------------------------------------
     async def claim_due(self, worker: str, now: float, limit: int) -> list[DueContact]:
-        """Claim up to ``limit`` contacts due at ``now``, earliest first."""
+        """Claim up to ``limit`` unheld contacts due at ``now``, earliest (then lowest
+        ``seq``) first."""
 
     async def next_due(self) -> float | None:
-        """When the earliest unclaimed ``scheduled`` contact is due, if any."""
+        """When the earliest unheld ``scheduled`` contact is due, if any."""
 
-    async def release(self, worker: str, seqs: Sequence[int]) -> None: ...
+    async def release(self, worker: str, seqs: Sequence[int]) -> None:
+        """Hand back ``scheduled`` contacts this worker holds, unchanged; others are
+        left alone."""
 
-    async def reschedule(self, seq: int, due: float, *, why: str, now: float) -> None:
-        """Move a claimed ``scheduled`` contact to a later ``due`` (batched); releases it."""
+    async def reschedule(self, worker: str, seq: int, due: float, *, why: str, now: float) -> None:
+        """Move a ``scheduled`` contact to another ``due`` (batched) and release it."""
 
-    async def open_intent(self, seq: int, now: float) -> int:
-        """``scheduled`` -> ``dialing`` (or a next send while ``dialing``); durable.
-        Returns the intent's number (from 1)."""
+    async def open_intent(self, worker: str, seq: int, *, after: int, now: float) -> int:
+        """``scheduled`` -> ``dialing``, or the next send while ``dialing`` after
+        ``close_intent``; durable. ``after`` is the contact's ``intents`` as the caller
+        saw them (``DueContact.intents``, or the intent just closed). Returns the new
+        intent's number, ``after + 1``."""
 
     async def close_intent(self, seq: int, intent: int, *, error: str, now: float) -> None:
         """The send of ``intent`` provably placed nothing; durable. Stays ``dialing``."""
@@ -225,7 +292,7 @@ class StoredCampaign(Protocol):
         intent: int,
         *,
         call_sid: str,
-        call_status: str,
+        call_status: str | None,
         correlation_id: str | None,
         deadline: float,
         now: float,
@@ -235,7 +302,7 @@ class StoredCampaign(Protocol):
     async def record_unknown(
         self, seq: int, intent: int, *, reason: str, error: str | None, now: float
     ) -> None:
-        """``dialing`` -> ``unknown``: the send's answer was lost; durable."""
+        """``dialing`` -> ``unknown``: the open intent's answer was lost; durable."""
 
     async def record_not_placed(
         self,
@@ -244,19 +311,24 @@ class StoredCampaign(Protocol):
         *,
         state: ContactState,
         due: float | None,
-        reason: str,
+        reason: str | None,
         error: str | None,
         now: float,
     ) -> None:
-        """After sends that placed nothing: back to ``scheduled`` at ``due``, or final
-        ``state`` (``failure`` after too many, ``invalid`` on a refusal)."""
+        """After sends that placed nothing (``intent`` open or closed): back to
+        ``scheduled`` at ``due``, or final ``state`` (``failure`` after too many,
+        ``invalid`` on a refusal). Batched."""
 
     # -- following ----------------------------------------------------------------------
     async def calls_in_flight(self, worker: str) -> list[FollowedCall]:
-        """The placed calls this worker is to follow (on SQLite: all of them)."""
+        """The placed calls this worker follows, oldest first: those it placed, and
+        those no worker holds (after ``recover``), which it now holds."""
 
     async def record_status(self, seq: int, intent: int, status: str, now: float) -> None:
         """The server's latest status word for a call in flight (batched)."""
+
+    async def record_poll_error(self, seq: int, intent: int, *, error: str, now: float) -> None:
+        """A status read for the call failed (batched; only the history shows it)."""
 
     async def record_outcome(
         self,
@@ -265,20 +337,28 @@ class StoredCampaign(Protocol):
         *,
         outcome: ContactState,
         retry_due: float | None,
-        reason: str,
+        reason: str | None,
         now: float,
+        call_status: str | None = None,
     ) -> None:
-        """``in_flight`` -> ``outcome`` (final), or -> ``scheduled`` at ``retry_due``."""
+        """``in_flight`` -> ``outcome`` (final), or -> ``scheduled`` at ``retry_due``
+        (only for a :data:`~polyout._campaign._states.RETRYABLE` outcome). Batched."""
 
     # -- crashes and reads ----------------------------------------------------------------
-    async def recover(self, now: float) -> Recovery: ...
+    async def recover(self, now: float, *, worker: str | None = None) -> Recovery:
+        """Settle what a crash left: every worker's (None) or one dead worker's."""
 
     async def requeue_unknown(self, now: float) -> int: ...
 
-    async def counts(self) -> dict[ContactState, int]: ...
+    async def counts(self) -> dict[ContactState, int]:
+        """Contacts per state; a state no contact is in is left out."""
 
-    async def results(self) -> AsyncIterator[Mapping[str, Any]]:
-        """One record per contact, in ``seq`` order (``RESULT_FIELDS``)."""
+    async def history(self, seq: int) -> list[LogEntry]:
+        """The contact's log, oldest first (empty for an unknown ``seq``)."""
+
+    def results(self) -> AsyncIterator[Mapping[str, Any]]:
+        """One record per contact, in ``seq`` order, as ``ContactResult.to_json()``
+        gives it: the fields of ``polyout.RESULT_FIELDS``, times in ISO 8601 UTC."""
 
     async def flush(self) -> None:
         """Commit every batched write (durable)."""
@@ -293,4 +373,5 @@ class CampaignStore(Protocol):
 
     async def names(self) -> list[str]: ...
 
-    async def aclose(self) -> None: ...
+    async def aclose(self) -> None:
+        """Commit what is pending and let go of the store. Safe to call twice."""
