@@ -147,7 +147,7 @@ class Pacer:
         if retry_after is None or math.isnan(retry_after):
             pause = _DEFAULT_PAUSE
         else:
-            pause = min(max(retry_after, 0.0), self.max_pause)
+            pause = min(retry_after, self.max_pause)  # negative: a pause already over
         self._paused_until = max(self._paused_until, now + pause)
         # One burst of 429s is one signal: halve at most once per pause.
         if now >= self._last_decrease + max(pause, self.interval):

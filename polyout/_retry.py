@@ -125,7 +125,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return asked
     try:
         when = email.utils.parsedate_to_datetime(text.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
+    except ValueError:  # all it raises for any text, on every Python polyout supports
         return None
     current = time.time() if now is None else now
     return _bounded(when.timestamp() - current)

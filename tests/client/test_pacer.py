@@ -220,6 +220,20 @@ def test_a_burst_of_429s_halves_the_rate_once() -> None:
     assert run_virtual(main) == [20, 20]
 
 
+def test_a_429_once_the_pause_is_over_halves_the_rate_again() -> None:
+    async def main(loop: VirtualTimeLoop) -> list[float]:
+        pacer = polyout.Pacer(40)
+        pacer.on_rate_limited(0.5)
+        await asyncio.sleep(0.25)
+        pacer.on_rate_limited(0.5)  # the same episode
+        halved = pacer.rate
+        await asyncio.sleep(0.25)  # exactly one pause after the first: a new episode
+        pacer.on_rate_limited(0.5)
+        return [halved, pacer.rate]
+
+    assert run_virtual(main) == [20, 10]
+
+
 def test_successes_recover_the_rate_gradually() -> None:
     async def main(loop: VirtualTimeLoop) -> None:
         pacer = polyout.Pacer(40)
