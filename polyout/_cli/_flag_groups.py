@@ -147,20 +147,21 @@ def running_flags() -> argparse.ArgumentParser:
         "--retry-delay",
         type=_RETRY_DELAY,
         metavar="DURATION",
-        help=f"wait before a retry (default: {duration_text(_DEFAULTS.retry_delay)})",
+        help=f"wait before a retry, 0s to 7d (default: {duration_text(_DEFAULTS.retry_delay)})",
     )
     group.add_argument(
         "--poll-deadline",
         type=_POLL_DEADLINE,
         metavar="DURATION",
-        help="stop following a call this long after placing it: it becomes expired "
-        f"(default: {duration_text(_DEFAULTS.poll_deadline)})",
+        help="stop following a call this long after placing it: it becomes expired; "
+        f"1s to 1d (default: {duration_text(_DEFAULTS.poll_deadline)})",
     )
     group.add_argument(
         "--poll-interval",
         type=CALL_POLL_INTERVAL,
         metavar="DURATION",
-        help="time between status reads of a call in flight (default: 2s, growing to 5s)",
+        help="time between status reads of a call in flight, 10ms to 10m "
+        "(default: 2s, growing to 5s)",
     )
     poll_rate_flag(group)
     return parent
@@ -182,7 +183,8 @@ def run_control_flags(parser: argparse.ArgumentParser) -> None:
         "--stop-grace",
         type=_STOP_GRACE,
         metavar="DURATION",
-        help="after the first Ctrl-C, keep following calls in flight this long (default: 1m)",
+        help="after the first Ctrl-C, keep following calls in flight this long, 0s to 6h "
+        "(default: 1m)",
     )
     group.add_argument(
         "--progress-interval",

@@ -23,6 +23,8 @@ from polyout._cli._durations import duration_text, parse_duration
         ("250ms", 0.25),
         (" 15M ", 900.0),
         ("0", 0.0),
+        ("7d", 604800.0),
+        ("1d2h", 93600.0),
     ],
 )
 def test_durations(text: str, seconds: float) -> None:
@@ -42,6 +44,8 @@ def test_metadata_splits_on_the_first_equals_sign() -> None:
         parse_metadata("=value")
 
 
-@pytest.mark.parametrize("seconds", [0.5, 1, 59, 60, 61, 1800, 3600, 3661, 6600])
+@pytest.mark.parametrize(
+    "seconds", [0.01, 0.25, 0.5, 1, 59, 60, 61, 1800, 3600, 3661, 6600, 86400, 604800]
+)
 def test_duration_text_reads_back(seconds: float) -> None:
     assert parse_duration(duration_text(seconds)) == seconds
