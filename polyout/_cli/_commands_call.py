@@ -74,9 +74,9 @@ async def _status(args: argparse.Namespace) -> int:
         except NotFoundError as exc:
             # The API answered: not a connection error, an answer about this sid.
             raise CliError(
-                f"no call {args.call_sid} ({exc}): the API does not know it for this "
-                "--agent-id and --environment, or its status expired (kept about 2 hours "
-                "after the call ends)",
+                f"no call {args.call_sid} ({exc}): the API does not know it with these "
+                "connection settings (--api, --agent-id, --environment...), or its status "
+                "expired (kept about 2 hours after the call ends)",
                 ExitCode.ATTENTION,
             ) from None
     if args.json:
