@@ -250,10 +250,12 @@ class StoredCampaign(Protocol):
 
     async def feed_position(self) -> FeedPosition: ...
 
-    async def append(self, entries: Sequence[ContactEntry], position: FeedPosition) -> None:
+    async def append(
+        self, entries: Sequence[ContactEntry], position: FeedPosition, *, now: float
+    ) -> None:
         """Store ``entries`` and the feed position after them, in one transaction
         (batched: after a crash the position and the contacts agree). With no entries,
-        it only moves the position (``done``)."""
+        it only moves the position (``done``). An exclusion is finished at ``now``."""
 
     async def has_number(self, e164: str) -> bool:
         """Whether an earlier contact took this number: a dialable or a suppressed one
