@@ -18,10 +18,9 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
-import yarl
 
-from polyout._apis import ApiName, Dialect, base_url_for, dialect_for, state_from_raw
-from polyout._errors import APIStatusError, TransportError, ValidationError
+from polyout._apis import ApiName, Dialect, dialect_for, state_from_raw
+from polyout._errors import APIStatusError, TransportError
 from polyout._following import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_WAIT_DEADLINE,
@@ -40,7 +39,14 @@ from polyout._request import build_request
 from polyout._retry import RetryPolicy, retrying
 from polyout._secrets import Scrubber, Secret, redact_url, url_password
 from polyout._sending import Answer, Sender
-from polyout._session import SessionHolder, Timeout, check_count, check_seconds
+from polyout._session import (
+    SessionHolder,
+    Timeout,
+    check_api_key,
+    check_count,
+    check_seconds,
+    resolve_base_url,
+)
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
@@ -115,8 +121,8 @@ class Client:
             account_id=account_id,
             project_id=project_id,
         )
-        key = _check_api_key(api_key or os.environ.get("POLYAI_API_KEY"))
-        url = _resolve_base_url(api, base_url, region)
+        key = check_api_key(api_key or os.environ.get("POLYAI_API_KEY"))
+        url = resolve_base_url(api, base_url, region)
         self.timeout = Timeout.of(timeout)
         self.retry_policy = RetryPolicy(
             max_retries=check_count("max_retries", max_retries, minimum=0),
@@ -341,32 +347,3 @@ def _log_retry(exc: BaseException, tries: int, wait: float) -> None:
 
 def _encode(body: Mapping[str, Any]) -> bytes:
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-def _check_api_key(key: str | None) -> str:
-    if not key:
-        raise ValidationError("api_key", "is required: pass api_key= or set POLYAI_API_KEY")
-    if not key.isprintable() or any(ch.isspace() for ch in key) or not key.isascii():
-        # The key itself is never part of the message.
-        raise ValidationError("api_key", "contains whitespace or characters a header cannot carry")
-    return key
-
-
-def _resolve_base_url(api: str, base_url: str | None, region: str | None) -> str:
-    url = base_url or os.environ.get("POLYAI_BASE_URL")
-    if not url:
-        if region is None:
-            raise ValidationError("base_url", "pass region= or base_url= (or set POLYAI_BASE_URL)")
-        return base_url_for(api, region)
-    if not url.startswith(("https://", "http://")):
-        raise ValidationError("base_url", "must start with https:// or http://")
-    try:
-        # Refused here, or every request would fail after the fact: a trigger as "unknown".
-        parsed = yarl.URL(url)
-        if not parsed.host:
-            raise ValueError("no host")
-    except ValueError as exc:  # yarl's reasons never quote the URL (nor its password)
-        raise ValidationError("base_url", f"is not a valid URL ({exc})") from None
-    if parsed.query_string or parsed.fragment:
-        raise ValidationError("base_url", "must not have a query or a fragment")
-    return url.rstrip("/")

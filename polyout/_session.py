@@ -1,4 +1,4 @@
-"""The client's settings and its HTTP session's life: unopened, open, closed.
+"""The client's settings (key, URL, timeouts) and its HTTP session's life: unopened, open, closed.
 
 Closing is where calls get lost. A trigger whose request has left may be placing a call
 right now, so ``aclose()`` lets those finish (each bounded by the request timeout) and
@@ -10,21 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
 from typing import Any, Literal
 
 import aiohttp
 import attrs
+import yarl
 from aiohttp.abc import AbstractStreamWriter
 
-from polyout._errors import ClientClosedError, ConfigurationError
+from polyout._apis import base_url_for
+from polyout._errors import ClientClosedError, ConfigurationError, ValidationError
 
 __all__ = [
     "SessionHolder",
     "Timeout",
     "WatchedBody",
     "being_cancelled",
+    "check_api_key",
     "check_count",
     "check_seconds",
+    "resolve_base_url",
 ]
 
 
@@ -174,3 +179,32 @@ def being_cancelled() -> bool:
     task = asyncio.current_task()
     cancelling = getattr(task, "cancelling", None)  # Python 3.11+
     return cancelling is not None and cancelling() > 0
+
+
+def check_api_key(key: str | None) -> str:
+    if not key:
+        raise ValidationError("api_key", "is required: pass api_key= or set POLYAI_API_KEY")
+    if not key.isprintable() or any(ch.isspace() for ch in key) or not key.isascii():
+        # The key itself is never part of the message.
+        raise ValidationError("api_key", "contains whitespace or characters a header cannot carry")
+    return key
+
+
+def resolve_base_url(api: str, base_url: str | None, region: str | None) -> str:
+    url = base_url or os.environ.get("POLYAI_BASE_URL")
+    if not url:
+        if region is None:
+            raise ValidationError("base_url", "pass region= or base_url= (or set POLYAI_BASE_URL)")
+        return base_url_for(api, region)
+    if not url.startswith(("https://", "http://")):
+        raise ValidationError("base_url", "must start with https:// or http://")
+    try:
+        # Refused here, or every request would fail after the fact: a trigger as "unknown".
+        parsed = yarl.URL(url)
+        if not parsed.host:
+            raise ValueError("no host")
+    except ValueError as exc:  # yarl's reasons never quote the URL (nor its password)
+        raise ValidationError("base_url", f"is not a valid URL ({exc})") from None
+    if parsed.query_string or parsed.fragment:
+        raise ValidationError("base_url", "must not have a query or a fragment")
+    return url.rstrip("/")
