@@ -53,7 +53,7 @@ _NOT_PLACED_5XX = frozenset({500, 502})
 class RateLimited:
     """429 Too Many Requests; ``retry_after`` seconds, or None for no header."""
 
-    retry_after: float | None = 1.0
+    retry_after: float | None = attrs.field(default=1.0, converter=attrs.converters.optional(float))
 
 
 def _check_5xx(instance: ServerFailure, attribute: attrs.Attribute[int], status: int) -> None:
@@ -147,8 +147,10 @@ TriggerRule = Callable[[Send], Fault | None]
 StatusRule = Callable[[Poll], Fault | None]
 
 
-def scripted(faults: Mapping[int, Fault]) -> Callable[[Send | Poll], Fault | None]:
-    """The fault of each request by its 1-based ``index``: ``scripted({1: NoConnection()})``."""
+def scripted(faults: Mapping[int, Fault | None]) -> Callable[[Send | Poll], Fault | None]:
+    """The fault of each request by its 1-based ``index``: ``scripted({1: NoConnection()})``.
+
+    A request missing from ``faults`` (or mapped to None) is answered."""
     script = dict(faults)
     return lambda request: script.get(request.index)
 
