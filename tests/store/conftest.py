@@ -1,0 +1,93 @@
+"""The stores the conformance suite runs over, as factories.
+
+Every test in ``tests/store`` takes the ``stores`` fixture: a :class:`Stores` for one
+implementation, with ``open()`` (a store on this test's data, as a process would open
+it) and ``crash(store)`` (the store dropped without closing, as SIGKILL would, and
+opened again: what it had not committed is lost, what it had is there).
+
+**Adding a store is one line**: write a factory class taking the test's ``tmp_path``,
+with ``open(self) -> CampaignStore`` and ``crash(self, store) -> CampaignStore``, and
+add ``pytest.param(YourFactory, id="yours")`` to :data:`STORES` below. Every
+conformance test, and the stateful test, then runs over it too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+
+from polyout._campaign._memory_store import MemoryBacking, MemoryStore
+from polyout._campaign._store import CampaignStore
+
+
+class StoreFactory(Protocol):
+    def open(self) -> CampaignStore: ...
+
+    def crash(self, store: CampaignStore) -> CampaignStore: ...
+
+
+class MemoryFactory:
+    """The in-memory store: its data outlives an instance in a :class:`MemoryBacking`."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self._backing = MemoryBacking()
+
+    def open(self) -> CampaignStore:
+        return MemoryStore(self._backing)
+
+    def crash(self, store: CampaignStore) -> CampaignStore:
+        # A new instance on the same backing drops the old one's batched writes, and
+        # fences the old one off (a dead process writes nothing more).
+        return MemoryStore(self._backing)
+
+
+#: Every store implementation; one line each.
+STORES = [
+    pytest.param(MemoryFactory, id="memory"),
+]
+
+
+class Stores:
+    """One test's stores of one implementation; closes those still open at the end."""
+
+    def __init__(self, factory: StoreFactory) -> None:
+        self._factory = factory
+        self._live: list[CampaignStore] = []
+
+    def open(self) -> CampaignStore:
+        store = self._factory.open()
+        self._live.append(store)
+        return store
+
+    def crash(self, store: CampaignStore) -> CampaignStore:
+        if store in self._live:
+            self._live.remove(store)
+        reopened = self._factory.crash(store)
+        self._live.append(reopened)
+        return reopened
+
+    async def aclose(self) -> None:
+        for store in self._live:
+            await store.aclose()
+        self._live.clear()
+
+
+#: How a factory is made: from the test's own folder.
+StoreKind = Callable[[Path], StoreFactory]
+
+
+@pytest.fixture(params=STORES)
+def store_kind(request: pytest.FixtureRequest) -> StoreKind:
+    """The factory class of one store implementation."""
+    kind: StoreKind = request.param
+    return kind
+
+
+@pytest.fixture
+async def stores(store_kind: StoreKind, tmp_path: Path) -> AsyncIterator[Stores]:
+    opened = Stores(store_kind(tmp_path))
+    yield opened
+    await opened.aclose()
