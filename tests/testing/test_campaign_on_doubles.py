@@ -131,7 +131,7 @@ async def test_a_campaign_over_a_night_ends_exactly_as_scripted(
         # A lost answer is never sent again: that call may have rung.
         return 3 if number not in lost and expected_state(number) != "success" else 1
 
-    results = {result.to_number: result for result in polyout.iter_results(journal)}
+    results = {str(result.to_number): result for result in polyout.iter_results(journal)}
     assert {number: result.state for number, result in results.items()} == {
         number: expected_state(number) for number in numbers
     }
