@@ -59,13 +59,17 @@ class VirtualClock:
 
         async with VirtualClock(start=datetime(2026, 3, 28, 23, 0, tzinfo=UTC)) as clock:
             campaign = Campaign(placer, contacts, journal=path, clock=clock, ...)
-            await campaign.run()  # a night of calling windows, in wall-time milliseconds
+            await campaign.run()  # a night of calling windows, in seconds of wall time
 
     :meth:`time` is the virtual wall clock (POSIX seconds), :meth:`monotonic` the virtual
     ``loop.time()``; both move together, by jumps to the next timer or by
     :meth:`advance`. :meth:`step` moves the wall clock alone, as NTP or a machine waking
     from sleep would. It needs asyncio's selector event loop (the default on Linux and
     macOS); uvloop and the Windows proactor loop are refused.
+
+    ``autojump_threshold``: real seconds the loop must have been idle before time jumps
+    (default 0: at once). Give a program whose threads report back other than through
+    ``run_in_executor`` a little, so their answers arrive before time moves on.
     """
 
     def __init__(
@@ -78,7 +82,7 @@ class VirtualClock:
             if start.tzinfo is None:
                 raise ConfigurationError("start", "must be an aware datetime (with tzinfo)")
             start = start.timestamp()
-        if isinstance(start, bool) or not isinstance(start, (int, float)) or start != start:
+        if isinstance(start, bool) or not isinstance(start, (int, float)) or start != start:  # NaN
             raise ConfigurationError("start", f"must be a datetime or POSIX seconds, not {start!r}")
         if not 0 <= autojump_threshold < float("inf"):
             raise ConfigurationError(
@@ -119,7 +123,8 @@ class VirtualClock:
 
     # -- moving time by hand -----------------------------------------------------------
     def monotonic(self) -> float:
-        """The virtual ``loop.time()``."""
+        """The virtual ``loop.time()``: 1000.0 when installed, whatever the real clock says,
+        so that a program's loop times repeat exactly from run to run."""
         return self._now
 
     def now(self) -> datetime:

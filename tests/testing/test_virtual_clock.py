@@ -137,6 +137,24 @@ async def test_time_stands_still_while_executor_work_runs() -> None:
         assert loop.time() - before == 3600.0
 
 
+async def test_an_autojump_threshold_waits_for_threads_that_report_back_on_their_own() -> None:
+    loop = asyncio.get_running_loop()
+    async with VirtualClock(autojump_threshold=0.5):
+        before = loop.time()
+        slept = asyncio.create_task(asyncio.sleep(3600))
+        answer: asyncio.Future[str] = loop.create_future()
+
+        def work() -> None:
+            time.sleep(0.05)
+            loop.call_soon_threadsafe(answer.set_result, "done")
+
+        threading.Thread(target=work).start()
+        assert await answer == "done"
+        assert loop.time() - before < 1.0
+        await slept
+        assert loop.time() - before == 3600.0
+
+
 async def test_leaving_restores_the_real_clock_and_pending_timers_keep_their_delay() -> None:
     loop = asyncio.get_running_loop()
     fired = asyncio.Event()
