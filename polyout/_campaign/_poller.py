@@ -20,22 +20,24 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import inspect
 import itertools
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import attrs
 
 from polyout._apis import state_from_raw
 from polyout._campaign._clock import Clock, sleep_or_wake
+from polyout._campaign._placer import Placer
 from polyout._campaign._poll_budget import AutoPollBudget, poll_budget
-from polyout._client import NOT_FOUND_GRACE, Client
 from polyout._errors import (
     AuthenticationError,
     NotFoundError,
     PermissionDeniedError,
     PolyOutError,
 )
+from polyout._following import NOT_FOUND_GRACE
 from polyout._log import logger
 from polyout._models import CallState, CallStatus
 from polyout._pacing import Pacer
@@ -83,9 +85,16 @@ class FollowedCall:
         return cls(seq, contact_id, attempt, placed, call_sid, placed_at, deadline, last)
 
 
-StatusCallback = Callable[[FollowedCall, CallStatus], None]
+# A callback may be a coroutine function (the engine's recorder awaits its store): the
+# poll that called it waits for it, so a call's changes are recorded in order.
+StatusCallback = Callable[[FollowedCall, CallStatus], Awaitable[None] | None]
 FatalCallback = Callable[[PolyOutError], None]
-ErrorCallback = Callable[[FollowedCall, PolyOutError], None]
+ErrorCallback = Callable[[FollowedCall, PolyOutError], Awaitable[None] | None]
+
+
+async def _done(result: Awaitable[None] | None) -> None:
+    if inspect.isawaitable(result):
+        await result
 
 
 class Poller:
@@ -93,7 +102,7 @@ class Poller:
 
     def __init__(
         self,
-        client: Client,
+        client: Placer,
         clock: Clock,
         *,
         interval: tuple[float, float],
@@ -194,19 +203,19 @@ class Poller:
             # The budget is taken per try inside, and a 429 pauses every poll at once.
             status = await self._client.get_status(call.call_sid, pacer=self.budget)
         except NotFoundError as exc:
-            self._not_found(call, exc)
+            await self._not_found(call, exc)
             return
         except (AuthenticationError, PermissionDeniedError) as exc:
             self._on_fatal(exc)
-            self._again(call, self._longest)
+            await self._again(call, self._longest)
             return
         except PolyOutError as exc:
             # Transient (5xx, 429, transport) once the client's own retries are spent.
-            self._on_error(call, exc)
-            self._again(call, self._longest)
+            await _done(self._on_error(call, exc))
+            await self._again(call, self._longest)
             return
         if status.is_final:
-            self._on_end(call, status)
+            await _done(self._on_end(call, status))
             return
         changed = call.last is None or (call.last.raw_status, call.last.state) != (
             status.raw_status,
@@ -215,40 +224,42 @@ class Poller:
         call.last = status
         if changed:
             call.interval = self._shortest
-            self._on_change(call, status)
+            await _done(self._on_change(call, status))
         else:
             call.interval = min(call.interval * _GROWTH, self._longest)
-        self._again(call, call.interval)
+        await self._again(call, call.interval)
 
-    def _not_found(self, call: FollowedCall, exc: NotFoundError) -> None:
+    async def _not_found(self, call: FollowedCall, exc: NotFoundError) -> None:
         now = self._clock.time()
         if call.last is not None:
-            self._expire(call, "status is no longer available (retention passed)")
+            await self._expire(call, "status is no longer available (retention passed)")
         elif now - call.placed_at < NOT_FOUND_GRACE:
-            self._again(call, self._shortest)  # a status can lag its trigger briefly
+            await self._again(call, self._shortest)  # a status can lag its trigger briefly
         else:
-            self._expire(call, f"status never found ({exc.message})")
+            await self._expire(call, f"status never found ({exc.message})")
 
-    def _again(self, call: FollowedCall, interval: float) -> None:
+    async def _again(self, call: FollowedCall, interval: float) -> None:
         now = self._clock.time()
         if now >= call.deadline:
-            self._expire(call, "not finished by the poll deadline")
+            await self._expire(call, "not finished by the poll deadline")
             return
         self._push(call, min(now + self._jittered(interval), call.deadline))
 
-    def _expire(self, call: FollowedCall, why: str) -> None:
+    async def _expire(self, call: FollowedCall, why: str) -> None:
         last = call.last
         seen = f" (last status: {last.raw_status or last.state})" if last is not None else ""
-        self._on_end(
-            call,
-            CallStatus(
-                call_sid=call.call_sid,
-                state=CallState.EXPIRED,
-                raw_status=last.raw_status if last is not None else None,
-                reason=why + seen,
-                correlation_id=last.correlation_id if last is not None else None,
-                last_seen=last,
-            ),
+        await _done(
+            self._on_end(
+                call,
+                CallStatus(
+                    call_sid=call.call_sid,
+                    state=CallState.EXPIRED,
+                    raw_status=last.raw_status if last is not None else None,
+                    reason=why + seen,
+                    correlation_id=last.correlation_id if last is not None else None,
+                    last_seen=last,
+                ),
+            )
         )
 
     def _push(self, call: FollowedCall, due: float) -> None:

@@ -1,0 +1,370 @@
+"""The dispatcher: due contacts -> calling window -> pacer slot -> intent -> place -> record.
+
+A few worker tasks share one queue of contacts claimed from the store (a claim makes
+this worker the contact's holder: no other worker dials it). Each takes a slot of the
+concurrency (calls in flight at most, freed by the follower when a call ends), then a
+contact, checks its calling window on the wall clock, and places its call through the
+:class:`~._send_gate.SendGate`, which opens one durable intent per send. What the
+placer answered is classified (:mod:`._trigger_errors`), decided (:mod:`._decisions`)
+and recorded through the :class:`~._recorder.Recorder`; a placed call goes to the
+follower.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import math
+from collections.abc import Callable
+
+from polyout._campaign._breaker import CircuitBreaker
+from polyout._campaign._clock import Clock, sleep_or_wake
+from polyout._campaign._config import CampaignConfig
+from polyout._campaign._decisions import Refusal, not_placed_due, refusal_verdict
+from polyout._campaign._errors import CampaignError, JournalError
+from polyout._campaign._placer import Placer
+from polyout._campaign._recorder import Recorder
+from polyout._campaign._schedule import CallingWindow
+from polyout._campaign._send_gate import Abandon, SendGate
+from polyout._campaign._states import ContactState
+from polyout._campaign._store import DueContact, DuplicateCallSid, FollowedCall
+from polyout._campaign._trigger_errors import TriggerError, Verdict, classify_trigger_error
+from polyout._campaign._windows import window_opening, within_window
+from polyout._errors import BadRequestError, PolyOutError
+from polyout._log import logger
+from polyout._models import Call, CallRequest, Encryption
+from polyout._pacing import Pacer
+from polyout._phone import mask_number
+
+__all__ = ["Dispatcher", "Slots"]
+
+_log = logger.getChild("campaign")
+_MAX_WORKERS = 64  # trigger requests in flight at once, at most
+_SEND_CLOSED = "not placed; the client tries again"
+_UNKNOWN_REASON = "the trigger was sent but its answer was lost: the call may have been placed"
+
+
+class Slots:
+    """The concurrency: calls in flight (dialling or placed) at most ``limit``."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.taken = 0
+        self._freed = asyncio.Event()
+
+    async def take(self, stopping: Callable[[], bool]) -> None:
+        while self.taken >= self.limit and not stopping():
+            self._freed.clear()
+            await self._freed.wait()
+        self.taken += 1
+
+    def release(self) -> None:
+        self.taken -= 1
+        self._freed.set()
+
+    def wake(self) -> None:
+        self._freed.set()
+
+
+class Dispatcher:
+    """Dials the campaign's due contacts, as worker ``worker`` of its store."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        placer: Placer,
+        *,
+        worker: str,
+        config: CampaignConfig,
+        window: CallingWindow | None,
+        clock: Clock,
+        pacer: Pacer,
+        slots: Slots,
+        follow: Callable[[FollowedCall], None],
+        input_done: Callable[[], bool],
+        stopping: Callable[[], bool],
+        on_fatal: Callable[[PolyOutError], None],
+    ) -> None:
+        self._recorder = recorder
+        self._store = recorder.store
+        self._placer = placer
+        self.worker = worker
+        self._config = config
+        self._window = window
+        self._clock = clock
+        self.pacer = pacer
+        self._slots = slots
+        self._follow = follow
+        self._input_done = input_done
+        self._stopping = stopping
+        self._on_fatal = on_fatal
+        self.breaker = CircuitBreaker(outage_limit=config.outage_limit)
+        self._ready: collections.deque[DueContact] = collections.deque()
+        self._fetch_lock = asyncio.Lock()
+        self._refused_in_a_row = 0  # triggers answered 400 since the last placement
+
+    def worker_count(self) -> int:
+        """Trigger requests in flight at once: enough for about two seconds of latency."""
+        wanted = math.ceil(self._config.rate * 2) + 1
+        return max(1, min(self._config.concurrency, _MAX_WORKERS, wanted))
+
+    async def work(self) -> None:
+        """One worker task: slot, contact, dial; until no work is left or the run stops."""
+        while True:
+            await self._slots.take(self._stopping)
+            contact = await self._next_contact()
+            if contact is None:
+                self._slots.release()
+                return
+            try:
+                placed = await self._dial(contact)
+            finally:
+                self._recorder.changed.set()  # whoever waits may find that nothing is left
+            if not placed:
+                self._slots.release()
+
+    async def release_unused(self) -> None:
+        """Hand back the contacts claimed and not dialled (a stop, a cancellation)."""
+        unused, self._ready = list(self._ready), collections.deque()
+        if unused:
+            await self._store.release(self.worker, [contact.seq for contact in unused])
+
+    # -- the next contact -----------------------------------------------------------------
+    async def _next_contact(self) -> DueContact | None:
+        """The next due contact, waiting for it if need be; None when no work is left."""
+        changed = self._recorder.changed
+        async with self._fetch_lock:
+            while True:
+                if self._stopping():
+                    return None
+                now = self._clock.time()
+                breaker = self.breaker
+                if breaker.outage_exceeded(now):
+                    self._on_fatal(
+                        CampaignError(
+                            f"no trigger has worked for {self._config.outage_limit:g} s "
+                            f"({breaker.failures} failures in a row): the API looks down"
+                        )
+                    )
+                    return None
+                pause = breaker.wait(now)
+                if pause is None or pause > 0:
+                    await sleep_or_wake(self._clock, pause, changed)
+                    continue
+                if not self._ready:
+                    claimed = await self._store.claim_due(self.worker, now, self.worker_count())
+                    self._ready.extend(claimed)
+                if self._ready:
+                    if breaker.is_open:
+                        breaker.probing = True
+                    return self._ready.popleft()
+                if self._nothing_left():
+                    return None
+                due = await self._store.next_due()
+                await sleep_or_wake(self._clock, None if due is None else due - now, changed)
+
+    def _nothing_left(self) -> bool:
+        """No contact can become due again in this run."""
+        progress = self._recorder.progress
+        return (
+            self._input_done()
+            and not progress.count(ContactState.SCHEDULED)
+            and not progress.active
+        )
+
+    # -- one contact ----------------------------------------------------------------------
+    async def _dial(self, contact: DueContact) -> bool:
+        """Trigger one call. Returns whether it is now in flight (and holds its slot)."""
+        if not within_window(self._window, contact.zones, self._clock.time()):
+            await self._wait_for_window(contact)
+            return False
+        gate = SendGate(
+            self.pacer,
+            contact,
+            open_intent=self._open_intent,
+            close_intent=self._close_intent,
+            on_rate_limited=self._recorder.rate_limited,
+        )
+        try:
+            call = await self._placer.place(_request_from(contact), pacer=gate)
+        except Abandon as abandoned:
+            await gate.settled()
+            self.breaker.on_neutral()
+            if gate.intent is not None:  # between two sends that placed nothing
+                # Not the contact's fault: it does not count towards max_not_placed.
+                await self._not_placed(contact, gate.intent, str(abandoned), None, counted=False)
+            elif not self._stopping():
+                await self._wait_for_window(contact)
+            else:
+                await self._store.release(self.worker, [contact.seq])
+            return False
+        except Exception as exc:
+            await gate.settled()
+            if gate.intent is None:
+                raise  # nothing was stored, so nothing was sent: a bug to surface
+            await self._failed(contact, gate.intent, exc, classify_trigger_error(exc))
+            return False
+        assert gate.intent is not None
+        return await self._placed(contact, gate.intent, call)
+
+    async def _open_intent(self, gate: SendGate) -> None:
+        """Right before a send leaves: still running, still in the window, intent stored."""
+        if self._stopping():
+            raise Abandon("stopped before retrying")
+        # Checked on the wall clock before every send: a client retry (up to
+        # max_retry_wait later), or a machine that slept, must not ring someone after
+        # their calling window has closed.
+        if not within_window(self._window, gate.contact.zones, self._clock.time()):
+            raise Abandon("the calling window closed")
+        after = gate.contact.intents if gate.intent is None else gate.intent
+        gate.intent = await self._recorder.intent(self.worker, gate.contact, after)
+
+    async def _close_intent(self, gate: SendGate) -> None:
+        assert gate.intent is not None
+        await self._recorder.send_closed(gate.contact, gate.intent, _SEND_CLOSED)
+
+    async def _placed(self, contact: DueContact, intent: int, call: Call) -> bool:
+        self._refused_in_a_row = 0
+        now = self._clock.time()
+        deadline = now + self._config.poll_deadline
+        try:
+            await self._recorder.placed(
+                contact,
+                intent,
+                call_sid=call.call_sid,
+                call_status=call.state.value,
+                correlation_id=call.correlation_id,
+                deadline=deadline,
+            )
+        except DuplicateCallSid as duplicate:
+            # Recorded unknown by the store: the call may be real, but it cannot be
+            # followed (its status would be the other call's). The run goes on.
+            _log.warning("call to %s: %s", mask_number(contact.to_number), duplicate)
+            self._recorder.unknown_by_store(contact, intent, str(duplicate))
+            return False
+        except JournalError as lost:
+            # The call is placed and its sid could not be written: say it where an
+            # operator will find it, and send nothing more.
+            _log.error(
+                "call to %s was placed as %s, but the store could not record it: %s",
+                mask_number(contact.to_number),
+                call.call_sid,
+                lost,
+            )
+            self._on_fatal(lost)
+            return False
+        self.breaker.on_success()
+        self._follow(
+            FollowedCall(
+                seq=contact.seq,
+                contact_id=contact.contact_id,
+                intent=intent,
+                attempts=contact.attempts + 1,
+                call_sid=call.call_sid,
+                call_status=call.state.value,
+                placed_at=now,
+                deadline=deadline,
+                zones=contact.zones,
+            )
+        )
+        return True
+
+    async def _failed(
+        self, contact: DueContact, intent: int, exc: Exception, sorted_as: TriggerError
+    ) -> None:
+        """Act on a failed trigger: unknown, not placed (again later), refused, or stop."""
+        masked = mask_number(contact.to_number)
+        verdict = sorted_as.verdict
+        if verdict is Verdict.UNKNOWN:
+            self.breaker.on_neutral()
+            if isinstance(exc, PolyOutError):
+                _log.warning("call to %s may or may not have been placed: %s", masked, exc)
+            else:  # not an answer from the server: logged for whoever fixes it
+                _log.exception("unexpected error triggering the call to %s", masked)
+            detail = str(exc) if isinstance(exc, PolyOutError) else f"{type(exc).__name__}: {exc}"
+            await self._recorder.unknown(contact, intent, _UNKNOWN_REASON, detail)
+        elif verdict is Verdict.STOP:
+            # About the campaign, not the contact: it is dialled after the fix.
+            self.breaker.on_neutral()
+            await self._not_placed(contact, intent, str(exc), None, counted=False)
+            self._on_fatal(CampaignError(sorted_as.why))
+        elif verdict is Verdict.NOT_PLACED:
+            # The client's retries are spent and no call was placed.
+            if sorted_as.server_down:
+                self.breaker.on_failure(self._clock.time())
+            else:
+                self.breaker.on_neutral()
+            await self._not_placed(contact, intent, str(exc), sorted_as.retry_after)
+        else:
+            assert isinstance(exc, BadRequestError)
+            self.breaker.on_success()  # the server is up and answering
+            await self._refused(contact, intent, exc)
+
+    async def _refused(self, contact: DueContact, intent: int, exc: BadRequestError) -> None:
+        self._refused_in_a_row += 1
+        verdict = refusal_verdict(
+            refused_in_a_row=self._refused_in_a_row, contact_not_placed=contact.not_placed
+        )
+        if verdict is Refusal.CAMPAIGN:
+            await self._not_placed(contact, intent, str(exc), None, counted=False)
+            self._on_fatal(
+                CampaignError(
+                    f"the API refused {self._refused_in_a_row} triggers in a row ({exc}): "
+                    "check the environment and the agent's outbound set-up, then resume"
+                )
+            )
+        elif verdict is Refusal.CONTACT:
+            _log.warning("call to %s refused: %s", mask_number(contact.to_number), exc)
+            await self._recorder.not_placed(
+                contact,
+                intent,
+                due=None,
+                error=str(exc),
+                counted=False,
+                final=ContactState.INVALID,
+                reason=exc.message,
+            )
+        else:
+            await self._not_placed(contact, intent, str(exc), None)
+
+    async def _not_placed(
+        self,
+        contact: DueContact,
+        intent: int,
+        error: str,
+        retry_after: float | None,
+        *,
+        counted: bool = True,
+    ) -> None:
+        due = not_placed_due(
+            failures=contact.not_placed + 1,
+            max_not_placed=self._config.max_not_placed,
+            counted=counted,
+            retry_after=retry_after,
+            window=self._window,
+            zones=contact.zones,
+            now=self._clock.time(),
+        )
+        if due is not None:
+            _log.info(
+                "call to %s not placed (%s): tried again later",
+                mask_number(contact.to_number),
+                error,
+            )
+        await self._recorder.not_placed(contact, intent, due=due, error=error, counted=counted)
+
+    async def _wait_for_window(self, contact: DueContact) -> None:
+        now = self._clock.time()
+        due = max(window_opening(self._window, contact.zones, now), now)
+        await self._recorder.waiting(self.worker, contact, due, "the calling window is closed")
+
+
+def _request_from(contact: DueContact) -> CallRequest:
+    stored = contact.request
+    encryption = stored.get("encryption")
+    return CallRequest(
+        to_number=contact.to_number,
+        metadata=stored.get("metadata") or {},
+        encryption=Encryption(encryption) if encryption else None,
+        variant_id=stored.get("variant_id"),
+    )

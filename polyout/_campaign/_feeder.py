@@ -1,0 +1,187 @@
+"""The feeder: contact source -> Planner -> store, with the feed position and fingerprint.
+
+Each item of the source is planned in order and stored at the next ``seq``: a contact
+to dial becomes ``scheduled`` (due when its calling window next opens), an exclusion
+(invalid, duplicate, suppressed) is final at once. Items go to the store in small
+batches, each with the feed position after it (how many items, the fingerprint of the
+source so far), in one transaction: after a crash the position and the contacts agree,
+and a resumed feed skips exactly the items stored, after checking by their fingerprint
+that the source still starts with them (:mod:`._fingerprint`).
+
+Duplicates are judged by the Planner, which asks synchronously whether a number or an
+id is taken. The numbers this run planned are kept in memory (about 32 bytes each);
+those an earlier run stored are asked of the store, which is async: the record raises
+:class:`_AskStore` for a number it has not seen, the feeder asks the store, and plans
+the item again (planning is pure apart from taking the number, which comes last).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from polyout._campaign._contacts import ContactItem
+from polyout._campaign._fingerprint import EMPTY_DIGEST, chain, check_same_source
+from polyout._campaign._planning import MemoryRecord, Planned, Planner, Refused
+from polyout._campaign._readers import ContactSource, aiter_contacts
+from polyout._campaign._recorder import Recorder
+from polyout._campaign._schedule import CallingWindow
+from polyout._campaign._states import ContactState
+from polyout._campaign._store import ContactEntry, FeedPosition, StoredCampaign
+from polyout._campaign._windows import window_opening
+from polyout._log import logger
+
+__all__ = ["Feeder", "entry_for"]
+
+_log = logger.getChild("campaign")
+#: Items stored per transaction; the loop gets a turn between two batches.
+BATCH = 64
+
+
+class Feeder:
+    """Reads ``source`` into the campaign's store until it ends or ``stopping()``."""
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        source: ContactSource,
+        *,
+        label: str,
+        window: CallingWindow | None,
+        default_timezone: str | None,
+        default_country: str | None,
+        suppressed: frozenset[str],
+        stopping: Callable[[], bool],
+    ) -> None:
+        self._recorder = recorder
+        self._store: StoredCampaign = recorder.store
+        self._source = source
+        self._label = label  # names the campaign in a refusal of a changed source
+        self._window = window
+        self._record = _Record()
+        self._planner = Planner(
+            suppress=suppressed,
+            window=window,
+            default_timezone=default_timezone,
+            default_country=default_country,
+            record=self._record,
+        )
+        self._stopping = stopping
+
+    async def run(self) -> None:
+        stored = await self._store.feed_position()
+        if stored.done:
+            return
+        skip = stored.count
+        self._record.earlier = skip > 0  # an earlier run took numbers: ask the store
+        digest = EMPTY_DIGEST
+        position = 0
+        batch: list[ContactEntry] = []
+        async for item in aiter_contacts(self._source):
+            if position < skip:  # stored by an earlier run: it must be the same item
+                digest = chain(digest, item)
+                position += 1
+                if position == skip:
+                    check_same_source(self._label, stored.digest, digest, skip)
+                continue
+            if self._stopping():
+                break
+            batch.append(await self._entry(position, item))
+            digest = chain(digest, item)
+            position += 1
+            if len(batch) >= BATCH:
+                await self._recorder.appended(batch, FeedPosition(position, digest, False))
+                batch = []
+                await asyncio.sleep(0)
+        else:
+            if position < skip:
+                check_same_source(self._label, stored.digest, None, skip)
+            await self._recorder.appended(batch, FeedPosition(position, digest, True))
+            _log.info("all %d contacts read", position)
+            return
+        if batch:  # stopped: what was planned is stored, and a resume reads on from it
+            await self._recorder.appended(batch, FeedPosition(position, digest, False))
+
+    async def _entry(self, seq: int, item: ContactItem) -> ContactEntry:
+        while True:
+            try:
+                plan = self._planner.plan(item)
+            except _AskStore as ask:
+                await self._record.learn(self._store, ask)
+                continue
+            self._record.forget()  # the answers were about this item only
+            return entry_for(seq, plan, self._window, self._recorder.now())
+
+
+def entry_for(
+    seq: int, plan: Planned | Refused, window: CallingWindow | None, now: float
+) -> ContactEntry:
+    """What the store keeps of one planned item."""
+    if isinstance(plan, Refused):
+        return ContactEntry(
+            seq=seq,
+            contact_id=plan.contact_id,
+            row=plan.row,
+            to_number=plan.to_number,
+            state=ContactState(plan.state),
+            reason=plan.reason,
+        )
+    request = plan.request
+    return ContactEntry(
+        seq=seq,
+        contact_id=plan.contact.id,
+        row=plan.contact.row,
+        to_number=request.to_number,
+        state=ContactState.SCHEDULED,
+        due=window_opening(window, plan.zones, now),
+        request={
+            "metadata": dict(request.metadata),
+            "encryption": request.encryption.value if request.encryption else None,
+            "variant_id": request.variant_id,
+        },
+        zones=plan.zones,
+    )
+
+
+class _AskStore(Exception):
+    """The record cannot answer without the store (raised inside ``Planner.plan``)."""
+
+    def __init__(self, number: str | None, contact_id: str | None) -> None:
+        self.number = number
+        self.contact_id = contact_id
+
+
+class _Record:
+    """The Planner's record: this run's numbers in memory, earlier runs' in the store."""
+
+    def __init__(self) -> None:
+        self._mine = MemoryRecord()
+        self.earlier = False
+        self._known: dict[tuple[str, str], bool] = {}  # the store's answers for one item
+
+    def has_number(self, e164: str) -> bool:
+        return self._mine.has_number(e164) or self._earlier(("number", e164))
+
+    def has_id(self, contact_id: str) -> bool:
+        return self._mine.has_id(contact_id) or self._earlier(("id", contact_id))
+
+    def take(self, e164: str, contact_id: str) -> None:
+        self._mine.take(e164, contact_id)
+
+    def forget(self) -> None:
+        self._known.clear()
+
+    def _earlier(self, key: tuple[str, str]) -> bool:
+        if not self.earlier:
+            return False
+        known = self._known.get(key)
+        if known is None:
+            kind, value = key
+            raise _AskStore(value if kind == "number" else None, value if kind == "id" else None)
+        return known
+
+    async def learn(self, store: StoredCampaign, ask: _AskStore) -> None:
+        if ask.number is not None:
+            self._known[("number", ask.number)] = await store.has_number(ask.number)
+        if ask.contact_id is not None:
+            self._known[("id", ask.contact_id)] = await store.has_contact_id(ask.contact_id)

@@ -1,0 +1,288 @@
+"""The recorder: the one funnel through which every transition of a contact goes.
+
+Each method makes one transition happen everywhere at once, in this order: the store
+(the truth, compare-and-set), then the counters :class:`~polyout.CampaignStats` shows,
+then the event, then a wake-up for whoever waits on the campaign's progress. Before
+this funnel, each state change was written out in three or four places by hand, and
+one of them was sooner or later forgotten.
+
+A store write that raises changes nothing (clause 5), so nothing else changes either:
+the counters and the events only ever describe what the store holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from polyout._campaign._clock import Clock, utc_datetime
+from polyout._campaign._events import CampaignEvent, EventBus, EventKind, RateMeter
+from polyout._campaign._states import ContactState
+from polyout._campaign._store import (
+    ContactEntry,
+    DueContact,
+    FeedPosition,
+    FollowedCall,
+    StoredCampaign,
+)
+from polyout._log import logger
+
+__all__ = ["Progress", "Recorder"]
+
+_log = logger.getChild("campaign")
+S = ContactState
+
+
+class Progress:
+    """The run's counters: contacts per state, and what this run did."""
+
+    def __init__(self, states: dict[ContactState, int], total: int) -> None:
+        self.states = states
+        self.total = total
+        self.triggers = 0
+        self.placed = 0
+        self.retries = 0
+        self.not_placed = 0
+        self.rate_limited = 0
+        self.trigger_meter = RateMeter()
+
+    def move(self, old: ContactState | None, new: ContactState) -> None:
+        if old is not None:
+            left = self.states[old] - 1
+            if left:
+                self.states[old] = left
+            else:
+                del self.states[old]
+        self.states[new] = self.states.get(new, 0) + 1
+
+    def count(self, state: ContactState) -> int:
+        return self.states.get(state, 0)
+
+    @property
+    def active(self) -> int:
+        return self.count(S.DIALING) + self.count(S.IN_FLIGHT)
+
+
+class Recorder:
+    """Store, counters, events and wake-ups for one campaign, together."""
+
+    def __init__(
+        self, store: StoredCampaign, clock: Clock, bus: EventBus, progress: Progress
+    ) -> None:
+        self.store = store
+        self._clock = clock
+        self._bus = bus
+        self.progress = progress
+        #: Set on every transition that may give a waiting dispatcher work (or none left).
+        self.changed = asyncio.Event()
+
+    def now(self) -> float:
+        return self._clock.time()
+
+    def emit(self, kind: EventKind, **fields: Any) -> None:
+        if self._bus.wanted:
+            self._bus.emit(CampaignEvent(kind, utc_datetime(self._clock.time()), **fields))
+
+    # -- feeding --------------------------------------------------------------------------
+    async def appended(self, entries: list[ContactEntry], position: FeedPosition) -> None:
+        """Entries stored with the feed position after them (``store.append``)."""
+        now = self.now()
+        await self.store.append(entries, position, now=now)
+        progress = self.progress
+        progress.total = position.count
+        for entry in entries:
+            progress.move(None, entry.state)
+            if entry.state is not S.SCHEDULED:
+                self.emit(
+                    EventKind.REFUSED,
+                    contact_id=entry.contact_id,
+                    position=entry.seq,
+                    state=entry.state.value,
+                    reason=entry.reason,
+                )
+            elif entry.due is not None and entry.due > now:
+                self.emit(
+                    EventKind.WAITING,
+                    contact_id=entry.contact_id,
+                    position=entry.seq,
+                    due=utc_datetime(entry.due),
+                )
+        self.changed.set()
+
+    # -- dispatch -------------------------------------------------------------------------
+    async def waiting(self, worker: str, contact: DueContact, due: float, why: str) -> None:
+        """A claimed contact waits for ``due`` (its calling window is closed)."""
+        await self.store.reschedule(worker, contact.seq, due, why=why, now=self.now())
+        self.emit(
+            EventKind.WAITING,
+            contact_id=contact.contact_id,
+            position=contact.seq,
+            due=utc_datetime(due),
+        )
+        self.changed.set()
+
+    async def intent(self, worker: str, contact: DueContact, after: int) -> int:
+        """The intent for one send, durable; the first moves the contact to ``dialing``."""
+        intent = await self.store.open_intent(worker, contact.seq, after=after, now=self.now())
+        if after == contact.intents:
+            self.progress.move(S.SCHEDULED, S.DIALING)
+        self.progress.triggers += 1
+        self.progress.trigger_meter.mark(time.monotonic())
+        self.emit(
+            EventKind.DIALING, contact_id=contact.contact_id, position=contact.seq, attempt=intent
+        )
+        return intent
+
+    async def send_closed(self, contact: DueContact, intent: int, error: str) -> None:
+        """The send of ``intent`` provably placed nothing (durable; still ``dialing``)."""
+        await self.store.close_intent(contact.seq, intent, error=error, now=self.now())
+
+    async def placed(
+        self,
+        contact: DueContact,
+        intent: int,
+        *,
+        call_sid: str,
+        call_status: str,
+        correlation_id: str | None,
+        deadline: float,
+    ) -> None:
+        now = self.now()
+        await self.store.record_placement(
+            contact.seq,
+            intent,
+            call_sid=call_sid,
+            call_status=call_status,
+            correlation_id=correlation_id,
+            deadline=deadline,
+            now=now,
+        )
+        self.progress.move(S.DIALING, S.IN_FLIGHT)
+        self.progress.placed += 1
+        self.emit(
+            EventKind.PLACED,
+            contact_id=contact.contact_id,
+            position=contact.seq,
+            attempt=intent,
+            call_sid=call_sid,
+            state=call_status,
+        )
+
+    def unknown_by_store(self, contact: DueContact, intent: int, reason: str) -> None:
+        """The store itself made the contact ``unknown`` (a duplicate call sid)."""
+        self.progress.move(S.DIALING, S.UNKNOWN)
+        self._finished(contact.contact_id, contact.seq, intent, S.UNKNOWN, reason, reason)
+
+    async def unknown(self, contact: DueContact, intent: int, reason: str, error: str) -> None:
+        await self.store.record_unknown(
+            contact.seq, intent, reason=reason, error=error, now=self.now()
+        )
+        self.progress.move(S.DIALING, S.UNKNOWN)
+        self._finished(contact.contact_id, contact.seq, intent, S.UNKNOWN, reason, error)
+
+    async def not_placed(
+        self,
+        contact: DueContact,
+        intent: int,
+        *,
+        due: float | None,
+        error: str,
+        counted: bool,
+        final: ContactState = S.FAILURE,
+        reason: str | None = None,
+    ) -> None:
+        """After sends that placed nothing: ``scheduled`` at ``due``, else ``final``."""
+        state = S.SCHEDULED if due is not None else final
+        await self.store.record_not_placed(
+            contact.seq, intent, state=state, due=due, reason=reason, error=error, now=self.now()
+        )
+        self.progress.move(S.DIALING, state)
+        if counted:
+            self.progress.not_placed += 1
+        if due is None:
+            self._finished(contact.contact_id, contact.seq, intent, state, reason, error)
+        else:
+            self.emit(
+                EventKind.NOT_PLACED,
+                contact_id=contact.contact_id,
+                position=contact.seq,
+                attempt=intent,
+                error=error,
+                due=utc_datetime(due),
+            )
+        self.changed.set()
+
+    def rate_limited(self, retry_after: float | None) -> None:
+        self.progress.rate_limited += 1
+        pause = f"{retry_after:g} s" if retry_after is not None else "a moment"
+        _log.warning("rate limited (429): every trigger pauses for %s and slows down", pause)
+        self.emit(EventKind.RATE_LIMITED, reason=f"Retry-After {pause}")
+
+    # -- following ------------------------------------------------------------------------
+    async def status(self, call: FollowedCall, status: str, state: str) -> None:
+        await self.store.record_status(call.seq, call.intent, status, self.now())
+        self.emit(
+            EventKind.STATUS,
+            contact_id=call.contact_id,
+            position=call.seq,
+            attempt=call.intent,
+            call_sid=call.call_sid,
+            state=state,
+        )
+
+    async def poll_error(self, call: FollowedCall, error: str) -> None:
+        await self.store.record_poll_error(call.seq, call.intent, error=error, now=self.now())
+
+    async def outcome(
+        self,
+        call: FollowedCall,
+        outcome: ContactState,
+        *,
+        retry_due: float | None,
+        reason: str | None,
+        call_status: str | None,
+    ) -> None:
+        await self.store.record_outcome(
+            call.seq,
+            call.intent,
+            outcome=outcome,
+            retry_due=retry_due,
+            reason=reason,
+            now=self.now(),
+            call_status=call_status,
+        )
+        self.progress.move(S.IN_FLIGHT, outcome if retry_due is None else S.SCHEDULED)
+        if retry_due is not None:
+            self.progress.retries += 1
+        self.emit(
+            EventKind.FINISHED if retry_due is None else EventKind.RETRY,
+            contact_id=call.contact_id,
+            position=call.seq,
+            attempt=call.intent,
+            call_sid=call.call_sid,
+            state=outcome.value,
+            reason=reason,
+            due=None if retry_due is None else utc_datetime(retry_due),
+        )
+        self.changed.set()
+
+    def _finished(
+        self,
+        contact_id: str | None,
+        seq: int,
+        intent: int,
+        state: ContactState,
+        reason: str | None,
+        error: str | None,
+    ) -> None:
+        self.emit(
+            EventKind.FINISHED,
+            contact_id=contact_id,
+            position=seq,
+            attempt=intent,
+            state=state.value,
+            reason=reason,
+            error=error,
+        )
+        self.changed.set()

@@ -1,0 +1,90 @@
+"""The send gate: the campaign's pacer as ``Placer.place`` sees it, with the intent step.
+
+``place`` awaits :meth:`SendGate.acquire` before each send, its retries included.
+Once the pacer lets the send go, the gate has the dispatcher check the calling window
+on the wall clock and open the intent in the store (durable: the record that this one
+send may leave), so nothing is stored while a trigger merely waits its turn.
+
+**One intent covers one send.** When a send provably placed nothing, ``place`` calls
+:meth:`SendGate.on_not_placed` (synchronously) before it waits to retry; the gate
+starts closing that intent in the store at once, and the next ``acquire`` (or the
+dispatcher, when ``place`` gives up) waits for the close to be durable first. A
+cancellation during a 429 wait therefore leaves nothing open that could read as "may
+have been placed", and two intents of one contact are never open together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from polyout._campaign._store import DueContact
+from polyout._pacing import Pacer
+
+__all__ = ["Abandon", "SendGate"]
+
+
+class Abandon(Exception):
+    """Raised from the gate to drop a trigger before anything is sent."""
+
+
+GateStep = Callable[["SendGate"], Awaitable[None]]
+
+
+class SendGate:
+    """One contact's trigger, send by send.
+
+    ``intent`` is the number of the latest intent (None before the first); ``open``
+    whether its send may have left.
+    """
+
+    def __init__(
+        self,
+        pacer: Pacer,
+        contact: DueContact,
+        *,
+        open_intent: GateStep,
+        close_intent: GateStep,
+        on_rate_limited: Callable[[float | None], None],
+    ) -> None:
+        self._pacer = pacer
+        self.contact = contact
+        self.intent: int | None = None
+        self.open = False
+        self._open_intent = open_intent
+        self._close_intent = close_intent
+        self._rate_limited = on_rate_limited
+        self._closing: asyncio.Future[None] | None = None
+
+    async def acquire(self) -> None:
+        await self.settled()
+        await self._pacer.acquire()
+        await self._open_intent(self)  # a durable commit: at times slow
+        self.open = True
+        self._pacer.sent_now()
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        self._pacer.on_rate_limited(retry_after)
+        self._rate_limited(retry_after)
+
+    def on_success(self) -> None:
+        self._pacer.on_success()
+
+    def on_not_placed(self) -> None:
+        if self.open:
+            self.open = False
+            self._closing = asyncio.ensure_future(self._close_intent(self))
+
+    async def settled(self) -> None:
+        """Wait until the latest send's intent is closed in the store, if it is closing.
+
+        Shielded: a cancelled run still finishes the close it started, so a caller
+        cancelled here leaves the intent closed rather than open.
+        """
+        closing, self._closing = self._closing, None
+        if closing is not None:
+            await asyncio.shield(closing)
+
+    def __repr__(self) -> str:
+        state = "open" if self.open else "closed"
+        return f"<SendGate contact=#{self.contact.seq} intent={self.intent} {state}>"
