@@ -176,9 +176,11 @@ class _Finder(ast.NodeVisitor):
         name = self._segment(node.func)
         if name.startswith(_QUIET_CALLS):
             return
-        if name in {"max", "min"} and len(node.args) == 2 and not node.keywords:
-            for kept in node.args:
-                self._replace(node, self._segment(kept), f"{name}(...) -> {self._segment(kept)}")
+        if name in {"max", "min"} and len(node.args) >= 2 and not node.keywords:
+            for dropped in node.args:
+                kept = ", ".join(self._segment(arg) for arg in node.args if arg is not dropped)
+                short = kept if len(node.args) == 2 else f"{name}({kept})"
+                self._replace(node, short, f"{name}(...) -> {short}")
         for keyword in node.keywords:
             if keyword.arg is not None:
                 call = ast.Call(
