@@ -12,7 +12,7 @@ import asyncio
 import pytest
 
 import polyout
-from tests.client.servers import Reply, ScriptedAPI, raw_server, reset_after_request
+from tests.client.servers import Reply, ScriptedAPI, closed_port, raw_server, reset_after_request
 
 NUMBER = "+14155552671"
 
@@ -79,3 +79,32 @@ async def test_a_trigger_waiting_for_a_pooled_connection_is_retried_until_sent(
         first = await slow
     assert (first.call_sid, second.call_sid) == ("OUT-slow", "OUT-2")
     assert [seen.json()["to_number"] for seen in api.seen] == [NUMBER, "+14155552672"]
+
+
+async def test_a_refused_connection_names_the_request_it_could_not_send() -> None:
+    async with polyout.Client(
+        "platform", api_key="k", base_url=f"http://127.0.0.1:{closed_port()}", max_retries=0
+    ) as client:
+        with pytest.raises(polyout.TransportError, match="could not connect") as caught:
+            await client.trigger_call(NUMBER)
+    assert (caught.value.method, caught.value.path) == ("POST", "/v1/outbound-calling")
+
+
+OVERSIZED = b"x" * (2 * 1024 * 1024)  # over the 1 MiB no documented answer comes near
+
+
+async def test_an_oversized_answer_to_a_trigger_is_unknown_and_sent_once(api: ScriptedAPI) -> None:
+    api.script(Reply(200, raw=OVERSIZED))
+    async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
+        with pytest.raises(polyout.TriggerOutcomeUnknown, match="may have been placed"):
+            await client.trigger_call(NUMBER)
+    assert len(api.seen) == 1
+
+
+async def test_an_oversized_answer_to_a_status_read_is_a_transport_error(api: ScriptedAPI) -> None:
+    api.script(*[Reply(200, raw=OVERSIZED)] * 4)
+    async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
+        with pytest.raises(polyout.TransportError, match="larger than") as caught:
+            await client.get_status("OUT-1")
+    assert not isinstance(caught.value, polyout.TriggerOutcomeUnknown)
+    assert len(api.seen) == 4  # retried, as any failed read of a status
