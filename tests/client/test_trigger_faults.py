@@ -108,3 +108,15 @@ async def test_an_oversized_answer_to_a_status_read_is_a_transport_error(api: Sc
             await client.get_status("OUT-1")
     assert not isinstance(caught.value, polyout.TriggerOutcomeUnknown)
     assert len(api.seen) == 4  # retried, as any failed read of a status
+
+
+@pytest.mark.parametrize("status", [300, 301, 308])
+async def test_a_redirect_is_an_error_status_never_a_placed_call(
+    api: ScriptedAPI, status: int
+) -> None:
+    api.script(Reply(status, {"call_sid": "OUT-moved"}, headers={"Location": "https://x/"}))
+    async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
+        with pytest.raises(polyout.APIStatusError) as caught:
+            await client.trigger_call(NUMBER)
+    assert caught.value.status_code == status
+    assert len(api.seen) == 1  # not followed, not retried
