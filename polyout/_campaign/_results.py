@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -113,22 +114,46 @@ def _format_from(path: Path) -> ResultFormat:
     raise ValueError(f"cannot tell the format of {path.name!r}: use .jsonl or .csv, or format=")
 
 
-def _iso(value: float | None) -> str | None:
-    return None if value is None else utc_datetime(value).isoformat().replace("+00:00", "Z")
+#: The latest time a datetime can show, in any zone (a day before year 10000).
+_LATEST_TIME = 253402214400.0
+
+
+def _iso(value: object) -> str | None:
+    """A stored time as ISO 8601, or None when it is none (or not a time at all).
+
+    Reading never fails on a stored value: a time past year 9999 (a 0.1 journal may
+    hold a retry 10^12 s away) shows as the latest one a datetime holds.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    seconds = min(max(float(value), 0.0), _LATEST_TIME)
+    return utc_datetime(seconds).isoformat().replace("+00:00", "Z")
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _text(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return str(value)
 
 
 def _result(row: sqlite3.Row) -> ContactResult:
-    state = row["state"]
+    state = _text(row["state"]) or "unknown"
     return ContactResult(
-        contact_id=row["contact_id"],
-        row=row["row"],
-        to_number=row["to_number"],
+        contact_id=_text(row["contact_id"]),
+        row=row["row"] if isinstance(row["row"], int) else None,
+        to_number=_text(row["to_number"]),
         state=state,
-        call_sid=row["call_sid"],
-        attempts=row["attempts"],
-        reason=row["reason"],
-        error=row["error"],
-        correlation_id=row["correlation_id"],
+        call_sid=_text(row["call_sid"]),
+        attempts=_count(row["attempts"]),
+        reason=_text(row["reason"]),
+        error=_text(row["error"]),
+        correlation_id=_text(row["correlation_id"]),
         first_attempt_at=_iso(row["first_attempt_at"]),
         last_attempt_at=_iso(row["last_attempt_at"]),
         finished_at=_iso(row["finished_at"]),

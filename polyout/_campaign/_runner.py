@@ -40,6 +40,7 @@ import math
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from polyout._campaign._breaker import CircuitBreaker
@@ -59,13 +60,13 @@ from polyout._campaign._events import (
     RateMeter,
     count_transition,
 )
-from polyout._campaign._gate import Abandon, TriggerGate
 from polyout._campaign._fingerprint import (
     EMPTY_DIGEST,
     chain,
     check_same_source,
     check_source_opens,
 )
+from polyout._campaign._gate import Abandon, TriggerGate
 from polyout._campaign._identity import connection_identity, identity_mismatch
 from polyout._campaign._journal import (
     RETRYABLE_OUTCOMES,
@@ -73,6 +74,7 @@ from polyout._campaign._journal import (
     DuplicateCallSid,
     Journal,
 )
+from polyout._campaign._lock import JournalLock
 from polyout._campaign._planning import (
     Planned,
     Planner,
@@ -245,6 +247,10 @@ class Campaign:
         ``default_country``, if given, must be the one the campaign started with.
         """
         path = os.fspath(journal)
+        if JournalLock.is_held(Path(path)):
+            # Refused before reading: through a second name (a hard link) SQLite would
+            # not even see the running campaign's WAL.
+            raise JournalError(f"{path} is in use by another running campaign")
         stored = Journal.open(path, owner=False)
         try:
             config = CampaignConfig.stored(stored.config(), path)
