@@ -45,25 +45,45 @@ _UNKNOWN_REASON = "the trigger was sent but its answer was lost: the call may ha
 
 
 class Slots:
-    """The concurrency: calls in flight (dialling or placed) at most ``limit``."""
+    """The concurrency: calls in flight (dialling or placed) at most ``limit``.
+
+    A freed slot goes to the worker that waited longest, and wakes only it: waking every
+    waiter for each freed slot costs a loop turn per worker per call.
+    """
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.taken = 0
-        self._freed = asyncio.Event()
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
 
     async def take(self, stopping: Callable[[], bool]) -> None:
-        while self.taken >= self.limit and not stopping():
-            self._freed.clear()
-            await self._freed.wait()
-        self.taken += 1
+        if self.taken < self.limit or stopping():
+            self.taken += 1
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter  # the slot is handed over with the wake-up
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed over just as we were cancelled: pass it on
+            raise
 
     def release(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot changes hands; ``taken`` stays
+                return
         self.taken -= 1
-        self._freed.set()
 
     def wake(self) -> None:
-        self._freed.set()
+        """Let every waiter through now (the run is stopping: none will dial)."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self.taken += 1
+                waiter.set_result(None)
 
 
 class Dispatcher:

@@ -46,6 +46,29 @@ _BURST = 0.05  # seconds of the ceiling that may leave at once (more than any `p
 _FLOOR = 1 / 64  # the budget never backs off below this fraction of the ceiling
 _RECOVERY = 1.25  # multiplier won back per second without a 429
 _RECOVERY_PERIOD = 1.0  # seconds between two steps of recovery
+_MIN_WAKE = 0.001  # seconds: the bucket never sets its wake-up closer than this
+
+
+class _Bucket(AsyncLimiter):
+    """aiolimiter's leaky bucket, whose wake-up is never less than 1 ms away.
+
+    The bucket wakes its first waiter at ``last_check + needed / rate``. When ``needed`` is
+    a rounding error (a few units in the last place of the level), that sum rounds back
+    to ``last_check``: the timer fires at the same instant, nothing has leaked, and it
+    sets itself again, for ever. On a real loop time moves on and ends it after a few
+    spins; on a virtual clock (``polyout.testing.VirtualClock``), which moves only when
+    nothing is due, it never ends. A millisecond later, the capacity is there.
+    """
+
+    def _wake_next(self, *args: object) -> None:
+        super()._wake_next(*args)
+        handle = self._waker_handle
+        if handle is not None:
+            loop = self._loop
+            soonest = loop.time() + _MIN_WAKE
+            if handle.when() < soonest:
+                handle.cancel()
+                self._waker_handle = loop.call_at(soonest, self._wake_next)
 
 
 class AutoPollBudget:
@@ -58,7 +81,7 @@ class AutoPollBudget:
         self.rate = self.ceiling
         self.rate_limited = 0  #: how many 429s polls met
         capacity = max(1.0, self.ceiling * _BURST)
-        self._bucket = AsyncLimiter(capacity, capacity / self.ceiling)
+        self._bucket = _Bucket(capacity, capacity / self.ceiling)
         self._paused_until = float("-inf")
         self._last_decrease = float("-inf")
         self._last_change = float("-inf")
