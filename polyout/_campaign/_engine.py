@@ -85,6 +85,7 @@ class Engine:
         requeue_unknown: bool = False,
         worker: str = "main",
         recover_all: bool = True,
+        seed: int | None = None,
     ) -> None:
         self.store = store
         self.placer = placer
@@ -98,6 +99,7 @@ class Engine:
         self._suppressed = suppressed
         self._requeue_unknown = requeue_unknown
         self._recover_all = recover_all
+        self._seed = seed  # the poll timing's draws: a rehearsal repeats exactly
         self.phase = Phase.NEW
         self.fatal: CampaignError | None = None
         self._ran = False
@@ -204,6 +206,7 @@ class Engine:
             slots=self._slots,
             triggers=pacer,
             on_fatal=self.on_fatal,
+            seed=self._seed,
         )
         dispatcher = Dispatcher(
             recorder,

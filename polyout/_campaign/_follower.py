@@ -49,6 +49,7 @@ class Follower:
         slots: Slots,
         triggers: Pacer,
         on_fatal: Callable[[PolyOutError], None],
+        seed: int | None = None,
     ) -> None:
         self._recorder = recorder
         self.worker = worker
@@ -68,6 +69,7 @@ class Follower:
             on_end=self._on_end,
             on_error=self._on_error,
             on_fatal=on_fatal,
+            seed=seed,
         )
 
     async def adopt(self) -> int:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Mapping
 
-from polyout._client import Client
+from polyout._campaign._placer import Placer
 
 __all__ = ["connection_identity", "identity_mismatch"]
 
 _FIELDS = ("api", "base_url", "agent_id", "environment", "account_id", "project_id")
 
 
-def connection_identity(client: Client) -> dict[str, str]:
-    """The client's API, base URL (without credentials) and the ids it calls under."""
+def connection_identity(client: Placer) -> dict[str, str]:
+    """The placer's API, base URL (without credentials) and the ids it calls under (a
+    ``polyout.Client`` names its agent or account; another placer, its URL only)."""
     dialect = getattr(client, "_dialect", None)
     identity = {"api": str(client.api), "base_url": _plain_url(str(client.base_url))}
     for name in ("agent_id", "environment", "account_id", "project_id"):
