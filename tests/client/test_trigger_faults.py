@@ -8,13 +8,24 @@ failure (a reset, a cut, a timeout) is ``TriggerOutcomeUnknown``, and never re-s
 from __future__ import annotations
 
 import asyncio
+import gzip
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 import polyout
-from tests.client.servers import Reply, ScriptedAPI, closed_port, raw_server, reset_after_request
+from tests.client.servers import (
+    RawServer,
+    Reply,
+    ScriptedAPI,
+    closed_port,
+    raw_server,
+    read_request,
+    reset_after_request,
+)
 
 NUMBER = "+14155552671"
+RawBehaviour = Callable[[RawServer, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
 async def test_a_tcp_reset_after_the_trigger_was_read_is_unknown_and_sent_once() -> None:
@@ -120,3 +131,42 @@ async def test_a_redirect_is_an_error_status_never_a_placed_call(
             await client.trigger_call(NUMBER)
     assert caught.value.status_code == status
     assert len(api.seen) == 1  # not followed, not retried
+
+
+def raw_answer(head: bytes, body: bytes) -> RawBehaviour:
+    async def answer(
+        state: RawServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await read_request(reader)
+        state.requests_read += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" + head + body)
+        await writer.drain()
+
+    return answer
+
+
+async def test_a_chunked_answer_without_a_length_is_read() -> None:
+    body = b'{"status": "calling"}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    behaviour = raw_answer(b"Transfer-Encoding: chunked\r\n\r\n", chunked)
+    async with (
+        raw_server(behaviour) as server,
+        polyout.Client("platform", api_key="k", base_url=server.base_url) as client,
+    ):
+        status = await client.get_status("OUT-1")
+    assert status.state is polyout.CallState.CALLING
+
+
+async def test_a_small_compressed_answer_that_inflates_past_the_cap_is_refused() -> None:
+    """A gzip bomb: 2 KiB on the wire, over 1 MiB once inflated. Only the inflated size
+    counts, or a hostile server could make a client inflate gigabytes."""
+    inflated = b'{"status": "calling", "pad": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    body = gzip.compress(inflated)
+    head = b"Content-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body)
+    async with (
+        raw_server(raw_answer(head, body)) as server,
+        polyout.Client("platform", api_key="k", base_url=server.base_url, max_retries=0) as client,
+    ):
+        with pytest.raises(polyout.TransportError, match="larger than"):
+            await client.get_status("OUT-1")
+    assert len(body) < 10_000
