@@ -29,6 +29,7 @@ BENCHMARKS = (
     "journal",
     "polling",
     "campaign_speed",
+    "engine",
 )
 TIMEOUT = 600.0  # per benchmark: everything stops by itself
 

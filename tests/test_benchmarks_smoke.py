@@ -21,6 +21,7 @@ SCRIPTS = (
     "journal",
     "polling",
     "campaign_speed",
+    "engine",
 )
 ROW_PREFIX = "BENCH-ROW "
 
