@@ -16,7 +16,7 @@ from datetime import datetime
 
 import attrs
 
-from polyout._campaign._journal import FINAL_STATES
+from polyout._campaign._states import FINAL, ContactState
 from polyout._log import logger
 
 __all__ = [
@@ -29,6 +29,8 @@ __all__ = [
 ]
 
 _log = logger.getChild("campaign")
+#: The final states as ``CampaignStats.states`` spells them (their values).
+_FINAL_VALUES = frozenset(state.value for state in FINAL)
 
 
 class EventKind(str, enum.Enum):
@@ -115,11 +117,11 @@ class CampaignStats:
     @property
     def finished(self) -> int:
         """Contacts in a final state."""
-        return sum(count for state, count in self.states.items() if state in FINAL_STATES)
+        return sum(count for state, count in self.states.items() if state in _FINAL_VALUES)
 
     @property
     def scheduled(self) -> int:
-        return self.states.get("scheduled", 0)
+        return self.states.get(ContactState.SCHEDULED.value, 0)
 
     @property
     def complete(self) -> bool:
