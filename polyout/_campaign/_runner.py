@@ -75,6 +75,7 @@ from polyout._campaign._journal import (
     Journal,
 )
 from polyout._campaign._lock import JournalLock
+from polyout._campaign._placer import Placer
 from polyout._campaign._planning import (
     Planned,
     Planner,
@@ -100,7 +101,6 @@ from polyout._campaign._windows import (
     window_text,
     within_window,
 )
-from polyout._client import Client
 from polyout._errors import BadRequestError, PolyOutError
 from polyout._log import logger
 from polyout._models import Call, CallRequest, CallStatus, Encryption
@@ -163,7 +163,7 @@ class Campaign:
 
     def __init__(
         self,
-        client: Client,
+        client: Placer,
         contacts: ContactSource,
         *,
         journal: str | os.PathLike[str],
@@ -224,7 +224,7 @@ class Campaign:
     @classmethod
     def resume(
         cls,
-        client: Client,
+        client: Placer,
         journal: str | os.PathLike[str],
         *,
         contacts: ContactSource | None = None,
@@ -316,7 +316,7 @@ class Campaign:
 
     def _setup(
         self,
-        client: Client,
+        client: Placer,
         contacts: ContactSource,
         journal: str,
         config: CampaignConfig,
