@@ -176,5 +176,13 @@ def test_retry_settings_that_cannot_work_are_configuration_errors(
     assert caught.value.setting == setting
 
 
-def test_no_wait_and_no_retries_are_valid_settings() -> None:
-    assert RetryPolicy(max_retries=0, max_wait=0).max_wait == 0
+async def test_no_wait_and_no_retries_are_valid_settings(api: ScriptedAPI) -> None:
+    """``max_retry_wait=0``: retry only what may be retried at once, raise the rest."""
+    api.script(Reply(502, {"error": "x"}), Reply(429, {}, headers={"Retry-After": "1"}))
+    async with polyout.Client(
+        "platform", api_key="k", base_url=api.base_url, max_retry_wait=0
+    ) as made:
+        with pytest.raises(polyout.RateLimitError):
+            await made.trigger_call(NUMBER)
+    assert len(api.seen) == 2  # the 502 retried without a wait, the 429 asked for one
+    assert RetryPolicy(max_retries=0, max_wait=0).max_retries == 0
