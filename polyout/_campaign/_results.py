@@ -90,18 +90,23 @@ def export_results(
     kind = format or _format_from(target)
     partial = target.with_name(target.name + ".partial")
     count = 0
-    with partial.open("w", encoding="utf-8", newline="") as out:
-        if kind == "csv":
-            writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS)
-            writer.writeheader()
-            for result in iter_results(journal):
-                writer.writerow(result.to_json())
-                count += 1
-        else:
-            for result in iter_results(journal):
-                out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-                count += 1
-    partial.replace(target)
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            if kind == "csv":
+                writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS)
+                writer.writeheader()
+                for result in iter_results(journal):
+                    writer.writerow(result.to_json())
+                    count += 1
+            else:
+                for result in iter_results(journal):
+                    out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+                    count += 1
+        partial.replace(target)
+    except BaseException:
+        # A full disk mid-file: leave nothing half-written; the journal still holds it all.
+        partial.unlink(missing_ok=True)
+        raise
     return count
 
 

@@ -196,9 +196,24 @@ def print_run_summary(outcome: RunOutcome, journal: Path, output: Path | None) -
     summary = summarize_results(iter_results(journal))
     print_all(stdout_console(), run_renderables(summary, outcome.stats))
     if output is not None:
-        count = export_results(journal, output)
-        _note(f"results: {output} ({plural(count, 'contact')}, full numbers: keep it safe)")
+        export_to(journal, output)
     return summary
+
+
+def export_to(journal: Path, output: Path) -> None:
+    """Write the results file; a disk that cannot take it is one line saying where they are."""
+    try:
+        count = export_results(journal, output)
+    except OSError as exc:
+        if storage_failure(exc, writing=True) is None:
+            raise
+        again = shlex.join(["polyout", "campaign", "report", str(journal), "--output", str(output)])
+        raise CliError(
+            f"cannot write {output}: {exc.strerror or exc}; every result is in {journal}: "
+            f"export them with {again}",
+            ExitCode.STORAGE,
+        ) from None
+    _note(f"results: {output} ({plural(count, 'contact')}, full numbers: keep it safe)")
 
 
 _OPEN_STATES = frozenset({"scheduled", "dialing", "in_flight"})
@@ -329,8 +344,7 @@ def report(args: argparse.Namespace) -> int:
         console = stdout_console()
         print_all(console, report_renderables(summary, config, runs))
     if output is not None:
-        count = export_results(journal, output)
-        _note(f"results: {output} ({plural(count, 'contact')}, full numbers: keep it safe)")
+        export_to(journal, output)
     if not summary.complete:
         resume_command = shlex.join(["polyout", "campaign", "resume", str(journal)])
         _note(f"not finished: continue with '{resume_command}'")
