@@ -20,7 +20,6 @@ Times are POSIX seconds (UTC) from the campaign's clock.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
@@ -29,12 +28,15 @@ from typing import Any
 
 from polyout._campaign._errors import JournalError
 from polyout._campaign._fingerprint import EMPTY_DIGEST
+from polyout._campaign._journal_migrate import campaign_id, upgraded
 from polyout._campaign._journal_reads import ContactRow, JournalReads, OpenCall
 from polyout._campaign._journal_schema import (
     ACTIVE_STATES,
+    DEFAULT_CAMPAIGN,
     FINAL_STATES,
     RETRYABLE_OUTCOMES,
     SCHEMA_VERSION,
+    NewCampaign,
     base_meta,
     build,
     check_schema,
@@ -74,6 +76,7 @@ class Journal(JournalWrites, JournalReads):
         *,
         suppressed: Iterable[str] = (),
         connection: Mapping[str, str] | None = None,
+        name: str = DEFAULT_CAMPAIGN,
     ) -> Journal:
         """Create a new journal; refuses a file that already holds a campaign.
 
@@ -85,12 +88,20 @@ class Journal(JournalWrites, JournalReads):
         """
         target = Path(path)
         _refuse_existing(target)
-        meta = base_meta(config, now)
+        meta = base_meta(config, now, connection)
         meta["source_digest"] = EMPTY_DIGEST
-        meta["writer_open"] = "0"
-        if connection is not None:
-            meta["connection"] = json.dumps(dict(connection), sort_keys=True)
-        partial = build(target, meta, suppressed)
+        return cls._created(target, NewCampaign(name, now, meta, tuple(suppressed)))
+
+    @classmethod
+    def create_store(cls, path: str | os.PathLike[str]) -> Journal:
+        """Create a new, empty store file (whole, as :meth:`create`); opened for writing,
+        on no campaign yet."""
+        return cls._created(Path(path), None)
+
+    @classmethod
+    def _created(cls, target: Path, campaign: NewCampaign | None) -> Journal:
+        _refuse_existing(target)
+        partial = build(target, campaign)
         try:
             lock = JournalLock(partial, name=target)
         except BaseException:
@@ -102,33 +113,58 @@ class Journal(JournalWrites, JournalReads):
             lock.release()
             remove_with_sidecars(partial)
             raise
-        return cls._opened(target, lock)
+        return cls._opened(target, lock, store=campaign is None)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], *, owner: bool = True) -> Journal:
+    def open(
+        cls, path: str | os.PathLike[str], *, owner: bool = True, campaign: str | None = None
+    ) -> Journal:
         """Open an existing journal, refusing one this polyout cannot read safely.
 
         ``owner`` takes the journal's lock: only one process may run a campaign from
         it at a time. Readers (reports, exporting results) pass ``owner=False``: they
-        read through a read-only connection, which never rewrites the file.
+        read through a read-only connection, which never rewrites the file. A 0.1.0
+        journal is upgraded first (``_journal_migrate``). ``campaign`` names the
+        campaign of a file holding several; by default, its only one.
         """
         target = Path(path)
         if not target.is_file():
             raise JournalError(f"no campaign journal at {target}")
-        return cls._opened(target, JournalLock(target) if owner else None)
+        return cls._opened(target, JournalLock(target) if owner else None, campaign=campaign)
 
     @classmethod
-    def _opened(cls, target: Path, lock: JournalLock | None, *, locked: bool = False) -> Journal:
+    def _opened(
+        cls,
+        target: Path,
+        lock: JournalLock | None,
+        *,
+        locked: bool = False,
+        campaign: str | None = None,
+        store: bool = False,
+    ) -> Journal:
         """Open ``target``: a runner's if ``lock`` is given, else read-only (``locked``:
-        the caller holds the lock, so no runner can be writing it meanwhile)."""
+        the caller holds the lock, so no runner can be writing it meanwhile). ``store``:
+        on no campaign yet (the caller sets :attr:`campaign` before any campaign work)."""
         try:
+            # Both read before any connection: a read-only one creates an empty -wal, and
+            # a second try would then pass the check the first one failed.
             wal_before = sidecars(target)[0].exists()
+            claimed = _main_file_says_open(target)
             connection = connect(target, read_only=lock is None)
             try:
-                check_schema(connection, target)
+                if check_schema(connection, target) < SCHEMA_VERSION:
+                    connection = upgraded(
+                        connection,
+                        target,
+                        writable=lock is not None,
+                        locked=locked or lock is not None,
+                    )
                 journal = cls(connection, target, lock)
-                journal._check_not_behind(wal_before, locked=locked or lock is not None)
-                journal._source_digest = journal._meta("source_digest")
+                if claimed and not wal_before:
+                    journal._refuse_unless_running(locked=locked or lock is not None)
+                if not store:
+                    journal.campaign = campaign_id(connection, target, campaign)
+                    journal._source_digest = journal._meta("source_digest")
                 if lock is not None:
                     journal._claim()
             except BaseException:
@@ -140,10 +176,8 @@ class Journal(JournalWrites, JournalReads):
             raise
         return journal
 
-    def _check_not_behind(self, wal_existed: bool, *, locked: bool) -> None:
+    def _refuse_unless_running(self, *, locked: bool) -> None:
         """Refuse a main file that a runner left open, found without its ``-wal``."""
-        if wal_existed or self.meta_text("writer_open") != "1":
-            return
         if not locked and JournalLock.is_held(self.path):
             return  # a runner opened it meanwhile: its WAL holds the truth
         raise JournalError(
@@ -156,9 +190,9 @@ class Journal(JournalWrites, JournalReads):
     def _claim(self) -> None:
         """Record in the main file itself that a runner has the journal open."""
         with self._atomic():
-            self._set_meta("writer_open", "1")
-        self.commit()
-        self.checkpoint("TRUNCATE")
+            self._set_file_meta("writer_open", "1")
+        self._claim_in_main = False
+        self.commit()  # and a checkpoint: a reader may hold it back, so commits retry it
 
     def close(self) -> None:
         """Commit what is pending, close and release the lock. Safe to call twice.
@@ -173,7 +207,7 @@ class Journal(JournalWrites, JournalReads):
             try:
                 self.commit()
                 with self._atomic():
-                    self._set_meta("writer_open", "0")
+                    self._set_file_meta("writer_open", "0")
                 self.commit()
                 clean = True
                 self.checkpoint("TRUNCATE")
@@ -194,6 +228,24 @@ class Journal(JournalWrites, JournalReads):
                 self._lock = None
         if error is not None:
             raise error
+
+    def abandon(self) -> None:
+        """Let go of the file as a killed process would: what is not committed is lost,
+        nothing is recorded or cleaned up (a store abandoned after a failure, or a
+        crash in a test). The WAL stays beside the file, as after SIGKILL."""
+        keep_wal: sqlite3.Connection | None = None
+        with contextlib.suppress(JournalError, sqlite3.Error):
+            keep_wal = connect(self.path, read_only=True)
+            keep_wal.execute("SELECT 1 FROM meta LIMIT 1").fetchone()
+        try:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()  # uncommitted writes are rolled back, as by a crash
+        finally:
+            if keep_wal is not None:
+                keep_wal.close()
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
 
 
 def export_journal(source: str | os.PathLike[str], destination: str | os.PathLike[str]) -> Path:
@@ -232,6 +284,18 @@ def export_journal(source: str | os.PathLike[str], destination: str | os.PathLik
     finally:
         lock.release()
     return dest
+
+
+def _main_file_says_open(target: Path) -> bool:
+    """Whether the main file, read alone (``immutable``: no WAL, no side files created),
+    records a runner that has not closed it."""
+    try:
+        uri = target.resolve().as_uri() + "?immutable=1"
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'writer_open'").fetchone()
+    except sqlite3.Error:
+        return False  # not a journal, or damaged: the full check says which
+    return row is not None and row[0] == "1"
 
 
 def _refuse_existing(target: Path, what: str = "a campaign") -> None:

@@ -27,6 +27,7 @@ from typing import Any
 from polyout._campaign._errors import JournalError
 from polyout._campaign._journal_schema import storage_error
 from polyout._campaign._lock import JournalLock
+from polyout._campaign._store import StaleTransition
 
 __all__ = ["JournalCore"]
 
@@ -41,6 +42,9 @@ class JournalCore:
     ) -> None:
         self._db = connection
         self.path = path
+        #: The id of the campaign (in the ``campaigns`` table) every query is about: a
+        #: journal file is a store of campaigns, and the journal works on one at a time.
+        self.campaign = 1
         self._lock = lock
         self.pending_writes = 0
         self._failed: JournalError | None = None
@@ -48,6 +52,9 @@ class JournalCore:
         # that makes their rows durable, so the two never disagree.
         self._source_digest: str | None = None
         self._source_dirty = False
+        # Whether the main file itself says a runner has the journal open (see
+        # Journal._claim): until a checkpoint gets it there, each commit tries one.
+        self._claim_in_main = True
 
     # -- transactions --------------------------------------------------------------------
     def commit(self) -> None:
@@ -61,7 +68,18 @@ class JournalCore:
             except sqlite3.Error as exc:
                 raise self._poisoned(exc) from exc
             self._source_dirty = False
+            if not self._claim_in_main:
+                self._claim_in_main = self.checkpoint()
         self.pending_writes = 0
+
+    def atomic(self) -> contextlib.AbstractContextManager[None]:
+        """One write step of a caller's own (a store creating a campaign)."""
+        return self._atomic()
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The connection, for a step inside :meth:`atomic` (on the owner's thread)."""
+        return self._db
 
     @contextlib.contextmanager
     def _atomic(self) -> Iterator[None]:
@@ -103,6 +121,14 @@ class JournalCore:
             raise self._failed
 
     @property
+    def in_transaction(self) -> bool:
+        """Whether writes are waiting for a commit (False once closed or poisoned)."""
+        try:
+            return self._failed is None and self._db.in_transaction
+        except sqlite3.ProgrammingError:  # closed
+            return False
+
+    @property
     def failed(self) -> JournalError | None:
         """Why the journal takes no more writes, if a write failed."""
         return self._failed
@@ -117,9 +143,12 @@ class JournalCore:
 
     def _update(self, seq: int, expected: str, sql: str, params: tuple[Any, ...]) -> None:
         """Update one contact that must be in state ``expected`` (else JournalError)."""
-        cursor = self._db.execute(f"{sql} WHERE seq = ? AND state = ?", (*params, seq, expected))
+        cursor = self._db.execute(
+            f"{sql} WHERE campaign = ? AND seq = ? AND state = ?",
+            (*params, self.campaign, seq, expected),
+        )
         if cursor.rowcount != 1:
-            raise JournalError(f"contact #{seq} is not {expected}: refusing the change")
+            raise StaleTransition(f"contact #{seq} is not {expected}: refusing the change")
         self.pending_writes += 1
 
     def _log(
@@ -134,16 +163,29 @@ class JournalCore:
         detail: str | None = None,
     ) -> None:
         self._db.execute(
-            "INSERT INTO log (contact, attempt, at, event, call_sid, status, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (seq, attempt, now, event, call_sid, status, detail),
+            "INSERT INTO log (campaign, contact, attempt, at, event, call_sid, status, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.campaign, seq, attempt, now, event, call_sid, status, detail),
         )
 
     def _meta(self, key: str) -> str | None:
-        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        """A meta value of the campaign."""
+        row = self._db.execute(
+            "SELECT value FROM campaign_meta WHERE campaign = ? AND key = ?", (self.campaign, key)
+        ).fetchone()
         return None if row is None else str(row[0])
 
     def _set_meta(self, key: str, value: str) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO campaign_meta VALUES (?, ?, ?)", (self.campaign, key, value)
+        )
+
+    def _file_meta(self, key: str) -> str | None:
+        """A meta value of the file itself (``writer_open``)."""
+        row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def _set_file_meta(self, key: str, value: str) -> None:
         self._db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
     def checkpoint(self, mode: str = "PASSIVE") -> bool:

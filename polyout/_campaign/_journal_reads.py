@@ -108,12 +108,16 @@ class JournalReads(JournalCore):
     def contact_count(self) -> int:
         """How many input items the journal holds (the feed resumes after them)."""
         with self._reading():
-            return int(self._db.execute("SELECT COUNT(*) FROM contacts").fetchone()[0])
+            sql = "SELECT COUNT(*) FROM contacts WHERE campaign = ?"
+            return int(self._db.execute(sql, (self.campaign,)).fetchone()[0])
 
     def suppressed_numbers(self) -> frozenset[str]:
         with self._reading():
             return frozenset(
-                str(row[0]) for row in self._db.execute("SELECT number FROM suppressed")
+                str(row[0])
+                for row in self._db.execute(
+                    "SELECT number FROM suppressed WHERE campaign = ?", (self.campaign,)
+                )
             )
 
     # A contact takes its number and id when it is planned (dialable) or suppressed; an
@@ -122,13 +126,18 @@ class JournalReads(JournalCore):
 
     def has_taken_number(self, e164: str) -> bool:
         """Whether an earlier contact of the campaign took the number ``e164``."""
-        sql = f"SELECT 1 FROM contacts WHERE to_number = ? AND {self._TAKEN} LIMIT 1"
-        return self._db.execute(sql, (e164,)).fetchone() is not None
+        sql = (
+            f"SELECT 1 FROM contacts WHERE campaign = ? AND to_number = ? AND {self._TAKEN} LIMIT 1"
+        )
+        return self._db.execute(sql, (self.campaign, e164)).fetchone() is not None
 
     def has_taken_id(self, contact_id: str) -> bool:
         """Whether an earlier contact of the campaign took the id ``contact_id``."""
-        sql = f"SELECT 1 FROM contacts WHERE contact_id = ? AND {self._TAKEN} LIMIT 1"
-        return self._db.execute(sql, (contact_id,)).fetchone() is not None
+        sql = (
+            "SELECT 1 FROM contacts WHERE campaign = ? AND contact_id = ?"
+            f" AND {self._TAKEN} LIMIT 1"
+        )
+        return self._db.execute(sql, (self.campaign, contact_id)).fetchone() is not None
 
     # -- dispatching ---------------------------------------------------------------------
     def due_contacts(self, now: float, limit: int, skip: Iterable[int] = ()) -> list[ContactRow]:
@@ -137,9 +146,9 @@ class JournalReads(JournalCore):
         with self._reading():
             rows = self._db.execute(
                 "SELECT seq, contact_id, to_number, request, zones, attempts, tries, not_placed"
-                " FROM contacts WHERE state = 'scheduled' AND next_due <= ?"
+                " FROM contacts WHERE campaign = ? AND state = 'scheduled' AND next_due <= ?"
                 " ORDER BY next_due, seq LIMIT ?",
-                (now, limit + len(skipped)),
+                (self.campaign, now, limit + len(skipped)),
             ).fetchall()
             return [
                 ContactRow(
@@ -161,9 +170,9 @@ class JournalReads(JournalCore):
         skipped = set(skip)
         with self._reading():
             rows = self._db.execute(
-                "SELECT seq, next_due FROM contacts WHERE state = 'scheduled'"
+                "SELECT seq, next_due FROM contacts WHERE campaign = ? AND state = 'scheduled'"
                 " ORDER BY next_due, seq LIMIT ?",
-                (len(skipped) + 1,),
+                (self.campaign, len(skipped) + 1),
             ).fetchall()
             for seq, due in rows:
                 if seq not in skipped:
@@ -175,11 +184,11 @@ class JournalReads(JournalCore):
         query = (
             "SELECT c.seq, c.contact_id, c.tries, c.attempts, c.call_sid, c.call_status,"
             " a.started_at, c.poll_deadline FROM contacts c"
-            " JOIN attempts a ON a.contact = c.seq AND a.n = c.tries"
-            " WHERE c.state = 'in_flight' ORDER BY a.started_at"
+            " JOIN attempts a ON a.campaign = c.campaign AND a.contact = c.seq AND a.n = c.tries"
+            " WHERE c.campaign = ? AND c.state = 'in_flight' ORDER BY a.started_at, c.seq"
         )
         with self._reading():
-            for row in self._db.execute(query):
+            for row in self._db.execute(query, (self.campaign,)):
                 yield OpenCall(
                     seq=row[0],
                     contact_id=row[1],
@@ -193,14 +202,24 @@ class JournalReads(JournalCore):
 
     def counts_by_state(self) -> dict[str, int]:
         with self._reading():
-            rows = self._db.execute("SELECT state, COUNT(*) FROM contacts GROUP BY state")
+            rows = self._db.execute(
+                "SELECT state, COUNT(*) FROM contacts WHERE campaign = ? GROUP BY state",
+                (self.campaign,),
+            )
             return {str(state): int(count) for state, count in rows}
 
     def contact_zones(self, seq: int) -> tuple[str, ...]:
         """The time zones a contact's calling window is checked in."""
         with self._reading():
-            row = self._db.execute("SELECT zones FROM contacts WHERE seq = ?", (seq,)).fetchone()
+            row = self._db.execute(
+                "SELECT zones FROM contacts WHERE campaign = ? AND seq = ?", (self.campaign, seq)
+            ).fetchone()
             return tuple(json.loads(row[0])) if row is not None and row[0] else ()
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """The rows of a query (a store's own reads), damage reported as JournalError."""
+        with self._reading():
+            return [tuple(row) for row in self._db.execute(sql, params)]
 
     # -- reading results -----------------------------------------------------------------
     def result_rows(self) -> Iterator[sqlite3.Row]:
@@ -211,7 +230,8 @@ class JournalReads(JournalCore):
             yield from cursor.execute(
                 "SELECT seq, contact_id, row, to_number, state, call_sid, attempts, reason,"
                 " error, correlation_id, first_attempt_at, last_attempt_at, finished_at,"
-                " next_due FROM contacts ORDER BY seq"
+                " next_due FROM contacts WHERE campaign = ? ORDER BY seq",
+                (self.campaign,),
             )
 
     def check_rows(self) -> None:
@@ -220,7 +240,9 @@ class JournalReads(JournalCore):
         cursor = self._db.cursor()
         cursor.row_factory = sqlite3.Row
         with self._reading():
-            for row in cursor.execute("SELECT * FROM contacts"):
+            for row in cursor.execute(
+                "SELECT * FROM contacts WHERE campaign = ?", (self.campaign,)
+            ):
                 problem = _row_problem(row)
                 if problem is not None:
                     raise JournalError(

@@ -6,18 +6,16 @@ committed before the method returns; the rest waits for the next batched commit.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
-from typing import Any
-
 from polyout._campaign._errors import JournalError
-from polyout._campaign._journal_core import JournalCore
-from polyout._campaign._journal_schema import FINAL_STATES, RETRYABLE_OUTCOMES
+from polyout._campaign._journal_feed import JournalFeed
+from polyout._campaign._journal_schema import RETRYABLE_OUTCOMES
+from polyout._campaign._store import DuplicateCallSid as StoreDuplicateCallSid
+from polyout._campaign._store import StaleTransition
 
 __all__ = ["DuplicateCallSid", "JournalWrites"]
 
 
-class DuplicateCallSid(JournalError):
+class DuplicateCallSid(StoreDuplicateCallSid):
     """The server gave a sid that another attempt already has: the contact is now unknown.
 
     The trigger may well have placed a call, but it cannot be followed: its status would
@@ -29,68 +27,8 @@ class DuplicateCallSid(JournalError):
         self.reason = reason
 
 
-class JournalWrites(JournalCore):
-    # -- meta ----------------------------------------------------------------------------
-    def mark_feed_done(self) -> None:
-        with self._atomic():
-            self._set_meta("feed_done", "1")
-        self.commit()
-
-    def note_source_digest(self, digest: str) -> None:
-        """The fingerprint of the items journaled so far (committed with their rows)."""
-        self._source_digest = digest
-        self._source_dirty = True
-
-    # -- feeding -------------------------------------------------------------------------
-    def add_refused(
-        self,
-        seq: int,
-        *,
-        contact_id: str | None,
-        row: int | None,
-        to_number: str | None,
-        state: str,
-        reason: str,
-        now: float,
-    ) -> None:
-        if state not in FINAL_STATES:
-            raise JournalError(f"a refused contact must be final, not {state!r}")
-        with self._atomic():
-            self._write(
-                "INSERT INTO contacts (seq, contact_id, row, to_number, dialable, state, reason,"
-                " created_at, finished_at) VALUES (?, ?, ?, ?, 0, ?, ?, ?, ?)",
-                (seq, contact_id, row, to_number, state, reason, now, now),
-            )
-
-    def add_planned(
-        self,
-        seq: int,
-        *,
-        contact_id: str | None,
-        row: int | None,
-        to_number: str,
-        request: Mapping[str, Any],
-        zones: tuple[str, ...],
-        due: float,
-        now: float,
-    ) -> None:
-        with self._atomic():
-            self._write(
-                "INSERT INTO contacts (seq, contact_id, row, to_number, dialable, request,"
-                " zones, state, next_due, created_at)"
-                " VALUES (?, ?, ?, ?, 1, ?, ?, 'scheduled', ?, ?)",
-                (
-                    seq,
-                    contact_id,
-                    row,
-                    to_number,
-                    json.dumps(dict(request), separators=(",", ":")),
-                    json.dumps(list(zones)),
-                    due,
-                    now,
-                ),
-            )
-
+class JournalWrites(JournalFeed):
+    # -- moving a scheduled contact ---------------------------------------------------------
     def reschedule(self, seq: int, due: float, *, event: str, detail: str, now: float) -> None:
         """Move a scheduled contact to a later time (its calling window is closed)."""
         with self._atomic():
@@ -102,10 +40,11 @@ class JournalWrites(JournalCore):
         """Commit the intent to dial, BEFORE the request is sent. Returns the attempt number."""
         with self._atomic():
             tries = self._db.execute(
-                "SELECT tries FROM contacts WHERE seq = ? AND state = 'scheduled'", (seq,)
+                "SELECT tries FROM contacts WHERE campaign = ? AND seq = ? AND state = 'scheduled'",
+                (self.campaign, seq),
             ).fetchone()
             if tries is None:
-                raise JournalError(f"contact #{seq} is not scheduled: refusing to dial it")
+                raise StaleTransition(f"contact #{seq} is not scheduled: refusing to dial it")
             attempt = int(tries[0]) + 1
             self._update(
                 seq,
@@ -115,8 +54,8 @@ class JournalWrites(JournalCore):
                 (attempt, now, now),
             )
             self._db.execute(
-                "INSERT INTO attempts (contact, n, started_at) VALUES (?, ?, ?)",
-                (seq, attempt, now),
+                "INSERT INTO attempts (campaign, contact, n, started_at) VALUES (?, ?, ?, ?)",
+                (self.campaign, seq, attempt, now),
             )
             self._log(seq, attempt, now, "intent")
         self.commit()
@@ -127,13 +66,14 @@ class JournalWrites(JournalCore):
         as not placed (:meth:`close_try`). The contact stays ``dialing``."""
         with self._atomic():
             closed = self._db.execute(
-                "SELECT 1 FROM contacts c JOIN attempts a ON a.contact = c.seq AND a.n = c.tries"
-                " WHERE c.seq = ? AND c.state = 'dialing' AND c.tries = ?"
+                "SELECT 1 FROM contacts c JOIN attempts a"
+                " ON a.campaign = c.campaign AND a.contact = c.seq AND a.n = c.tries"
+                " WHERE c.campaign = ? AND c.seq = ? AND c.state = 'dialing' AND c.tries = ?"
                 " AND a.outcome = 'not_placed'",
-                (seq, previous),
+                (self.campaign, seq, previous),
             ).fetchone()
             if closed is None:
-                raise JournalError(
+                raise StaleTransition(
                     f"try {previous} of contact #{seq} is not closed as not placed: "
                     "refusing to dial it again"
                 )
@@ -145,8 +85,8 @@ class JournalWrites(JournalCore):
                 (attempt, now),
             )
             self._db.execute(
-                "INSERT INTO attempts (contact, n, started_at) VALUES (?, ?, ?)",
-                (seq, attempt, now),
+                "INSERT INTO attempts (campaign, contact, n, started_at) VALUES (?, ?, ?, ?)",
+                (self.campaign, seq, attempt, now),
             )
             self._log(seq, attempt, now, "intent")
         self.commit()
@@ -198,24 +138,26 @@ class JournalWrites(JournalCore):
                 (call_sid, call_status, correlation_id, poll_deadline),
             )
             self._db.execute(
-                "UPDATE attempts SET call_sid = ?, correlation_id = ? WHERE contact = ? AND n = ?",
-                (call_sid, correlation_id, seq, attempt),
+                "UPDATE attempts SET call_sid = ?, correlation_id = ?"
+                " WHERE campaign = ? AND contact = ? AND n = ?",
+                (call_sid, correlation_id, self.campaign, seq, attempt),
             )
             self._log(seq, attempt, now, "placed", call_sid=call_sid, status=call_status)
         self.commit()
 
     def _sid_owner(self, call_sid: str) -> str | None:
         row = self._db.execute(
-            "SELECT c.seq, c.contact_id FROM attempts a JOIN contacts c ON c.seq = a.contact"
-            " WHERE a.call_sid = ?",
-            (call_sid,),
+            "SELECT c.seq, c.contact_id FROM attempts a"
+            " JOIN contacts c ON c.campaign = a.campaign AND c.seq = a.contact"
+            " WHERE a.campaign = ? AND a.call_sid = ?",
+            (self.campaign, call_sid),
         ).fetchone()
         if row is None:
             return None
         return repr(row[1]) if row[1] is not None else f"#{row[0]}"
 
     def record_not_placed(
-        self, seq: int, attempt: int, *, error: str, due: float | None, now: float
+        self, seq: int, attempt: int, *, error: str | None, due: float | None, now: float
     ) -> None:
         """The trigger provably placed no call: reschedule at ``due``, or fail when None."""
         with self._atomic():
@@ -240,7 +182,14 @@ class JournalWrites(JournalCore):
                 self._log(seq, attempt, now, "not_placed", detail=error)
 
     def record_refused(
-        self, seq: int, attempt: int, *, state: str, reason: str, error: str, now: float
+        self,
+        seq: int,
+        attempt: int,
+        *,
+        state: str,
+        reason: str | None,
+        error: str | None,
+        now: float,
     ) -> None:
         """The server refused this contact's request for good (a 400, say)."""
         with self._atomic():
@@ -254,7 +203,7 @@ class JournalWrites(JournalCore):
             self._log(seq, attempt, now, "final", status=state, detail=error)
 
     def record_unknown(
-        self, seq: int, attempt: int, *, reason: str, error: str, now: float
+        self, seq: int, attempt: int, *, reason: str, error: str | None, now: float
     ) -> None:
         """The trigger may have placed a call that cannot be followed: never redialled."""
         with self._atomic():
@@ -331,8 +280,8 @@ class JournalWrites(JournalCore):
     ) -> None:
         cursor = self._db.execute(
             "UPDATE attempts SET outcome = ?, reason = ?, error = ?, ended_at = ?"
-            " WHERE contact = ? AND n = ? AND outcome IS NULL",
-            (outcome, reason, error, now, seq, attempt),
+            " WHERE campaign = ? AND contact = ? AND n = ? AND outcome IS NULL",
+            (outcome, reason, error, now, self.campaign, seq, attempt),
         )
         if cursor.rowcount == 1:
             return
@@ -340,12 +289,12 @@ class JournalWrites(JournalCore):
             # Closed already by close_try: the try placed nothing, as this says too.
             cursor = self._db.execute(
                 "UPDATE attempts SET reason = COALESCE(?, reason), error = ?"
-                " WHERE contact = ? AND n = ? AND outcome = 'not_placed'",
-                (reason, error, seq, attempt),
+                " WHERE campaign = ? AND contact = ? AND n = ? AND outcome = 'not_placed'",
+                (reason, error, self.campaign, seq, attempt),
             )
             if cursor.rowcount == 1:
                 return
-        raise JournalError(f"attempt {attempt} of contact #{seq} is not open")
+        raise StaleTransition(f"attempt {attempt} of contact #{seq} is not open")
 
     # -- resuming ------------------------------------------------------------------------
     def settle_interrupted_intents(self, now: float) -> int:
@@ -355,42 +304,50 @@ class JournalWrites(JournalCore):
         client waited to try again) placed nothing: it is scheduled again, now.
         Returns how many became unknown.
         """
+        unknown = 0
+        for seq, attempt, outcome in self.interrupted():
+            unknown += self.settle_interrupted(seq, attempt, outcome, now)
+        self.commit()
+        return unknown
+
+    def interrupted(self) -> list[tuple[int, int, str | None]]:
+        """Every ``dialing`` contact: its seq, its last intent and how that ended."""
         with self._reading():
             rows = self._db.execute(
                 "SELECT c.seq, c.tries, a.outcome FROM contacts c"
-                " LEFT JOIN attempts a ON a.contact = c.seq AND a.n = c.tries"
-                " WHERE c.state = 'dialing'"
+                " LEFT JOIN attempts a"
+                " ON a.campaign = c.campaign AND a.contact = c.seq AND a.n = c.tries"
+                " WHERE c.campaign = ? AND c.state = 'dialing' ORDER BY c.seq",
+                (self.campaign,),
             ).fetchall()
+        return [(int(seq), int(attempt), outcome) for seq, attempt, outcome in rows]
+
+    def settle_interrupted(self, seq: int, attempt: int, outcome: str | None, now: float) -> bool:
+        """Settle one contact :meth:`interrupted` found; whether it became unknown."""
+        if outcome == "not_placed":
+            with self._atomic():
+                self._update(
+                    seq, "dialing", "UPDATE contacts SET state = 'scheduled', next_due = ?", (now,)
+                )
+                self._log(seq, attempt, now, "not_placed", detail="the run stopped")
+            return False
         reason = "the run stopped after deciding to dial, before the answer was recorded"
-        unknown = 0
-        for seq, attempt, outcome in rows:
-            if outcome == "not_placed":
-                with self._atomic():
-                    self._update(
-                        seq,
-                        "dialing",
-                        "UPDATE contacts SET state = 'scheduled', next_due = ?",
-                        (now,),
-                    )
-                    self._log(seq, attempt, now, "not_placed", detail="the run stopped")
-                continue
-            self.record_unknown(seq, attempt, reason=reason, error="interrupted trigger", now=now)
-            unknown += 1
-        self.commit()
-        return unknown
+        self.record_unknown(seq, attempt, reason=reason, error="interrupted trigger", now=now)
+        return True
 
     def requeue_unknown(self, now: float) -> int:
         """Explicit opt-in: schedule every ``unknown`` contact again."""
         with self._reading():
             rows = self._db.execute(
-                "SELECT seq, tries FROM contacts WHERE state = 'unknown'"
+                "SELECT seq, tries FROM contacts WHERE campaign = ? AND state = 'unknown'",
+                (self.campaign,),
             ).fetchall()
         for seq, attempt in rows:
             with self._atomic():
                 self._db.execute(
-                    "UPDATE attempts SET outcome = 'requeued' WHERE contact = ? AND n = ?"
-                    " AND outcome = 'unknown'",
-                    (seq, attempt),
+                    "UPDATE attempts SET outcome = 'requeued'"
+                    " WHERE campaign = ? AND contact = ? AND n = ? AND outcome = 'unknown'",
+                    (self.campaign, seq, attempt),
                 )
                 self._update(
                     seq,

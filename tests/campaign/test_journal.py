@@ -98,7 +98,7 @@ def test_the_journal_itself_refuses_a_second_dial_and_illegal_transitions(
     with pytest.raises(sqlite3.IntegrityError, match="illegal contact state transition"):
         db.execute("UPDATE contacts SET state = 'dialing' WHERE seq = 0")
     with pytest.raises(sqlite3.IntegrityError, match="may have placed a call"):
-        db.execute("INSERT INTO attempts (contact, n, started_at) VALUES (0, 2, 4.0)")
+        db.execute("INSERT INTO attempts (campaign, contact, n, started_at) VALUES (1, 0, 2, 4.0)")
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         journal.add_planned(
             1, contact_id="again", row=None, to_number=number(0), request={}, zones=(),
@@ -117,7 +117,8 @@ def test_batched_state_transitions_are_fast(tmp_path: Path) -> None:
             "UPDATE contacts SET state = 'dialing', tries = 1 WHERE seq = ?", (seq,)
         )
         journal._db.execute(
-            "INSERT INTO attempts (contact, n, started_at) VALUES (?, 1, 0.0)", (seq,)
+            "INSERT INTO attempts (campaign, contact, n, started_at) VALUES (1, ?, 1, 0.0)",
+            (seq,),
         )
         journal._db.execute(
             "UPDATE contacts SET state = 'in_flight', call_sid = ? WHERE seq = ?",

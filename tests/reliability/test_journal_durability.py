@@ -212,11 +212,12 @@ DAMAGE: dict[str, Callable[[Path, Seeded], None]] = {
     "no schema version": _set_pragma("user_version", 0),
     "negative schema version": _set_pragma("user_version", -1),
     "another application": _set_pragma("application_id", 0x12345678),
-    "no config": _sql("DELETE FROM meta WHERE key = 'config'"),
-    "config not JSON": _sql("UPDATE meta SET value = 'not json' WHERE key = 'config'"),
-    "config not an object": _sql("UPDATE meta SET value = '[1, 2]' WHERE key = 'config'"),
+    "no config": _sql("DELETE FROM campaign_meta WHERE key = 'config'"),
+    "config not JSON": _sql("UPDATE campaign_meta SET value = 'not json' WHERE key = 'config'"),
+    "config not an object": _sql("UPDATE campaign_meta SET value = '[1, 2]' WHERE key = 'config'"),
     "config of wrong types": _sql(
-        """UPDATE meta SET value = '{"rate": "fast", "poll_interval": 3}' WHERE key = 'config'"""
+        """UPDATE campaign_meta SET value = '{"rate": "fast", "poll_interval": 3}'"""
+        " WHERE key = 'config'"
     ),
     "no meta table": _sql("DROP TABLE meta"),
     "no contacts table": _sql("DROP TABLE contacts"),

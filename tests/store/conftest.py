@@ -8,7 +8,9 @@ opened again: what it had not committed is lost, what it had is there).
 **Adding a store is one line**: write a factory class taking the test's ``tmp_path``,
 with ``open(self) -> CampaignStore`` and ``crash(self, store) -> CampaignStore``, and
 add ``pytest.param(YourFactory, id="yours")`` to :data:`STORES` below. Every
-conformance test, and the stateful test, then runs over it too.
+conformance test, and the stateful test, then runs over it too. A slow store may set a
+class attribute ``stateful_examples`` (how many runs of the stateful test fit in a few
+seconds; ``POLYOUT_STORE_EXAMPLES`` overrides it for a longer search).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Protocol
 import pytest
 
 from polyout._campaign._memory_store import MemoryBacking, MemoryStore
+from polyout._campaign._sqlite_store import SQLiteStore
 from polyout._campaign._store import CampaignStore
 
 
@@ -44,9 +47,26 @@ class MemoryFactory:
         return MemoryStore(self._backing)
 
 
+class SQLiteFactory:
+    """The SQLite store on one file of the test's folder; a crash abandons the store (its
+    batched writes are lost, no clean close is recorded, the WAL stays) and reopens it."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self._path = tmp_path / "store.db"
+
+    def open(self) -> CampaignStore:
+        return SQLiteStore(self._path)
+
+    def crash(self, store: CampaignStore) -> CampaignStore:
+        assert isinstance(store, SQLiteStore)
+        store.abandon()
+        return SQLiteStore(self._path)
+
+
 #: Every store implementation; one line each.
 STORES = [
     pytest.param(MemoryFactory, id="memory"),
+    pytest.param(SQLiteFactory, id="sqlite"),
 ]
 
 
