@@ -18,13 +18,10 @@ import math
 from collections.abc import Callable
 
 from polyout._campaign._breaker import CircuitBreaker
-from polyout._campaign._clock import Clock, sleep_or_wake
-from polyout._campaign._config import CampaignConfig
+from polyout._campaign._clock import sleep_or_wake
 from polyout._campaign._decisions import Refusal, not_placed_due, refusal_verdict
 from polyout._campaign._errors import CampaignError, JournalError
-from polyout._campaign._placer import Placer
-from polyout._campaign._recorder import Recorder
-from polyout._campaign._schedule import CallingWindow
+from polyout._campaign._run_parts import RunParts
 from polyout._campaign._send_gate import Abandon, SendGate
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import DueContact, DuplicateCallSid, FollowedCall
@@ -33,10 +30,9 @@ from polyout._campaign._windows import window_opening, within_window
 from polyout._errors import BadRequestError, PolyOutError
 from polyout._log import logger
 from polyout._models import Call, CallRequest, Encryption
-from polyout._pacing import Pacer
 from polyout._phone import mask_number
 
-__all__ = ["Dispatcher", "Slots"]
+__all__ = ["Dispatcher"]
 
 _log = logger.getChild("campaign")
 _MAX_WORKERS = 64  # trigger requests in flight at once, at most
@@ -44,81 +40,31 @@ _SEND_CLOSED = "not placed; the client tries again"
 _UNKNOWN_REASON = "the trigger was sent but its answer was lost: the call may have been placed"
 
 
-class Slots:
-    """The concurrency: calls in flight (dialling or placed) at most ``limit``.
-
-    A freed slot goes to the worker that waited longest, and wakes only it: waking every
-    waiter for each freed slot costs a loop turn per worker per call.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.taken = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
-
-    async def take(self, stopping: Callable[[], bool]) -> None:
-        if self.taken < self.limit or stopping():
-            self.taken += 1
-            return
-        waiter = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter  # the slot is handed over with the wake-up
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()  # handed over just as we were cancelled: pass it on
-            raise
-
-    def release(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot changes hands; ``taken`` stays
-                return
-        self.taken -= 1
-
-    def wake(self) -> None:
-        """Let every waiter through now (the run is stopping: none will dial)."""
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                self.taken += 1
-                waiter.set_result(None)
-
-
 class Dispatcher:
     """Dials the campaign's due contacts, as worker ``worker`` of its store."""
 
     def __init__(
         self,
-        recorder: Recorder,
-        placer: Placer,
+        parts: RunParts,
         *,
-        worker: str,
-        config: CampaignConfig,
-        window: CallingWindow | None,
-        clock: Clock,
-        pacer: Pacer,
-        slots: Slots,
         follow: Callable[[FollowedCall], None],
         input_done: Callable[[], bool],
         stopping: Callable[[], bool],
-        on_fatal: Callable[[PolyOutError], None],
     ) -> None:
-        self._recorder = recorder
-        self._store = recorder.store
-        self._placer = placer
-        self.worker = worker
-        self._config = config
-        self._window = window
-        self._clock = clock
-        self.pacer = pacer
-        self._slots = slots
+        self._recorder = parts.recorder
+        self._store = parts.recorder.store
+        self._placer = parts.placer
+        self.worker = parts.worker
+        self._config = parts.config
+        self._window = parts.window
+        self._clock = parts.clock
+        self.pacer = parts.pacer
+        self._slots = parts.slots
         self._follow = follow
         self._input_done = input_done
         self._stopping = stopping
-        self._on_fatal = on_fatal
-        self.breaker = CircuitBreaker(outage_limit=config.outage_limit)
+        self._on_fatal = parts.on_fatal
+        self.breaker = CircuitBreaker(outage_limit=parts.config.outage_limit)
         self._ready: collections.deque[DueContact] = collections.deque()
         self._fetch_lock = asyncio.Lock()
         self._refused_in_a_row = 0  # triggers answered 400 since the last placement

@@ -26,7 +26,7 @@ import time
 
 from polyout._campaign._clock import Clock
 from polyout._campaign._config import CampaignConfig
-from polyout._campaign._dispatcher import Dispatcher, Slots
+from polyout._campaign._dispatcher import Dispatcher
 from polyout._campaign._errors import CampaignError
 from polyout._campaign._events import CampaignStats, EventBus, EventKind
 from polyout._campaign._feeder import Feeder
@@ -35,6 +35,7 @@ from polyout._campaign._placer import Placer
 from polyout._campaign._poller import Poller
 from polyout._campaign._readers import ContactSource
 from polyout._campaign._recorder import Progress, Recorder
+from polyout._campaign._run_parts import RunParts, Slots
 from polyout._campaign._schedule import CallingWindow
 from polyout._campaign._signals import stop_on_signals
 from polyout._campaign._states import ContactState
@@ -196,31 +197,23 @@ class Engine:
         recorder.progress = Progress(await store.counts(), position.count)
         self._input_done = position.done
         pacer = self._pacer = Pacer(config.rate)
-        follower = Follower(
-            recorder,
-            self.placer,
+        parts = RunParts(
+            recorder=recorder,
+            placer=self.placer,
             worker=self.worker,
             config=config,
             window=self._window,
             clock=self._clock,
-            slots=self._slots,
-            triggers=pacer,
-            on_fatal=self.on_fatal,
-            seed=self._seed,
-        )
-        dispatcher = Dispatcher(
-            recorder,
-            self.placer,
-            worker=self.worker,
-            config=config,
-            window=self._window,
-            clock=self._clock,
-            slots=self._slots,
             pacer=pacer,
+            slots=self._slots,
+            on_fatal=self.on_fatal,
+        )
+        follower = Follower(parts, seed=self._seed)
+        dispatcher = Dispatcher(
+            parts,
             follow=follower.follow,
             input_done=lambda: self._input_done,
             stopping=lambda: self.stopping,
-            on_fatal=self.on_fatal,
         )
         adopted = await follower.adopt()
         _log.info(

@@ -10,23 +10,15 @@ the concurrency until it ends.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from polyout._campaign._clock import Clock
-from polyout._campaign._config import CampaignConfig
 from polyout._campaign._decisions import outcome_retry_due
-from polyout._campaign._dispatcher import Slots
-from polyout._campaign._placer import Placer
 from polyout._campaign._poller import FollowedCall as PolledCall
 from polyout._campaign._poller import Poller
-from polyout._campaign._recorder import Recorder
-from polyout._campaign._schedule import CallingWindow
+from polyout._campaign._run_parts import RunParts
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import FollowedCall
 from polyout._errors import PolyOutError
 from polyout._log import logger
 from polyout._models import CallStatus
-from polyout._pacing import Pacer
 
 __all__ = ["Follower"]
 
@@ -37,38 +29,25 @@ _MAX_PARALLEL_POLLS = 32  # leaves most of the placer's connections to triggers
 class Follower:
     """Follows the campaign's calls in flight for worker ``worker``."""
 
-    def __init__(
-        self,
-        recorder: Recorder,
-        placer: Placer,
-        *,
-        worker: str,
-        config: CampaignConfig,
-        window: CallingWindow | None,
-        clock: Clock,
-        slots: Slots,
-        triggers: Pacer,
-        on_fatal: Callable[[PolyOutError], None],
-        seed: int | None = None,
-    ) -> None:
-        self._recorder = recorder
-        self.worker = worker
-        self._config = config
-        self._window = window
-        self._clock = clock
-        self._slots = slots
+    def __init__(self, parts: RunParts, *, seed: int | None = None) -> None:
+        self._recorder = parts.recorder
+        self.worker = parts.worker
+        self._config = config = parts.config
+        self._window = parts.window
+        self._clock = parts.clock
+        self._slots = parts.slots
         self._calls: dict[int, FollowedCall] = {}  # by seq: one call in flight per contact
         self.poller = Poller(
-            placer,
-            clock,
+            parts.placer,
+            parts.clock,
             interval=config.poll_interval,
             rate=config.poll_rate,
-            triggers=triggers,  # a 429 on a trigger halves the poll budget too
+            triggers=parts.pacer,  # a 429 on a trigger halves the poll budget too
             parallel=min(_MAX_PARALLEL_POLLS, max(4, config.concurrency)),
             on_change=self._on_change,
             on_end=self._on_end,
             on_error=self._on_error,
-            on_fatal=on_fatal,
+            on_fatal=parts.on_fatal,
             seed=seed,
         )
 
