@@ -1,0 +1,57 @@
+"""The ``polyout`` command in a child process, and what an operator must read when it fails.
+
+Shared by the tests that break the journal from outside (a full disk, scribbled values):
+each runs the command as an operator would, against the sandbox, with a bound on time so
+that a hang fails the test instead of stalling the suite.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import attrs
+
+from polyout._cli._errors import ExitCode
+from tests.cli.conftest import subprocess_env
+
+__all__ = ["Finished", "one_error_line", "polyout"]
+
+
+@attrs.frozen
+class Finished:
+    """A command that ended by itself within its time (``hung``: it had to be killed)."""
+
+    code: int
+    err: str
+    out: str
+    hung: bool = False
+
+
+def polyout(base_url: str, *argv: str, within: float = 30.0) -> Finished:
+    """``polyout ARGV`` in a child process, connected to the sandbox at ``base_url``."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "polyout", *argv],
+        env=subprocess_env(base_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = process.communicate(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+        return Finished(process.returncode, err, out, hung=True)
+    return Finished(process.returncode, err, out)
+
+
+def one_error_line(done: Finished) -> str:
+    """The one line a failed command says, progress lines aside; never a traceback."""
+    assert not done.hung, f"the command hung:\n{done.err}"
+    assert "Traceback" not in done.err, done.err
+    assert done.code != ExitCode.INTERNAL, done.err
+    said = [line for line in done.err.splitlines() if line and not line.startswith("[")]
+    assert len(said) == 1, f"one line expected:\n{done.err}"
+    assert said[0].startswith("polyout: error: "), done.err
+    return said[0]
