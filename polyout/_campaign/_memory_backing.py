@@ -55,6 +55,12 @@ class IntentRecord:
     error: str | None = None
     ended_at: float | None = None
 
+    def ended(self, outcome: str, at: float, error: str | None = None) -> IntentRecord:
+        return IntentRecord(self.number, self.started_at, outcome, self.call_sid, error, at)
+
+    def placed(self, call_sid: str) -> IntentRecord:
+        return IntentRecord(self.number, self.started_at, None, call_sid)
+
 
 @attrs.define
 class ContactRecord:
@@ -80,8 +86,27 @@ class ContactRecord:
     finished_at: float | None = None
 
     def copy(self) -> ContactRecord:
-        # Intents and log entries are frozen: copying the lists is enough.
-        return attrs.evolve(self, intents=list(self.intents), log=list(self.log))
+        # Intents and log entries are frozen: copying the lists is enough. Spelled out
+        # (not attrs.evolve): it runs on every contact's first change after a commit.
+        return ContactRecord(
+            self.entry,
+            self.state,
+            self.due,
+            list(self.intents),
+            list(self.log),
+            self.attempts,
+            self.not_placed,
+            self.call_sid,
+            self.call_status,
+            self.correlation_id,
+            self.placed_at,
+            self.deadline,
+            self.reason,
+            self.error,
+            self.first_at,
+            self.last_at,
+            self.finished_at,
+        )
 
 
 @attrs.define

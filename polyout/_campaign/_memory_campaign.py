@@ -11,8 +11,6 @@ import heapq
 import itertools
 from collections.abc import Callable, Sequence
 
-import attrs
-
 from polyout._campaign._memory_backing import (
     NOT_PLACED,
     REQUEUED,
@@ -188,9 +186,7 @@ class MemoryCampaignWrites:
         self._check()
         record = self._sending(seq, intent, closed_ok=False)
         record = self._change(seq)
-        record.intents[-1] = attrs.evolve(
-            record.intents[-1], outcome=NOT_PLACED, error=error, ended_at=now
-        )
+        record.intents[-1] = record.intents[-1].ended(NOT_PLACED, now, error)
         self._log(record, now, "not_placed", intent=intent, detail=error)
         self._backing.commit()
 
@@ -220,7 +216,7 @@ class MemoryCampaignWrites:
             self._backing.commit()
             raise DuplicateCallSid(reason)
         record = self._change(seq)
-        record.intents[-1] = attrs.evolve(record.intents[-1], call_sid=call_sid)
+        record.intents[-1] = record.intents[-1].placed(call_sid)
         self._sids[call_sid] = seq
         self._move(record, S.IN_FLIGHT)
         record.attempts += 1
@@ -261,7 +257,7 @@ class MemoryCampaignWrites:
         record = self._change(seq)
         last = record.intents[-1]
         if last.outcome is None:
-            record.intents[-1] = attrs.evolve(last, outcome=NOT_PLACED, error=error, ended_at=now)
+            record.intents[-1] = last.ended(NOT_PLACED, now, error)
         record.not_placed += 1
         record.error = error
         record.reason = record.reason if reason is None else reason
@@ -348,7 +344,7 @@ class MemoryCampaignWrites:
         self, record: ContactRecord, reason: str, error: str | None, now: float
     ) -> None:
         last = record.intents[-1]
-        record.intents[-1] = attrs.evolve(last, outcome=S.UNKNOWN.value, error=error, ended_at=now)
+        record.intents[-1] = last.ended(S.UNKNOWN.value, now, error)
         record.attempts += 1
         record.reason, record.error = reason, error
         self._to_final(record, S.UNKNOWN, now, detail=error, intent=last.number)

@@ -206,7 +206,7 @@ class MemoryCampaign(MemoryCampaignWrites):
             if outcome not in RETRYABLE:
                 raise StaleTransition(f"contact #{seq}: a {outcome} call is never dialled again")
         record = self._change(seq)
-        record.intents[-1] = attrs.evolve(record.intents[-1], outcome=outcome.value, ended_at=now)
+        record.intents[-1] = record.intents[-1].ended(outcome.value, now)
         record.call_status = record.call_status if call_status is None else call_status
         record.reason, record.error, record.deadline = reason, None, None
         if retry_due is not None:
