@@ -56,6 +56,7 @@ async def test_trigger_not_retried_on_undocumented_5xx(api: ScriptedAPI, status:
     assert len(api.seen) == 1
     assert caught.value.status_code == status
     assert caught.value.correlation_id == "corr-123"
+    assert (caught.value.method, caught.value.path) == ("POST", "/v1/outbound-calling")
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404])
