@@ -33,8 +33,12 @@ BATCH_SECONDS = 0.2
 BATCH_WRITES = 2000
 
 T = TypeVar("T")
-#: A job and the future its result goes to; None in the queue stops the thread.
-_Item = tuple[Callable[[Journal], Any], "concurrent.futures.Future[Any]"]
+#: What a job's outcome is handed to, on the thread: (True, result) or (False, exception).
+_Sink = Callable[[bool, Any], None]
+#: A job and where its outcome goes; None in the queue stops the thread.
+_Item = tuple[Callable[[Journal], Any], _Sink]
+#: Outcomes handed to an event loop together, in one wake-up.
+_Outbox = list[tuple["asyncio.Future[Any]", bool, Any]]
 _COMMIT = "commit"
 
 
@@ -50,6 +54,7 @@ class Writer:
         self._opened: concurrent.futures.Future[Journal] = concurrent.futures.Future()
         self._journal: Journal | None = None
         self._dirty_since: float | None = None
+        self._outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
         self._thread = threading.Thread(
             target=self._main, args=(opener,), name=f"polyout-store {name}", daemon=True
         )
@@ -61,15 +66,37 @@ class Writer:
         await asyncio.wrap_future(self._opened)
 
     async def run(self, job: Callable[[Journal], T]) -> T:
-        """Run ``job`` on the thread; its result (or its exception)."""
-        return await asyncio.wrap_future(self.submit(job))
+        """Run ``job`` on the thread; its result (or its exception).
+
+        Outcomes go back to the loop in batches (one wake-up for every job the thread
+        ran back to back): with many writes in flight, the loop is not woken per write.
+        """
+        if self._stopped:
+            raise JournalError("the store is closed")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+
+        def sink(ok: bool, value: Any) -> None:
+            self._outboxes.setdefault(loop, []).append((future, ok, value))
+
+        self._jobs.put((job, sink))
+        return await future
 
     def submit(self, job: Callable[[Journal], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         if self._stopped:
             future.set_exception(JournalError("the store is closed"))
             return future
-        self._jobs.put((job, future))
+
+        def sink(ok: bool, value: Any) -> None:
+            if not future.set_running_or_notify_cancel():
+                return
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+        self._jobs.put((job, sink))
         return future
 
     def stop(self, last: Callable[[Journal], object]) -> concurrent.futures.Future[object]:
@@ -101,14 +128,23 @@ class Writer:
                 self._commit_batch()
                 continue
             assert not isinstance(item, str)
-            job, future = item
-            if not future.set_running_or_notify_cancel():
-                continue
+            job, sink = item
             try:
-                future.set_result(job(self._journal))
+                result = job(self._journal)
             except BaseException as exc:
-                future.set_exception(exc)
+                sink(False, exc)
+            else:
+                sink(True, result)
             self._after_job()
+            if self._jobs.empty():
+                self._deliver()
+
+    def _deliver(self) -> None:
+        """Hand the outcomes gathered so far to their loops, one wake-up per loop."""
+        outboxes, self._outboxes = self._outboxes, {}
+        for loop, outbox in outboxes.items():
+            with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
+                loop.call_soon_threadsafe(_settle, outbox)
 
     def _next(self) -> _Item | str | None:
         """The next job (None: stop), or :data:`_COMMIT` when the oldest batched write
@@ -145,8 +181,18 @@ class Writer:
             try:
                 item = self._jobs.get_nowait()
             except queue.Empty:
-                return
+                break
             if item is not None:
-                _, future = item
-                if future.set_running_or_notify_cancel():
-                    future.set_exception(exc)
+                _, sink = item
+                sink(False, exc)
+        self._deliver()
+
+
+def _settle(outbox: _Outbox) -> None:
+    for future, ok, value in outbox:
+        if future.done():  # its awaiter was cancelled
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)

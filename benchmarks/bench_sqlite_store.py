@@ -1,0 +1,165 @@
+"""SQLite store: the journal's transitions through the async store and its writer thread.
+
+The same calls as ``bench_journal.py`` (intent and sid committed and fsync'd at once,
+two statuses and the outcome batched), but through ``SQLiteStore`` from the event
+loop: every statement runs on the store's thread and is awaited. Measured: batched
+transitions per second (awaited one by one, and 100 calls' worth in flight at once, as
+a follower with many calls does), and the latency of the durable intent + sid per
+call (p50, p99). The baseline is the synchronous journal (``bench_journal.py``).
+
+    python benchmarks/bench_sqlite_store.py [--quick] [--smoke]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import _harness as h
+import bench_journal
+
+from polyout._campaign._sqlite_store import SQLiteStore
+from polyout._campaign._states import ContactState
+from polyout._campaign._store import (
+    CampaignDefinition,
+    ContactEntry,
+    FeedPosition,
+    StoredCampaign,
+)
+
+WORKER = "bench"
+TARGET = 5_000.0
+
+
+async def planned(path: Path, calls: int) -> tuple[SQLiteStore, StoredCampaign]:
+    store = SQLiteStore(path)
+    campaign = await store.create(
+        "bench", CampaignDefinition({"bench": True}, {}, frozenset(), time.time())
+    )
+    now = time.time()
+    entries = [
+        ContactEntry(
+            seq=seq,
+            contact_id=f"c{seq}",
+            row=seq + 2,
+            to_number=f"+4474{seq:08d}",
+            state=ContactState.SCHEDULED,
+            due=now,
+            request={"metadata": {"first_name": "Ada"}, "encryption": None, "variant_id": None},
+        )
+        for seq in range(calls)
+    ]
+    await campaign.append(entries, FeedPosition(calls, None, True), now=now)
+    await campaign.flush()
+    return store, campaign
+
+
+async def place_all(campaign: StoredCampaign, calls: int) -> list[float]:
+    """Intent + sid for every contact; each call's durable latency in seconds."""
+    latencies: list[float] = []
+    due = await campaign.claim_due(WORKER, time.time(), calls)
+    for contact in due:
+        now = time.time()
+        started = time.perf_counter()
+        intent = await campaign.open_intent(WORKER, contact.seq, after=contact.intents, now=now)
+        await campaign.record_placement(
+            contact.seq,
+            intent,
+            call_sid=f"OUT-{contact.seq:012d}",
+            call_status="queued",
+            correlation_id=f"corr-{contact.seq}",
+            deadline=now + 6600,
+            now=now,
+        )
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+async def follow(campaign: StoredCampaign, seq: int, now: float) -> None:
+    for status in ("calling", "in_progress"):
+        await campaign.record_status(seq, 1, status, now)
+    await campaign.record_outcome(
+        seq,
+        1,
+        outcome=ContactState.SUCCESS,
+        retry_due=None,
+        reason=None,
+        now=now,
+        call_status="completed",
+    )
+
+
+async def batched(campaign: StoredCampaign, calls: int, in_flight: int) -> float:
+    """Seconds for the batched transitions of every call, ``in_flight`` calls at a time."""
+    now = time.time()
+    started = time.perf_counter()
+    for first in range(0, calls, in_flight):
+        seqs = range(first, min(first + in_flight, calls))
+        await asyncio.gather(*(follow(campaign, seq, now) for seq in seqs))
+    await campaign.flush()
+    return time.perf_counter() - started
+
+
+async def measure(calls: int, workdir: Path) -> dict[str, float]:
+    got: dict[str, float] = {}
+    for in_flight in (1, 100):
+        store, campaign = await planned(workdir / f"{in_flight}.db", calls)
+        try:
+            latencies = await place_all(campaign, calls)
+            got[f"batched {in_flight}"] = 3 * calls / await batched(campaign, calls, in_flight)
+        finally:
+            await store.aclose()
+        if in_flight == 1:
+            got["p50"], got["p99"] = h.percentile(latencies, 0.5), h.percentile(latencies, 0.99)
+            got["triggers"] = calls / sum(latencies)
+    return got
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = h.parser(__doc__).parse_args(argv)
+    calls = h.pick(args, full=4_000, quick=1_500, smoke=100)
+    with tempfile.TemporaryDirectory(prefix="polyout-bench-") as workdir:
+        got = asyncio.run(measure(calls, Path(workdir)))
+        sync_dir = Path(workdir) / "sync"
+        sync_dir.mkdir()
+        journal = bench_journal.measure(calls, sync_dir)["polyout"]
+    sync_batched = (bench_journal.TRANSITIONS_PER_CALL - 2) * calls / journal[1]
+    rows = [
+        h.Row(
+            "5b. store, batched transitions, awaited one by one",
+            got["batched 1"],
+            sync_batched,
+            "/s",
+            target=f">= {TARGET:,.0f}/s",
+            met=got["batched 1"] >= TARGET,
+            baseline_name="sync Journal",
+        ),
+        h.Row(
+            "5b. store, batched transitions, 100 calls at once",
+            got["batched 100"],
+            sync_batched,
+            "/s",
+            target=f">= {TARGET:,.0f}/s",
+            met=got["batched 100"] >= TARGET,
+            baseline_name="sync Journal",
+        ),
+        h.Row(
+            "5b. store, durable intent+sid",
+            got["triggers"],
+            calls / journal[0],
+            "triggers/s",
+            baseline_name="sync Journal",
+        ),
+        h.Row("5b. store, intent+sid latency p50", got["p50"] * 1000, None, "ms"),
+        h.Row("5b. store, intent+sid latency p99", got["p99"] * 1000, None, "ms"),
+    ]
+    h.report(rows, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
