@@ -1,26 +1,23 @@
-"""``Campaign`` over a store: a thin facade that opens the campaign and runs the engine.
+"""``polyout.Campaign``: a thin facade that opens the campaign and runs the engine.
 
 Construction and resume go through one path: ``Campaign(...)`` describes a new
 campaign, ``Campaign.resume(...)`` an existing one (with the settings it may change),
-and both are *opened* in :meth:`Campaign.run`, where the store (async) can be asked:
-a new campaign is created whole, with its settings, connection identity and
-do-not-call list; an existing one is checked against this placer (same API, same
-connection, same default country) before anything is sent. Then one
-:class:`~._engine.Engine` runs it.
+and both are opened in :meth:`Campaign.run`: a new campaign is created whole, with its
+settings, connection identity and do-not-call list; an existing one is checked against
+this placer (same API, same connection, same default country) before anything is sent.
+Then one :class:`~._engine.Engine` runs it.
 
-It takes a store object (``store=``, e.g. the in-memory store for tests and
-rehearsals) and any :class:`~._placer.Placer` (a ``polyout.Client``, or
-``polyout.testing.FakePlacer``). Until the SQLite store lands, ``journal=PATH`` is
-served by the 0.1 engine in ``_runner``, which ``polyout.Campaign`` still is.
+Where it lives: ``journal=PATH`` is the SQLite store at PATH with its one campaign
+(checked at once on resume, as a journal always was), or ``store=`` any
+:class:`~._store.CampaignStore` (the in-memory one for tests and rehearsals) with the
+campaign's ``name``. Calls go through any :class:`~._placer.Placer`: a
+``polyout.Client``, or ``polyout.testing.FakePlacer``.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
-from typing import Any
-
-import attrs
 
 from polyout._campaign._clock import Clock, SystemClock
 from polyout._campaign._config import (
@@ -33,11 +30,13 @@ from polyout._campaign._engine import Engine, Phase
 from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, CampaignStats, EventBus
 from polyout._campaign._fingerprint import check_source_opens
-from polyout._campaign._identity import connection_identity, identity_mismatch
+from polyout._campaign._identity import connection_identity
 from polyout._campaign._placer import Placer
 from polyout._campaign._planning import checked_country, load_suppression_list
 from polyout._campaign._readers import ContactSource
+from polyout._campaign._resuming import Resume, checked, checked_journal
 from polyout._campaign._schedule import CallingWindow
+from polyout._campaign._sqlite_store import DEFAULT_CAMPAIGN, SQLiteStore
 from polyout._campaign._store import (
     CampaignDefinition,
     CampaignExists,
@@ -46,36 +45,63 @@ from polyout._campaign._store import (
     StoredCampaign,
 )
 from polyout._campaign._windows import check_timezone, parse_window, window_text
+from polyout._errors import ConfigurationError
 
 __all__ = ["DEFAULT_NAME", "Campaign"]
 
 EventCallback = Callable[[CampaignEvent], object]
 #: The campaign's name in its store when none is given (a journal holds one campaign).
-DEFAULT_NAME = "default"
-
-
-@attrs.frozen
-class _Resume:
-    """What a resume may change, applied to the stored settings when it is opened."""
-
-    changes: dict[str, Any]
-    default_country: str | None
+DEFAULT_NAME = DEFAULT_CAMPAIGN
 
 
 class Campaign:
-    """Calls every contact of ``contacts`` through ``placer``, safely and resumably.
+    """Calls every contact of ``contacts`` through ``client``, safely and resumably.
 
-    The settings are those of ``polyout.Campaign`` (see there); ``store`` holds the
-    campaign under ``name``, which must not exist yet (use :meth:`resume` for that).
-    ``seed`` makes the poll timing repeat exactly (rehearsals on a virtual clock).
+    ``contacts`` is a CSV/JSONL file path, or any iterable or async iterable of
+    :class:`Contact` (or :class:`RowError`). It is streamed: memory stays bounded by
+    the concurrency. ``client`` is a ``polyout.Client`` (any :class:`Placer`).
+    ``journal`` is the SQLite file that records everything; it must not hold a campaign
+    yet (use :meth:`resume` for that). Or ``store`` is a campaign store holding it under
+    ``name``.
+
+    Rates are real requests per second (what the server counts); every delay is in
+    seconds of ``clock`` (the system clock unless a test injects one).
+
+    * ``rate``: triggers per second, evenly spaced, never a burst; a 429 pauses every
+      trigger for its Retry-After and halves the pace, which then recovers gradually.
+    * ``concurrency``: calls in flight (triggered and not final) at most.
+    * ``max_attempts``: calls per contact at most; ``no_answer``, ``busy`` and ``failure``
+      are tried again ``retry_delay`` seconds later. ``success`` never is.
+    * ``window``: local calling hours (``"09:00-20:00"`` or a :class:`CallingWindow`) in
+      the callee's time zone (the contact's, else the number's, else
+      ``default_timezone``); outside them a contact waits for the next opening.
+    * ``default_country``: the country (``"US"``) of national numbers in contacts with no
+      country code of their own; a number written with ``+`` is read as written.
+    * ``suppress``: do-not-call numbers, or the path of a file of them.
+    * ``poll_interval``: (shortest, longest) seconds between status polls;
+      ``poll_deadline``: seconds after the trigger when a call still not final becomes
+      ``expired``. ``poll_rate``: status requests per second at most, for an account
+      with a known status limit; by default (None) every call in flight is polled at
+      its interval, up to 5,000/s (``POLL_RATE_CEILING``), backing off together on 429.
+    * ``stop_grace``: after :meth:`stop`, how long calls in flight are still followed.
+    * ``max_not_placed``: triggers in a row that placed nothing (5xx, no connection)
+      before a contact fails; ``outage_limit``: seconds of a plainly-down server before
+      the run ends with :class:`CampaignError`.
+    * ``requeue_unknown``: dial again the contacts that an earlier run left ``unknown``.
+    * ``seed``: the poll timing's draws, so that a rehearsal repeats exactly.
+    * ``on_event``: a callback (or several) for every :class:`CampaignEvent`.
+
+    A setting that cannot work (``rate=0``, ``window="9-5"``, a negative or year-long
+    delay, ...) raises :class:`polyout.ConfigurationError` naming the keyword.
     """
 
     def __init__(
         self,
-        placer: Placer,
+        client: Placer,
         contacts: ContactSource,
         *,
-        store: CampaignStore,
+        journal: str | os.PathLike[str] | None = None,
+        store: CampaignStore | None = None,
         name: str = DEFAULT_NAME,
         rate: float = 1.0,
         concurrency: int = 50,
@@ -95,9 +121,12 @@ class Campaign:
         seed: int | None = None,
         clock: Clock | None = None,
         on_event: EventCallback | Iterable[EventCallback] | None = None,
-        _resume: _Resume | None = None,
+        _resume: Resume | None = None,
     ) -> None:
-        self.placer = placer
+        if (journal is None) == (store is None):
+            raise ConfigurationError("journal", "give a journal path or a store (not both)")
+        self.client = client
+        self.journal_path = os.fspath(journal) if journal is not None else None
         self.store = store
         self.name = name
         self._contacts = contacts
@@ -114,7 +143,8 @@ class Campaign:
         self._suppressed: frozenset[str] = frozenset()
         self.config: CampaignConfig | None = None
         if _resume is not None:
-            return  # the stored settings are read when the campaign is opened
+            self.config = _resume.config  # a store's settings are read when it is opened
+            return
         parsed_window = parse_window(window)
         self.config = CampaignConfig(
             rate=rate,
@@ -131,9 +161,15 @@ class Campaign:
             max_not_placed=max_not_placed,
             outage_limit=outage_limit,
             source=source_path(contacts),
-            api=placer.api,
-            environment=placer.environment,
+            api=client.api,
+            environment=client.environment,
         )
+        path = self.journal_path
+        if path is not None and os.path.exists(path) and os.path.getsize(path) > 0:
+            raise JournalError(
+                f"{path} already holds a campaign: resume it with Campaign.resume(), "
+                "or choose another journal file"
+            )
         self._suppressed = (
             load_suppression_list(suppress)
             if isinstance(suppress, (str, os.PathLike))
@@ -143,9 +179,10 @@ class Campaign:
     @classmethod
     def resume(
         cls,
-        placer: Placer,
+        client: Placer,
+        journal: str | os.PathLike[str] | None = None,
         *,
-        store: CampaignStore,
+        store: CampaignStore | None = None,
         name: str = DEFAULT_NAME,
         contacts: ContactSource | None = None,
         rate: float | None = None,
@@ -158,21 +195,33 @@ class Campaign:
         clock: Clock | None = None,
         on_event: EventCallback | Iterable[EventCallback] | None = None,
     ) -> Campaign:
-        """Continue the campaign ``name`` of ``store`` with its stored settings (see
-        ``polyout.Campaign.resume``); it is checked against ``placer`` when it runs."""
+        """Continue the campaign recorded in ``journal`` (or ``store``) with its settings.
+
+        Calls in flight are followed again, scheduled contacts dialled, intents without
+        a sid become ``unknown``. If the earlier run had not read all of its input, the
+        rest is read from the stored file path, or from ``contacts`` (the same source,
+        from its beginning: the items already stored are skipped). ``rate``,
+        ``concurrency``, ``poll_rate`` and ``stop_grace`` may be changed;
+        ``default_country``, if given, must be the one the campaign started with. A
+        journal is checked at once (in use, damaged, another API or connection).
+        """
         changes = {
             "rate": rate,
             "concurrency": concurrency,
             "poll_rate": poll_rate,
             "stop_grace": stop_grace,
         }
-        resume = _Resume(
+        resume = Resume(
             {key: value for key, value in changes.items() if value is not None},
             checked_country(default_country),
+            contacts,
         )
+        if journal is not None:
+            resume = checked_journal(os.fspath(journal), client, resume)
         return cls(
-            placer,
+            client,
             contacts if contacts is not None else (),
+            journal=journal,
             store=store,
             name=name,
             requeue_unknown=requeue_unknown,
@@ -183,7 +232,13 @@ class Campaign:
         )
 
     def __repr__(self) -> str:
-        return f"<Campaign {self.name!r} {self.phase}>"
+        where = f"journal={self.journal_path!r}" if self.journal_path else f"name={self.name!r}"
+        if self.config is None:
+            return f"<Campaign {where} {self.phase}>"
+        return (
+            f"<Campaign {where} rate={self.config.rate:g}/s "
+            f"concurrency={self.config.concurrency} {self.phase}>"
+        )
 
     @property
     def phase(self) -> Phase:
@@ -193,12 +248,17 @@ class Campaign:
 
     # -- the public surface ---------------------------------------------------------------
     def stop(self) -> None:
-        """Stop gracefully: no new triggers; calls in flight are followed for ``stop_grace``."""
+        """Stop gracefully: no new triggers; calls in flight are followed for ``stop_grace``.
+
+        ``run()`` then returns with the unfinished contacts still ``scheduled``, ready
+        for :meth:`resume`. To stop at once, cancel the task running it.
+        """
         self._stop_asked = True
         if self._engine is not None:
             self._engine.stop()
 
     def stats(self) -> CampaignStats:
+        """A snapshot of the campaign's progress."""
         if self._engine is not None:
             return self._engine.stats()
         return CampaignStats(
@@ -219,49 +279,97 @@ class Campaign:
         )
 
     def events(self) -> AsyncIterator[CampaignEvent]:
-        """Every event from now until the run ends (see ``polyout.Campaign.events``)."""
+        """Every event from now until the run ends (subscribe before or while running).
+
+        The iteration ends by itself after the run's last event (``DONE``), however the
+        run ended: consume it in a task of its own and *await* that task after
+        ``run()``, never cancel it, or the events still queued are lost::
+
+            counting = asyncio.create_task(count(campaign.events()))
+            try:
+                await campaign.run()
+            finally:
+                await counting
+
+        A contact's final state comes in a ``FINISHED`` event (after a call) or a
+        ``REFUSED`` one (an invalid, duplicate or suppressed row: never dialled). A
+        consumer slower than the run loses the oldest events beyond 10,000 queued
+        (counted in ``CampaignStats.events_dropped``); the store has them all.
+        """
         return self._bus.subscribe()
 
     async def run(self, *, handle_signals: bool = False) -> CampaignStats:
-        """Open the campaign and run it until every contact is final, or it is stopped."""
-        if self._engine is not None:
+        """Run the campaign until every contact is final, or it is stopped.
+
+        Returns the final :class:`CampaignStats`. Raises :class:`CampaignError` when the
+        run had to end for a campaign-wide reason (bad credentials, a server down for
+        longer than ``outage_limit``); the store is consistent and resumable.
+
+        ``handle_signals=True`` (for command-line programs) makes the first SIGINT or
+        SIGTERM stop gracefully and the second cancel at once; the handlers are removed
+        when the run ends. Embedded in an application, leave it False.
+        """
+        if self._engine is not None or self.phase is Phase.ENDED:
             raise RuntimeError("a Campaign runs once: use Campaign.resume() to continue it")
-        stored, source = await self._open()
-        assert self.config is not None
-        engine = self._engine = Engine(
-            stored,
-            self.placer,
-            source=source,
-            config=self.config,
-            window=parse_window(self.config.window),
-            clock=self._clock,
-            bus=self._bus,
-            label=f"campaign {self.name!r}",
-            suppressed=self._suppressed,
-            requeue_unknown=self._requeue_unknown,
-            seed=self._seed,
-        )
-        if self._stop_asked:
-            engine.stop()
-        return await engine.run(handle_signals=handle_signals)
+        owned, stored, source = await self._open()
+        try:
+            assert self.config is not None
+            engine = self._engine = Engine(
+                stored,
+                self.client,
+                source=source,
+                config=self.config,
+                window=parse_window(self.config.window),
+                clock=self._clock,
+                bus=self._bus,
+                label=self.journal_path or f"campaign {self.name!r}",
+                suppressed=self._suppressed,
+                requeue_unknown=self._requeue_unknown,
+                seed=self._seed,
+            )
+            if self._stop_asked:
+                engine.stop()
+            return await engine.run(handle_signals=handle_signals)
+        finally:
+            if owned is not None:
+                await owned.aclose()
 
     # -- opening --------------------------------------------------------------------------
-    async def _open(self) -> tuple[StoredCampaign, ContactSource]:
-        if self._resume is None:
-            return await self._create(), self._contacts
-        return await self._reopen(self._resume)
+    async def _open(self) -> tuple[SQLiteStore | None, StoredCampaign, ContactSource]:
+        """The campaign in its store (and the store, when this campaign opened it)."""
+        resume, path = self._resume, self.journal_path
+        if resume is None:
+            definition = self._definition()
+            if path is not None:
+                owned, created = await SQLiteStore.create_path(path, definition, name=self.name)
+                return owned, created, self._contacts
+            return None, await self._create(definition), self._contacts
+        if path is not None:
+            owned, stored = await SQLiteStore.open_path(path)
+            try:
+                self._suppressed = (await stored.definition()).suppressed
+            except BaseException:
+                await owned.aclose()
+                raise
+            assert resume.source is not None
+            return owned, stored, resume.source
+        reopened, source = await self._reopen(resume)
+        return None, reopened, source
 
-    async def _create(self) -> StoredCampaign:
+    def _definition(self) -> CampaignDefinition:
         assert self.config is not None
         # A file that cannot be read is refused before the campaign exists: one left
         # behind would make the retry refuse to run ("resume it").
         check_source_opens(self._contacts)
-        definition = CampaignDefinition(
+        return CampaignDefinition(
             settings=self.config.to_json(),
-            connection=connection_identity(self.placer),
+            connection=connection_identity(self.client),
             suppressed=self._suppressed,
             created_at=self._clock.time(),
         )
+
+    async def _create(self, definition: CampaignDefinition) -> StoredCampaign:
+        assert self.store is not None
         try:
             return await self.store.create(self.name, definition)
         except CampaignExists:
@@ -270,48 +378,22 @@ class Campaign:
                 "Campaign.resume(), or choose another name"
             ) from None
 
-    async def _reopen(self, resume: _Resume) -> tuple[StoredCampaign, ContactSource]:
-        label = f"campaign {self.name!r}"
+    async def _reopen(self, resume: Resume) -> tuple[StoredCampaign, ContactSource]:
+        assert self.store is not None
         try:
             stored = await self.store.open(self.name)
         except CampaignNotFound:
             raise JournalError(f"the store holds no campaign named {self.name!r}") from None
         definition = await stored.definition()
-        config = CampaignConfig.stored(definition.settings, label)
-        placer = self.placer
-        if (config.api, config.environment) != (placer.api, placer.environment):
-            raise JournalError(
-                f"{label} was run through the {config.api} API ({config.environment}); "
-                f"this client uses {placer.api} ({placer.environment}): its call sids "
-                "would mean nothing there"
-            )
-        mismatch = identity_mismatch(definition.connection, connection_identity(placer))
-        if mismatch is not None:
-            raise JournalError(
-                f"{label} was run through another connection ({mismatch}): resume it "
-                "through the same one, or its calls would be followed, and the rest "
-                "dialled, in the wrong place"
-            )
-        country = resume.default_country
-        if country is not None and country != config.default_country:
-            # The rows already planned were read in the stored country: one list, one way.
-            raise JournalError(
-                f"{label} reads national numbers with default_country="
-                f"{config.default_country!r}, not {country!r}"
-            )
-        self.config = CampaignConfig.from_json({**config.to_json(), **resume.changes})
+        resumed = checked(
+            f"campaign {self.name!r}",
+            definition.settings,
+            definition.connection,
+            (await stored.feed_position()).done,
+            self.client,
+            resume,
+        )
+        self.config = resumed.config
         self._suppressed = definition.suppressed
-        source = self._contacts
-        if not (await stored.feed_position()).done and not _given(source):
-            if config.source is None:
-                raise JournalError(
-                    f"{label}: the earlier run did not read all of its contacts, and they "
-                    "did not come from a file: pass contacts= (the same source)"
-                )
-            source = config.source
-        return stored, source
-
-
-def _given(source: ContactSource) -> bool:
-    """Whether a resume was given contacts (``()`` stands for none)."""
-    return not (isinstance(source, tuple) and not source)
+        assert resumed.source is not None
+        return stored, resumed.source
