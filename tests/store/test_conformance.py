@@ -610,3 +610,36 @@ async def test_results_hold_the_result_fields_in_input_order(stores: Stores) -> 
     )
     assert records[2]["next_attempt_at"] == "1970-01-01T00:00:00Z"
     assert await campaign.counts() == {S.SUCCESS: 1, S.FAILURE: 1, S.SCHEDULED: 1}
+
+
+async def test_every_transition_leaves_one_history_line(stores: Stores) -> None:
+    campaign = await campaign_of(stores.open(), 1)
+    await claim(campaign, 0)
+    await campaign.reschedule(WORKER, 0, 20.0, why="window closed", now=10.0)
+    first = await dial(campaign, 0, now=20.0)
+    await campaign.close_intent(0, first, error="HTTP 429", now=21.0)
+    second = await campaign.open_intent(WORKER, 0, after=first, now=22.0)
+    await campaign.record_placement(
+        0, second, call_sid="CA1", call_status="queued", correlation_id=None, deadline=99, now=22
+    )
+    await campaign.record_status(0, second, "ringing", 23.0)
+    await campaign.record_poll_error(0, second, error="HTTP 502", now=24.0)
+    await campaign.record_outcome(0, second, outcome=S.BUSY, retry_due=30, reason="busy", now=25)
+    third = await dial(campaign, 0, now=30.0)
+    await campaign.record_unknown(0, third, reason="reset", error="reset", now=31.0)
+    await campaign.requeue_unknown(40.0)
+    lines = [(e.at, e.event, e.intent, e.status) for e in await campaign.history(0)]
+    assert lines == [
+        (10.0, "rescheduled", None, None),
+        (20.0, "intent", 1, None),
+        (21.0, "not_placed", 1, None),
+        (22.0, "intent", 2, None),
+        (22.0, "placed", 2, "queued"),
+        (23.0, "status", 2, "ringing"),
+        (24.0, "poll_error", 2, None),
+        (25.0, "retry", 2, "busy"),
+        (30.0, "intent", 3, None),
+        (31.0, "final", 3, "unknown"),
+        (40.0, "requeued", 3, None),
+    ]
+    assert await campaign.history(99) == []
