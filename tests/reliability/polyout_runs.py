@@ -12,10 +12,11 @@ import sys
 
 import attrs
 
+from polyout import Client
 from polyout._cli._errors import ExitCode
-from tests.cli.conftest import subprocess_env
+from tests.cli.conftest import AGENT_ID, API_KEY, subprocess_env
 
-__all__ = ["Finished", "one_error_line", "polyout"]
+__all__ = ["Finished", "client_for", "one_error_line", "polyout"]
 
 
 @attrs.frozen
@@ -44,6 +45,13 @@ def polyout(base_url: str, *argv: str, within: float = 30.0) -> Finished:
         out, err = process.communicate()
         return Finished(process.returncode, err, out, hung=True)
     return Finished(process.returncode, err, out)
+
+
+def client_for(base_url: str) -> Client:
+    """The connection the command builds from ``subprocess_env``: a resume checks it is the same."""
+    return Client(
+        "agents", api_key=API_KEY, base_url=base_url, agent_id=AGENT_ID, environment="sandbox"
+    )
 
 
 def one_error_line(done: Finished) -> str:

@@ -24,13 +24,13 @@ from pathlib import Path
 import attrs
 import pytest
 
-from polyout import Campaign, Client, EventKind, JournalError, iter_results
+from polyout import Campaign, EventKind, JournalError, iter_results
 from polyout._cli._errors import ExitCode
-from tests.cli.conftest import AGENT_ID, API_KEY, SandboxThread, start_sandbox
+from tests.cli.conftest import SandboxThread, start_sandbox
 from tests.cli.contacts import answered, number, write_csv
 
 from .helpers import JournalView, assert_no_problems, campaign_problems
-from .polyout_runs import one_error_line, polyout
+from .polyout_runs import client_for, one_error_line, polyout
 
 pytestmark = pytest.mark.reliability
 
@@ -113,6 +113,13 @@ def _ledger_problems(sandbox: SandboxThread, journal: Path, ids: list[str]) -> l
     return campaign_problems(view, placements, api="agents", expected_ids=ids, interrupted=True)
 
 
+def _with_notes(path: Path, people: list[int]) -> Path:
+    """A contact file whose metadata (a note each) makes every contact grow the journal."""
+    note = "n" * 400
+    path.write_text("id,phone,note\n" + "".join(f"c{n},{number(n)},{note}\n" for n in people))
+    return path
+
+
 # -- creation --------------------------------------------------------------------------------
 def test_a_do_not_call_list_too_big_for_the_disk_leaves_no_journal_and_the_retry_dials_none_of_it(
     sandbox: SandboxThread, small_disk: SmallDisk, tmp_path: Path
@@ -158,9 +165,7 @@ def test_a_disk_that_fills_while_dialling_stops_in_one_line_and_resume_dials_nob
 ) -> None:
     people = answered(200)
     ids = [f"c{n}" for n in people]
-    contacts = tmp_path / "contacts.csv"
-    note = "n" * 400  # metadata: every contact grows the journal
-    contacts.write_text("id,phone,note\n" + "".join(f"c{n},{number(n)},{note}\n" for n in people))
+    contacts = _with_notes(tmp_path / "contacts.csv", people)
     journal = small_disk.path / "campaign.db"
     small_disk.resize("900k")  # the first calls fit; a dozen or so more fill it
 
@@ -182,6 +187,27 @@ def test_a_disk_that_fills_while_dialling_stops_in_one_line_and_resume_dials_nob
     assert resumed.code in (ExitCode.OK, ExitCode.ATTENTION), resumed.err
     assert sandbox.sandbox.ledger.dialled_more_than_once() == {}
     assert_no_problems(_ledger_problems(sandbox, journal, ids), context="disk full while dialling")
+
+
+async def test_campaign_run_on_a_disk_that_fills_raises_journal_error_and_resumes(
+    sandbox: SandboxThread, small_disk: SmallDisk, tmp_path: Path
+) -> None:
+    people = answered(200)
+    ids = [f"c{n}" for n in people]
+    contacts = _with_notes(tmp_path / "contacts.csv", people)
+    journal = small_disk.path / "campaign.db"
+    small_disk.resize("900k")
+    async with client_for(sandbox.base_url) as client:
+        campaign = Campaign(client, contacts, journal=journal, rate=50.0, poll_interval=0.05)
+        with pytest.raises(JournalError, match=r"^cannot write"):
+            await campaign.run()
+        placed = sandbox.placements()
+        assert 0 < placed < len(people), f"the disk must fill part-way through ({placed} placed)"
+
+        small_disk.resize("20m")
+        await Campaign.resume(client, journal, rate=200.0).run()
+    assert sandbox.sandbox.ledger.dialled_more_than_once() == {}
+    assert_no_problems(_ledger_problems(sandbox, journal, ids), context="Campaign on a full disk")
 
 
 # -- closing ---------------------------------------------------------------------------------
@@ -243,10 +269,7 @@ async def test_a_disk_full_as_the_campaign_closes_keeps_it_reportable_and_resuma
     contacts = write_csv(tmp_path / "contacts.csv", people)
     journal = small_disk.path / "campaign.db"
     small_disk.resize("2m")
-    async with Client(
-        "agents", api_key=API_KEY, base_url=sandbox.base_url, agent_id=AGENT_ID,
-        environment="sandbox",
-    ) as client:  # fmt: skip
+    async with client_for(sandbox.base_url) as client:
         campaign = Campaign(client, contacts, journal=journal, rate=200.0, poll_interval=0.05)
         events = campaign.events()
 

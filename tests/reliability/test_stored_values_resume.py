@@ -24,14 +24,14 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from polyout import Campaign, Client, EventKind, JournalError
+from polyout import Campaign, EventKind, JournalError
 from polyout._campaign._journal import FINAL_STATES
 from polyout._cli._errors import ExitCode
-from tests.cli.conftest import AGENT_ID, API_KEY, SandboxThread, start_sandbox
+from tests.cli.conftest import SandboxThread, start_sandbox
 from tests.cli.contacts import answered, write_csv
 
 from .helpers import JournalView
-from .polyout_runs import one_error_line, polyout
+from .polyout_runs import client_for, one_error_line, polyout
 
 pytestmark = pytest.mark.reliability
 
@@ -74,14 +74,6 @@ class Stopped:
     placed: frozenset[str]
 
 
-def _client(sandbox: SandboxThread) -> Client:
-    # The connection the command builds from subprocess_env: resume checks it is the same.
-    return Client(
-        "agents", api_key=API_KEY, base_url=sandbox.base_url, agent_id=AGENT_ID,
-        environment="sandbox",
-    )  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def sandbox() -> Iterator[SandboxThread]:
     running = start_sandbox()
@@ -94,7 +86,7 @@ def _stop_after_the_first_call(sandbox: SandboxThread, folder: Path, **options: 
     journal = folder / "campaign.db"
 
     async def run_until_the_first_call() -> None:
-        async with _client(sandbox) as client:
+        async with client_for(sandbox.base_url) as client:
             # One call a second: the others are still scheduled when it is placed.
             campaign = Campaign(
                 client, contacts, journal=journal, rate=1.0, poll_interval=0.05, **options
@@ -184,7 +176,7 @@ async def test_campaign_resume_over_a_scribbled_value_runs_or_raises_journal_err
     journal = _scribbled(stopped, tmp_path, column, value)
     before = len(sandbox.sandbox.ledger.placements)
     refused: JournalError | None = None
-    async with _client(sandbox) as client:
+    async with client_for(sandbox.base_url) as client:
         try:
             resumed = Campaign.resume(client, journal, rate=200.0)
             await asyncio.wait_for(resumed.run(), HANG)
