@@ -49,6 +49,8 @@ S = ContactState
 T = TypeVar("T")
 Rule = TypeVar("Rule", bound=Callable[..., None])
 CONTACTS = 5
+#: Contacts fed to the running campaign at most, on top of the first ones.
+LATE_CONTACTS = 3
 WORKERS = ("a", "b")
 DEFAULT_EXAMPLES = 30
 
@@ -125,10 +127,9 @@ class StoreMachine(RuleBasedStateMachine):
         self.now = 0.0
         self.sids = 0
         self.model = [Expected(due=float(seq // 2)) for seq in range(CONTACTS)]
-        entries = [entry(seq, due=float(seq // 2)) for seq in range(CONTACTS)]
+        self.entries = [entry(seq, due=float(seq // 2)) for seq in range(CONTACTS)]
         self.campaign: StoredCampaign = self.run(self.store.create(NAME, DEFINITION))
-        position = FeedPosition(CONTACTS, "digest", True)
-        self.run(self.campaign.append(entries, position, now=0.0))
+        self.run(self.campaign.append(self.entries, _position(CONTACTS), now=0.0))
         self.run(self.campaign.flush())
         self.since_commit = [copy.deepcopy(self.model)]
         self.writes = 0
@@ -158,6 +159,22 @@ class StoreMachine(RuleBasedStateMachine):
     def stale(self, coro: Coroutine[Any, Any, object]) -> None:
         with pytest.raises(StaleTransition):
             self.run(coro)
+
+    # -- feeding a running campaign -------------------------------------------------------------
+    @precondition(lambda machine: len(machine.model) < CONTACTS + LATE_CONTACTS)
+    @rule(later=delays)
+    def feed(self, later: int) -> None:
+        seq = len(self.entries)
+        self.entries.append(entry(seq, due=self.now + later))
+        self.run(self.campaign.append(self.entries[-1:], _position(seq + 1), now=self.now))
+        self.model.append(Expected(due=self.now + later))
+        self.wrote(durable=False)
+
+    @rule(back=st.integers(1, 3))
+    def feed_again(self, back: int) -> None:
+        """A feeder re-reading its last batch after a restart: nothing changes."""
+        batch = self.entries[-back:]
+        self.run(self.campaign.append(batch, _position(len(self.entries)), now=self.now))
 
     # -- dispatch ---------------------------------------------------------------------------
     @_any(lambda c: c.state is S.SCHEDULED and c.holder is None)
@@ -407,6 +424,7 @@ class StoreMachine(RuleBasedStateMachine):
             f"none of the states since the last commit: {self.since_commit}"
         )
         self.model = copy.deepcopy(survivors[-1])
+        del self.entries[len(self.model) :]  # the contacts fed since the commit are gone
         for contact in self.model:
             contact.holder = None  # a crash drops every hold
         self.since_commit = [copy.deepcopy(self.model)]
@@ -416,7 +434,8 @@ class StoreMachine(RuleBasedStateMachine):
     def views(self) -> list[tuple[object, ...]]:
         """Each contact as the model sees it, read from the store; checks its history too."""
         records = self.run(_results(self.campaign))
-        assert [r["contact_id"] for r in records] == [f"c{seq}" for seq in range(CONTACTS)]
+        assert [r["contact_id"] for r in records] == [f"c{seq}" for seq in range(len(records))]
+        assert self.run(self.campaign.feed_position()) == _position(len(records))
         views: list[tuple[object, ...]] = []
         for seq, record in enumerate(records):
             history = self.run(self.campaign.history(seq))
@@ -443,6 +462,10 @@ class StoreMachine(RuleBasedStateMachine):
         for contact in self.model:
             tally[contact.state] = tally.get(contact.state, 0) + 1
         assert self.run(self.campaign.counts()) == tally
+
+
+def _position(count: int) -> FeedPosition:
+    return FeedPosition(count, f"digest-{count}", done=False)
 
 
 async def _results(campaign: StoredCampaign) -> list[Any]:
