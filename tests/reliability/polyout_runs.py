@@ -1,22 +1,26 @@
-"""The ``polyout`` command in a child process, and what an operator must read when it fails.
+"""The ``polyout`` command in a child process, what an operator must read when it fails,
+and a campaign stopped part-way to break.
 
-Shared by the tests that break the journal from outside (a full disk, scribbled values):
-each runs the command as an operator would, against the sandbox, with a bound on time so
-that a hang fails the test instead of stalling the suite.
+Shared by the tests that break the journal from outside (a full or read-only disk,
+scribbled values): each runs the command as an operator would, against the sandbox, with
+a bound on time so that a hang fails the test instead of stalling the suite.
 """
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import attrs
 
-from polyout import Client
+from polyout import Campaign, Client, EventKind
 from polyout._cli._errors import ExitCode
 from tests.cli.conftest import AGENT_ID, API_KEY, subprocess_env
 
-__all__ = ["Finished", "client_for", "one_error_line", "polyout"]
+__all__ = ["Finished", "client_for", "one_error_line", "polyout", "stop_after_the_first_call"]
 
 
 @attrs.frozen
@@ -63,3 +67,26 @@ def one_error_line(done: Finished) -> str:
     assert len(said) == 1, f"one line expected:\n{done.err}"
     assert said[0].startswith("polyout: error: "), done.err
     return said[0]
+
+
+def stop_after_the_first_call(base_url: str, contacts: Path, journal: Path, **options: Any) -> None:
+    """Run a campaign until its first call is placed, then stop it: the rest stay scheduled."""
+
+    async def run() -> None:
+        async with client_for(base_url) as client:
+            # One call a second: the others are still scheduled when it is placed.
+            campaign = Campaign(
+                client, contacts, journal=journal, rate=1.0, poll_interval=0.05, **options
+            )
+            events = campaign.events()
+
+            async def stop_at_the_first_call() -> None:
+                async for event in events:
+                    if event.kind is EventKind.PLACED:
+                        campaign.stop()
+
+            stopping = asyncio.create_task(stop_at_the_first_call())
+            await campaign.run()
+            await stopping
+
+    asyncio.run(run())

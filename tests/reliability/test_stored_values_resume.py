@@ -24,14 +24,14 @@ from zoneinfo import ZoneInfo
 import attrs
 import pytest
 
-from polyout import Campaign, EventKind, JournalError
+from polyout import Campaign, JournalError
 from polyout._campaign._journal import FINAL_STATES
 from polyout._cli._errors import ExitCode
 from tests.cli.conftest import SandboxThread, start_sandbox
 from tests.cli.contacts import answered, write_csv
 
 from .helpers import JournalView
-from .polyout_runs import client_for, one_error_line, polyout
+from .polyout_runs import client_for, one_error_line, polyout, stop_after_the_first_call
 
 pytestmark = pytest.mark.reliability
 
@@ -82,27 +82,9 @@ def sandbox() -> Iterator[SandboxThread]:
 
 
 def _stop_after_the_first_call(sandbox: SandboxThread, folder: Path, **options: Any) -> Stopped:
-    contacts = write_csv(folder / "contacts.csv", answered(8))
     journal = folder / "campaign.db"
-
-    async def run_until_the_first_call() -> None:
-        async with client_for(sandbox.base_url) as client:
-            # One call a second: the others are still scheduled when it is placed.
-            campaign = Campaign(
-                client, contacts, journal=journal, rate=1.0, poll_interval=0.05, **options
-            )
-            events = campaign.events()
-
-            async def stop_at_the_first_call() -> None:
-                async for event in events:
-                    if event.kind is EventKind.PLACED:
-                        campaign.stop()
-
-            stopping = asyncio.create_task(stop_at_the_first_call())
-            await campaign.run()
-            await stopping
-
-    asyncio.run(run_until_the_first_call())
+    contacts = write_csv(folder / "contacts.csv", answered(8))
+    stop_after_the_first_call(sandbox.base_url, contacts, journal, **options)
     states = JournalView.read(journal).states()
     assert states["scheduled"] >= 3, states
     return Stopped(journal, frozenset(sandbox.sandbox.ledger.placements_per_number()))
