@@ -33,6 +33,7 @@ import attrs
 from sandbox_load import cpu_seconds as process_cpu
 
 import polyout
+import polyout.campaign
 
 ROW_PREFIX = "BENCH-ROW "
 RESULT_PREFIX = "BENCH-RESULT "
@@ -332,7 +333,7 @@ def count_polls(client: polyout.Client, followed: Followed) -> None:
     original = client.get_status
 
     async def counted(
-        call_sid: str, *, pacer: polyout.RequestPacer | None = None
+        call_sid: str, *, pacer: polyout.campaign.RequestPacer | None = None
     ) -> polyout.CallStatus:
         followed.polls += 1
         return await original(call_sid, pacer=pacer)

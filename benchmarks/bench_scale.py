@@ -29,6 +29,7 @@ import _harness as h
 import aiohttp
 
 import polyout
+import polyout.campaign
 from polyout._campaign._clock import SystemClock
 from polyout._campaign._poller import FollowedCall, Poller
 
@@ -91,7 +92,7 @@ async def follow_with_tasks(client: polyout.Client, sids: list[str], period: flo
     original = client.get_status
 
     async def counted(
-        call_sid: str, *, pacer: polyout.RequestPacer | None = None
+        call_sid: str, *, pacer: polyout.campaign.RequestPacer | None = None
     ) -> polyout.CallStatus:
         nonlocal polls
         polls += 1

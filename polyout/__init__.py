@@ -1,41 +1,28 @@
 """polyout: an asyncio SDK and campaign runner for PolyAI's outbound calling APIs.
 
-Everything public is importable from here; modules with a leading underscore are private.
+This module exports what it takes to place calls (:class:`Client`) and run campaigns
+(:class:`Campaign`), with their results and errors. The building blocks underneath
+(planning, clocks, pacers, stores) are in :mod:`polyout.campaign`; test doubles in
+:mod:`polyout.testing`; the local API emulator in :mod:`polyout.sandbox`. Modules with a
+leading underscore are private.
 """
 
-from polyout._apis import state_from_raw
 from polyout._campaign import (
     RESULT_FIELDS,
-    CallingWindow,
     Campaign,
     CampaignError,
     CampaignEvent,
     CampaignStats,
-    Clock,
     Contact,
     ContactFileError,
     ContactResult,
     EventKind,
     JournalError,
-    MemoryRecord,
-    Planned,
-    Planner,
-    PlanRecord,
-    Refused,
     RowError,
-    ScaledClock,
-    SuppressionList,
-    SystemClock,
-    aiter_contacts,
     export_results,
-    iter_contacts,
     iter_results,
-    load_suppression_list,
-    read_csv,
-    read_jsonl,
 )
-from polyout._campaign._preflight import Preflight, check_contacts
-from polyout._campaign._summary import ResultsSummary, summarize_results
+from polyout._campaign._states import ContactState
 from polyout._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_DEADLINE, Client, Timeout
 from polyout._errors import (
     APIStatusError,
@@ -53,7 +40,6 @@ from polyout._errors import (
     ValidationError,
 )
 from polyout._models import Call, CallRequest, CallState, CallStatus, Encryption
-from polyout._pacing import Pacer, RequestPacer
 from polyout._phone import mask_number
 from polyout._request import build_request
 from polyout._retry import set_testing
@@ -70,55 +56,34 @@ __all__ = [
     "CallRequest",
     "CallState",
     "CallStatus",
-    "CallingWindow",
     "Campaign",
     "CampaignError",
     "CampaignEvent",
     "CampaignStats",
     "Client",
     "ClientClosedError",
-    "Clock",
     "ConfigurationError",
     "Contact",
     "ContactFileError",
     "ContactResult",
+    "ContactState",
     "Encryption",
     "EventKind",
     "JournalError",
-    "MemoryRecord",
     "NotFoundError",
-    "Pacer",
     "PermissionDeniedError",
-    "PlanRecord",
-    "Planned",
-    "Planner",
     "PolyOutError",
-    "Preflight",
     "RateLimitError",
-    "Refused",
-    "RequestPacer",
-    "ResultsSummary",
     "RowError",
-    "ScaledClock",
     "ServerError",
-    "SuppressionList",
-    "SystemClock",
     "Timeout",
     "TransportError",
     "TriggerOutcomeUnknown",
     "ValidationError",
     "__version__",
-    "aiter_contacts",
     "build_request",
-    "check_contacts",
     "export_results",
-    "iter_contacts",
     "iter_results",
-    "load_suppression_list",
     "mask_number",
-    "read_csv",
-    "read_jsonl",
     "set_testing",
-    "state_from_raw",
-    "summarize_results",
 ]

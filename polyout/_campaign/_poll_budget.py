@@ -12,7 +12,7 @@ ours, not the account's, so a short burst over it does no harm, and a bucket wak
 once per refill instead of once per request (thousands of timers a second otherwise).
 An explicit ``poll_rate`` is different: it is the account's known status limit,
 counted by a sliding window like the trigger limit, so it gets the strict
-:class:`~polyout.Pacer` (no burst, never ``rate + 1`` inside one second).
+:class:`~polyout.campaign.Pacer` (no burst, never ``rate + 1`` inside one second).
 
 Backing off, together: a 429 on any poll pauses every poll for its Retry-After and
 halves the budget (once per pause); each second without a 429 wins back a quarter.

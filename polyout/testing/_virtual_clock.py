@@ -52,7 +52,7 @@ _Events = list[tuple[selectors.SelectorKey, int]]
 
 
 class VirtualClock:
-    """Virtual time for the running event loop; a :class:`polyout.Clock` for campaigns.
+    """Virtual time for the running event loop; a :class:`polyout.campaign.Clock` for campaigns.
 
     ``start`` is the wall-clock instant at which virtual time begins (an aware datetime
     or POSIX seconds; default 2026-01-05 00:00 UTC). Use it inside a running loop::

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import polyout
+import polyout.campaign
 from polyout import Contact
 from polyout.sandbox import Sandbox, SandboxConfig
 
@@ -41,7 +42,11 @@ async def test_a_cancel_during_a_retry_wait_leaves_nobody_unknown(
             "agents", api_key="k", base_url=api.base_url, agent_id=AGENT_ID
         ) as client:
             campaign = polyout.Campaign(
-                client, people, journal=journal, rate=200.0, clock=polyout.ScaledClock(scale=SCALE)
+                client,
+                people,
+                journal=journal,
+                rate=200.0,
+                clock=polyout.campaign.ScaledClock(scale=SCALE),
             )
             running = asyncio.create_task(campaign.run())
             # A 502 is each contact's own; a 429 pauses every trigger after the first.
@@ -65,7 +70,7 @@ async def test_a_cancel_during_a_retry_wait_leaves_nobody_unknown(
         ) as client,
     ):
         resumed = polyout.Campaign.resume(
-            client, journal, contacts=people, clock=polyout.ScaledClock(scale=SCALE)
+            client, journal, contacts=people, clock=polyout.campaign.ScaledClock(scale=SCALE)
         )
         summary = await asyncio.wait_for(resumed.run(), 20)
     assert summary.states == {"success": len(people)}

@@ -13,12 +13,13 @@ import time
 from collections import defaultdict
 from typing import Any
 
-from polyout import CallStatus, Client, RequestPacer
+from polyout import CallStatus, Client
 from polyout._campaign._clock import Clock, ScaledClock
 from polyout._campaign._events import CampaignEvent, EventKind
 from polyout._campaign._poll_budget import AutoPollBudget
 from polyout._campaign._runner import Campaign
 from polyout._pacing import Pacer
+from polyout.campaign import RequestPacer
 from polyout.sandbox import SandboxConfig
 
 from .conftest import StartRig

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import polyout
+import polyout.campaign
 from polyout.sandbox import Sandbox, SandboxConfig
 
 from .helpers import AGENT_ID, SCALE, contacts
@@ -22,7 +23,7 @@ class _DyingStatusClient(polyout.Client):
     """Any client whose status reads fail in a way polyout did not foresee."""
 
     async def get_status(
-        self, call_sid: str, *, pacer: polyout.RequestPacer | None = None
+        self, call_sid: str, *, pacer: polyout.campaign.RequestPacer | None = None
     ) -> polyout.CallStatus:
         raise RecursionError("maximum recursion depth exceeded while decoding a JSON object")
 
@@ -43,7 +44,7 @@ async def test_a_dead_poller_stops_the_run_at_once_resumably(tmp_path: Path) -> 
             rate=200.0,
             concurrency=4,
             poll_interval=(1.0, 2.0),
-            clock=polyout.ScaledClock(scale=SCALE),
+            clock=polyout.campaign.ScaledClock(scale=SCALE),
         )
         with pytest.raises(polyout.CampaignError, match="RecursionError") as raised:
             await asyncio.wait_for(campaign.run(), 5)  # hung for ever before
@@ -54,7 +55,7 @@ async def test_a_dead_poller_stops_the_run_at_once_resumably(tmp_path: Path) -> 
             "agents", api_key="k", base_url=sandbox.base_url, agent_id=AGENT_ID
         ) as client:
             resumed = polyout.Campaign.resume(
-                client, journal, contacts=people, clock=polyout.ScaledClock(scale=SCALE)
+                client, journal, contacts=people, clock=polyout.campaign.ScaledClock(scale=SCALE)
             )
             summary = await asyncio.wait_for(resumed.run(), 20)
     assert summary.complete

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import polyout
+import polyout.campaign
 from polyout import (
     APIStatusError,
     AuthenticationError,
@@ -99,7 +100,11 @@ async def test_an_undocumented_trigger_status_stops_the_run_resumably(
         client = polyout.Client("agents", api_key="k", base_url=api.base_url, agent_id=AGENT_ID)
         async with client:
             campaign = polyout.Campaign(
-                client, people, journal=journal, rate=200.0, clock=polyout.ScaledClock(scale=SCALE)
+                client,
+                people,
+                journal=journal,
+                rate=200.0,
+                clock=polyout.campaign.ScaledClock(scale=SCALE),
             )
             with pytest.raises(CampaignError, match=f"HTTP {code}"):
                 await asyncio.wait_for(campaign.run(), 10)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import polyout
+import polyout.campaign
 from polyout.sandbox import Sandbox, SandboxConfig
 
 from .helpers import AGENT_ID, contacts
@@ -83,7 +84,7 @@ async def test_no_call_after_the_wall_clock_steps_out_of_the_window(tmp_path: Pa
 def test_system_clock_reads_the_wall_clock_at_every_question(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clock = polyout.SystemClock()
+    clock = polyout.campaign.SystemClock()
     wall = time.time()
     monkeypatch.setattr(time, "time", lambda: wall + 7 * 3600)  # NTP stepped, or we slept
     assert clock.time() == pytest.approx(wall + 7 * 3600)
@@ -92,7 +93,7 @@ def test_system_clock_reads_the_wall_clock_at_every_question(
 async def test_a_long_sleep_ends_when_the_wall_clock_jumps_past_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    clock = polyout.SystemClock(recheck=0.02)
+    clock = polyout.campaign.SystemClock(recheck=0.02)
     real_time = time.time
     jumped = 0.0
 

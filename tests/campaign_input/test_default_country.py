@@ -13,7 +13,9 @@ import datetime as dt
 import pytest
 
 import polyout
-from polyout import Contact, Planned, Planner, Refused, check_contacts
+import polyout.campaign
+from polyout import Contact
+from polyout.campaign import Planned, Planner, Refused, check_contacts
 from tests.campaign_input.conftest import WriteFile
 
 NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.timezone.utc)
@@ -76,10 +78,10 @@ def test_a_bad_default_country_is_a_configuration_error(code: str) -> None:
 
 def test_preflight_of_a_us_crm_export(write: WriteFile) -> None:
     path = write("export.csv", US_EXPORT)
-    without = check_contacts(polyout.iter_contacts(path), Planner(), rate=1.0, now=NOW)
+    without = check_contacts(polyout.campaign.iter_contacts(path), Planner(), rate=1.0, now=NOW)
     assert (without.valid, without.invalid) == (0, len(NATIONAL))
     planner = Planner(default_country="US")
-    checked = check_contacts(polyout.iter_contacts(path), planner, rate=1.0, now=NOW)
+    checked = check_contacts(polyout.campaign.iter_contacts(path), planner, rate=1.0, now=NOW)
     assert (checked.valid, checked.invalid) == (len(NATIONAL), 0)
     assert checked.countries == {"US": len(NATIONAL)}
 
@@ -88,5 +90,5 @@ def test_preflight_of_a_jsonl_export(write: WriteFile) -> None:
     lines = "".join(f'{{"id": "c{i}", "phone": "{n}"}}\n' for i, n in enumerate(NATIONAL))
     path = write("export.jsonl", lines)
     planner = Planner(default_country="US")
-    checked = check_contacts(polyout.iter_contacts(path), planner, rate=1.0, now=NOW)
+    checked = check_contacts(polyout.campaign.iter_contacts(path), planner, rate=1.0, now=NOW)
     assert (checked.valid, checked.invalid) == (len(NATIONAL), 0)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import polyout
+import polyout.campaign
 from polyout import Campaign, Contact
 from polyout.sandbox import Sandbox, SandboxConfig
 from tests.campaign.helpers import SCALE, client_for
@@ -28,7 +29,7 @@ async def sandbox() -> AsyncIterator[Sandbox]:
 
 
 def campaign(client: polyout.Client, source: object, journal: Path, **options: object) -> Campaign:
-    clock = polyout.ScaledClock(scale=SCALE)
+    clock = polyout.campaign.ScaledClock(scale=SCALE)
     settings: dict[str, object] = {
         "journal": journal,
         "rate": 200.0,
@@ -82,7 +83,7 @@ async def test_a_resume_reads_the_rest_in_the_same_default_country(
         holder.append(first)
         summary = await first.run()
         assert not summary.input_done
-        clock = polyout.ScaledClock(scale=SCALE)
+        clock = polyout.campaign.ScaledClock(scale=SCALE)
         resumed = await Campaign.resume(client, journal, contacts=people, clock=clock).run()
     assert resumed.complete
     assert resumed.states == {"success": len(NATIONAL)}

@@ -10,7 +10,9 @@ import json
 import pytest
 
 import polyout
-from polyout import Contact, Planner, RowError, check_contacts
+import polyout.campaign
+from polyout import Contact, RowError
+from polyout.campaign import Planner, check_contacts
 from tests.campaign_input.conftest import WriteFile
 
 NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.timezone.utc)
@@ -20,7 +22,7 @@ ANN = "+447911123456"
 def test_csv_refuses_metadata_columns_that_differ_only_in_case(write: WriteFile) -> None:
     path = write("c.csv", f"phone,name,Name\n{ANN},a,b\n")
     with pytest.raises(polyout.ContactFileError, match=r"'Name' twice \(as 'name' too\)"):
-        list(polyout.iter_contacts(path))
+        list(polyout.campaign.iter_contacts(path))
 
 
 def test_jsonl_refuses_a_row_whose_metadata_keys_differ_only_in_case(write: WriteFile) -> None:
@@ -29,7 +31,7 @@ def test_jsonl_refuses_a_row_whose_metadata_keys_differ_only_in_case(write: Writ
         {"id": "fine", "phone": "+447911123457", "metadata": {"name": "a", "other": "b"}},
     ]
     path = write("c.jsonl", "".join(json.dumps(row) + "\n" for row in rows))
-    checked = check_contacts(polyout.iter_contacts(path), Planner(), rate=1.0, now=NOW)
+    checked = check_contacts(polyout.campaign.iter_contacts(path), Planner(), rate=1.0, now=NOW)
     assert (checked.valid, checked.invalid) == (1, 1)
     [problem] = checked.problems
     assert (problem.contact_id, problem.row, problem.state) == ("clash", 1, "invalid")
@@ -40,7 +42,7 @@ def test_jsonl_refuses_a_row_whose_metadata_keys_differ_only_in_case(write: Writ
 def test_a_contact_from_python_with_such_keys_is_refused_too() -> None:
     contact = Contact(id="c", phone=ANN, metadata={"X-Ref": "1", "x-ref": "2"})
     result = Planner().plan(contact)
-    assert isinstance(result, polyout.Refused)
+    assert isinstance(result, polyout.campaign.Refused)
     assert "'x-ref' twice (as 'X-Ref' too)" in result.reason
 
 
@@ -52,8 +54,8 @@ def test_readers_keep_ids_that_look_like_markup(write: WriteFile, contact_id: st
     quoted = '"' + contact_id.replace('"', '""') + '"'
     csv_path = write("c.csv", f"id,phone\n{quoted},{ANN}\n")
     jsonl_path = write("c.jsonl", json.dumps({"id": contact_id, "phone": "+44"}) + "\n")
-    [from_csv] = polyout.iter_contacts(csv_path)
-    [from_jsonl] = polyout.iter_contacts(jsonl_path)
+    [from_csv] = polyout.campaign.iter_contacts(csv_path)
+    [from_jsonl] = polyout.campaign.iter_contacts(jsonl_path)
     assert isinstance(from_csv, Contact)
     assert from_csv.id == contact_id
     assert isinstance(from_jsonl, Contact)
@@ -65,6 +67,6 @@ def test_readers_keep_ids_that_look_like_markup(write: WriteFile, contact_id: st
 
 def test_a_row_error_keeps_a_markup_id(write: WriteFile) -> None:
     path = write("c.jsonl", json.dumps({"id": "[/bold]", "phone": ANN, "x": "1"}) + "\n")
-    [item] = polyout.iter_contacts(path)
+    [item] = polyout.campaign.iter_contacts(path)
     assert isinstance(item, RowError)
     assert item.contact_id == "[/bold]"

@@ -12,6 +12,7 @@ import math
 import pytest
 
 import polyout
+import polyout.campaign
 from tests.client.servers import Reply, ScriptedAPI
 from tests.client.virtual_time import VirtualTimeLoop, run_virtual
 
@@ -19,7 +20,7 @@ COLD_START = 0.03  # the documented extra wait after the first release of a quie
 LATE_CREDIT = 0.002  # how late a release may be and keep its slot
 
 
-class RecordingPacer(polyout.Pacer):
+class RecordingPacer(polyout.campaign.Pacer):
     """Records the moment each waiter was really let go, not the slot it was given."""
 
     def __init__(self, rate: float, **kwargs: float) -> None:
@@ -58,7 +59,7 @@ def test_no_burst_and_no_more_than_rate_in_any_second() -> None:
 
 
 def test_callers_are_released_in_the_order_they_came() -> None:
-    pacer = polyout.Pacer(50)
+    pacer = polyout.campaign.Pacer(50)
 
     async def main(loop: VirtualTimeLoop) -> list[int]:
         order: list[int] = []
@@ -210,7 +211,7 @@ def test_a_burst_of_429s_halves_the_rate_once() -> None:
     async def main(loop: VirtualTimeLoop) -> list[float]:
         rates = []
         for pause in (0.05, 0.0):  # Retry-After: 0 is one signal too, not five
-            pacer = polyout.Pacer(40)
+            pacer = polyout.campaign.Pacer(40)
             for _ in range(5):
                 pacer.on_rate_limited(pause)
             assert pacer.rate_limited == 5
@@ -222,7 +223,7 @@ def test_a_burst_of_429s_halves_the_rate_once() -> None:
 
 def test_a_429_once_the_pause_is_over_halves_the_rate_again() -> None:
     async def main(loop: VirtualTimeLoop) -> list[float]:
-        pacer = polyout.Pacer(40)
+        pacer = polyout.campaign.Pacer(40)
         pacer.on_rate_limited(0.5)
         await asyncio.sleep(0.25)
         pacer.on_rate_limited(0.5)  # the same episode
@@ -236,7 +237,7 @@ def test_a_429_once_the_pause_is_over_halves_the_rate_again() -> None:
 
 def test_successes_recover_the_rate_gradually() -> None:
     async def main(loop: VirtualTimeLoop) -> None:
-        pacer = polyout.Pacer(40)
+        pacer = polyout.campaign.Pacer(40)
         pacer.on_rate_limited(0.01)
         assert pacer.rate == 20
         pacer.on_success()
@@ -253,8 +254,8 @@ def test_successes_recover_the_rate_gradually() -> None:
 
 def test_rate_never_drops_below_the_minimum_and_recovers_from_it() -> None:
     async def main(loop: VirtualTimeLoop) -> list[float]:
-        pacer = polyout.Pacer(10, min_rate=4)
-        default = polyout.Pacer(16)
+        pacer = polyout.campaign.Pacer(10, min_rate=4)
+        default = polyout.campaign.Pacer(16)
         for _ in range(8):
             loop.stall(10)  # each 429 its own episode
             pacer.on_rate_limited(0)
@@ -346,7 +347,7 @@ def test_settings_that_cannot_work_are_configuration_errors(
     kwargs: dict[str, float], setting: str
 ) -> None:
     with pytest.raises(polyout.ConfigurationError) as caught:
-        polyout.Pacer(**kwargs)
+        polyout.campaign.Pacer(**kwargs)
     assert caught.value.setting == setting
 
 
@@ -368,7 +369,7 @@ async def test_status_reads_share_a_pacer_and_a_429_pauses_it(api: ScriptedAPI) 
         Reply(200, {"status": "calling"}),
         Reply(200, {"status": "calling"}),
     )
-    pacer = polyout.Pacer(100)
+    pacer = polyout.campaign.Pacer(100)
     loop = asyncio.get_running_loop()
     async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
         started = loop.time()
@@ -387,7 +388,7 @@ async def test_a_429_with_an_endless_retry_after_does_not_freeze_the_pacer(
     api: ScriptedAPI,
 ) -> None:
     api.script(Reply(429, {"error": "go away"}, headers={"Retry-After": "inf"}))
-    pacer = polyout.Pacer(100, max_pause=0.2)
+    pacer = polyout.campaign.Pacer(100, max_pause=0.2)
     loop = asyncio.get_running_loop()
     async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
         with pytest.raises(polyout.RateLimitError) as caught:

@@ -10,6 +10,7 @@ import attrs
 import pytest
 
 import polyout
+import polyout.campaign
 from polyout.testing import (
     LAST_DIGIT,
     AnswerLost,
@@ -131,7 +132,7 @@ async def test_a_429_storm_pauses_every_trigger_on_the_pacer_and_nothing_is_lost
             trigger_faults=rate_limit_storm(START, storm_end, retry_after=5.0),
             max_retries=10,
         )
-        pacer = polyout.Pacer(10)
+        pacer = polyout.campaign.Pacer(10)
         requests = [request(0, index) for index in range(50)]
         await asyncio.gather(*(placer.place(each, pacer=pacer) for each in requests))
     sends = placer.ledger.sends

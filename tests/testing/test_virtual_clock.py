@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 import pytest
 
 import polyout
+import polyout.campaign
 from polyout.sandbox import Sandbox, SandboxConfig
 from polyout.testing import VirtualClock
 
@@ -35,7 +36,7 @@ async def test_a_pacer_at_100_per_second_releases_1000_callers_exactly_10_1_ms_a
     loop = asyncio.get_running_loop()
     real = time.perf_counter()
     async with VirtualClock():
-        pacer = polyout.Pacer(100)
+        pacer = polyout.campaign.Pacer(100)
         released: list[float] = []
 
         async def caller() -> None:

@@ -1,0 +1,57 @@
+"""The public surface, pinned: a name added or removed here is an API change to record."""
+
+from __future__ import annotations
+
+import types
+
+import polyout
+import polyout.campaign
+import polyout.testing
+
+POLYOUT = {
+    "DEFAULT_POLL_INTERVAL", "DEFAULT_WAIT_DEADLINE", "RESULT_FIELDS",
+    "APIStatusError", "AuthenticationError", "BadRequestError", "Call", "CallRequest",
+    "CallState", "CallStatus", "Campaign", "CampaignError", "CampaignEvent", "CampaignStats",
+    "Client", "ClientClosedError", "ConfigurationError", "Contact", "ContactFileError",
+    "ContactResult", "ContactState", "Encryption", "EventKind", "JournalError", "NotFoundError",
+    "PermissionDeniedError", "PolyOutError", "RateLimitError", "RowError", "ServerError",
+    "Timeout", "TransportError", "TriggerOutcomeUnknown", "ValidationError", "__version__",
+    "build_request", "export_results", "iter_results", "mask_number", "set_testing",
+}  # fmt: skip
+
+CAMPAIGN = {
+    "CallingWindow", "CampaignDefinition", "CampaignExists", "CampaignNotFound",
+    "CampaignStore", "Clock", "ContactState", "MemoryRecord", "MemoryStore", "Pacer",
+    "PlanRecord", "Placer", "Planned", "Planner", "Preflight", "Refused", "RequestPacer",
+    "ResultsSummary", "SQLiteStore", "ScaledClock", "StaleTransition", "StoredCampaign",
+    "SuppressionList", "SystemClock", "aiter_contacts", "check_contacts", "export_journal",
+    "iter_contacts", "load_suppression_list", "read_csv", "read_jsonl", "state_from_raw",
+    "summarize_results",
+}  # fmt: skip
+
+
+def public_names(module: types.ModuleType) -> set[str]:
+    """What a user can reach with ``module.NAME``, submodules aside."""
+    return {
+        name
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    } | ({"__version__"} if hasattr(module, "__version__") else set())
+
+
+def test_polyout_exports_exactly_what_a_client_or_campaign_user_needs() -> None:
+    assert set(polyout.__all__) == POLYOUT
+    assert public_names(polyout) == POLYOUT
+
+
+def test_the_building_blocks_live_in_polyout_campaign() -> None:
+    assert set(polyout.campaign.__all__) == CAMPAIGN
+    assert public_names(polyout.campaign) == CAMPAIGN
+
+
+def test_every_exported_name_is_documented() -> None:
+    for module in (polyout, polyout.campaign, polyout.testing):
+        for name in module.__all__:
+            value = getattr(module, name)
+            if isinstance(value, (type, types.FunctionType)):
+                assert value.__doc__, f"{module.__name__}.{name} has no docstring"
