@@ -174,9 +174,18 @@ async def test_garbled_status_body_is_a_transport_error(api: ScriptedAPI) -> Non
 async def test_trigger_answer_without_sid_is_unknown_not_resent(api: ScriptedAPI) -> None:
     api.script(Reply(200, {"ok": True}))
     async with platform(api.base_url) as client:
-        with pytest.raises(polyout.TriggerOutcomeUnknown, match="no call sid"):
+        with pytest.raises(polyout.TriggerOutcomeUnknown, match="no call sid") as caught:
             await client.trigger_call(NUMBER)
     assert len(api.seen) == 1
+    assert (caught.value.method, caught.value.path) == ("POST", "/v1/outbound-calling")
+    assert caught.value.status_code == 200
+
+
+async def test_trigger_answer_keeps_the_state_it_reports(api: ScriptedAPI) -> None:
+    api.script(Reply(200, {"call_sid": "OUT-ok", "status": "calling"}))
+    async with platform(api.base_url) as client:
+        call = await client.trigger_call(NUMBER)
+    assert call.state is polyout.CallState.CALLING
 
 
 # -- Retry-After, with real waits ---------------------------------------------------------
