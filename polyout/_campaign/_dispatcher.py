@@ -165,10 +165,10 @@ class Dispatcher:
                 await self._store.release(self.worker, [contact.seq])
             return False
         except Exception as exc:
-            await gate.settled()
             if gate.intent is None:
+                await gate.settled()
                 raise  # nothing was stored, so nothing was sent: a bug to surface
-            await self._failed(contact, gate.intent, exc, classify_trigger_error(exc))
+            await self._failed(contact, gate, exc, classify_trigger_error(exc))
             return False
         assert gate.intent is not None
         return await self._placed(contact, gate.intent, call)
@@ -236,13 +236,31 @@ class Dispatcher:
         return True
 
     async def _failed(
-        self, contact: DueContact, intent: int, exc: Exception, sorted_as: TriggerError
+        self, contact: DueContact, gate: SendGate, exc: Exception, sorted_as: TriggerError
     ) -> None:
-        """Act on a failed trigger: unknown, not placed (again later), refused, or stop."""
-        masked = mask_number(contact.to_number)
-        verdict = sorted_as.verdict
-        if verdict is Verdict.UNKNOWN:
+        """Act on a failed trigger: unknown, not placed (again later), refused, or stop.
+
+        Decided at once, before anything is awaited: a run that must stop stops before
+        another worker's send can leave. Then the store hears of it.
+        """
+        assert gate.intent is not None
+        intent, verdict = gate.intent, sorted_as.verdict
+        refusal: Refusal | None = None
+        if verdict is Verdict.REFUSED:
+            assert isinstance(exc, BadRequestError)
+            self.breaker.on_success()  # the server is up and answering
+            refusal = self._refusal(contact, exc)
+        elif verdict is Verdict.STOP:
+            # About the campaign, not the contact: it is dialled after the fix.
             self.breaker.on_neutral()
+            self._on_fatal(CampaignError(sorted_as.why))
+        elif verdict is Verdict.NOT_PLACED and sorted_as.server_down:
+            self.breaker.on_failure(self._clock.time())
+        else:
+            self.breaker.on_neutral()
+        await gate.settled()
+        if verdict is Verdict.UNKNOWN:
+            masked = mask_number(contact.to_number)
             if isinstance(exc, PolyOutError):
                 _log.warning("call to %s may or may not have been placed: %s", masked, exc)
             else:  # not an answer from the server: logged for whoever fixes it
@@ -250,36 +268,11 @@ class Dispatcher:
             detail = str(exc) if isinstance(exc, PolyOutError) else f"{type(exc).__name__}: {exc}"
             await self._recorder.unknown(contact, intent, _UNKNOWN_REASON, detail)
         elif verdict is Verdict.STOP:
-            # About the campaign, not the contact: it is dialled after the fix.
-            self.breaker.on_neutral()
             await self._not_placed(contact, intent, str(exc), None, counted=False)
-            self._on_fatal(CampaignError(sorted_as.why))
         elif verdict is Verdict.NOT_PLACED:
             # The client's retries are spent and no call was placed.
-            if sorted_as.server_down:
-                self.breaker.on_failure(self._clock.time())
-            else:
-                self.breaker.on_neutral()
             await self._not_placed(contact, intent, str(exc), sorted_as.retry_after)
-        else:
-            assert isinstance(exc, BadRequestError)
-            self.breaker.on_success()  # the server is up and answering
-            await self._refused(contact, intent, exc)
-
-    async def _refused(self, contact: DueContact, intent: int, exc: BadRequestError) -> None:
-        self._refused_in_a_row += 1
-        verdict = refusal_verdict(
-            refused_in_a_row=self._refused_in_a_row, contact_not_placed=contact.not_placed
-        )
-        if verdict is Refusal.CAMPAIGN:
-            await self._not_placed(contact, intent, str(exc), None, counted=False)
-            self._on_fatal(
-                CampaignError(
-                    f"the API refused {self._refused_in_a_row} triggers in a row ({exc}): "
-                    "check the environment and the agent's outbound set-up, then resume"
-                )
-            )
-        elif verdict is Refusal.CONTACT:
+        elif refusal is Refusal.CONTACT:
             _log.warning("call to %s refused: %s", mask_number(contact.to_number), exc)
             await self._recorder.not_placed(
                 contact,
@@ -288,10 +281,26 @@ class Dispatcher:
                 error=str(exc),
                 counted=False,
                 final=ContactState.INVALID,
-                reason=exc.message,
+                reason=getattr(exc, "message", None),
             )
-        else:
-            await self._not_placed(contact, intent, str(exc), None)
+        else:  # tried again later; never charged to the contact when the campaign is wrong
+            counted = refusal is Refusal.AGAIN
+            await self._not_placed(contact, intent, str(exc), None, counted=counted)
+
+    def _refusal(self, contact: DueContact, exc: BadRequestError) -> Refusal:
+        """What this 400 means; a run of them stops the campaign here and now."""
+        self._refused_in_a_row += 1
+        refusal = refusal_verdict(
+            refused_in_a_row=self._refused_in_a_row, contact_not_placed=contact.not_placed
+        )
+        if refusal is Refusal.CAMPAIGN:
+            self._on_fatal(
+                CampaignError(
+                    f"the API refused {self._refused_in_a_row} triggers in a row ({exc}): "
+                    "check the environment and the agent's outbound set-up, then resume"
+                )
+            )
+        return refusal
 
     async def _not_placed(
         self,

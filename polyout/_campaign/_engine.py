@@ -102,6 +102,7 @@ class Engine:
         self._recover_all = recover_all
         self._seed = seed  # the poll timing's draws: a rehearsal repeats exactly
         self.phase = Phase.NEW
+        self._stopped = False  # a stop was asked: the stats say so after the run too
         self.fatal: CampaignError | None = None
         self._ran = False
         self._input_done = False
@@ -117,6 +118,7 @@ class Engine:
         if self.phase in (Phase.STOPPING, Phase.ENDED):
             return
         self.phase = Phase.STOPPING
+        self._stopped = True
         _log.info("campaign stopping: no new calls; following calls in flight")
         self._recorder.emit(EventKind.STOPPING)
         self._recorder.changed.set()
@@ -153,7 +155,7 @@ class Engine:
             rate=self._pacer.rate if self._pacer is not None else self.config.rate,
             achieved_rate=progress.trigger_meter.rate(time.monotonic(), self._real_started),
             elapsed=elapsed,
-            stopping=self.phase is Phase.STOPPING,
+            stopping=self._stopped,
             events_dropped=self._bus.dropped,
         )
 

@@ -34,8 +34,11 @@ from polyout._log import logger
 __all__ = ["Feeder", "entry_for"]
 
 _log = logger.getChild("campaign")
-#: Items stored per transaction; the loop gets a turn between two batches.
+#: Items stored per transaction at most; the loop gets a turn between two batches.
 BATCH = 64
+#: ...and a batch waits no longer than this (loop seconds) for more items: a slow
+#: source (a generator fed by a queue, a paced producer) is dialled as it comes.
+BATCH_WAIT = 0.05
 
 
 class Feeder:
@@ -77,6 +80,8 @@ class Feeder:
         digest = EMPTY_DIGEST
         position = 0
         batch: list[ContactEntry] = []
+        loop = asyncio.get_running_loop()
+        batch_started = loop.time()
         async for item in aiter_contacts(self._source):
             if position < skip:  # stored by an earlier run: it must be the same item
                 digest = chain(digest, item)
@@ -86,10 +91,12 @@ class Feeder:
                 continue
             if self._stopping():
                 break
+            if not batch:
+                batch_started = loop.time()
             batch.append(await self._entry(position, item))
             digest = chain(digest, item)
             position += 1
-            if len(batch) >= BATCH:
+            if len(batch) >= BATCH or loop.time() - batch_started >= BATCH_WAIT:
                 await self._recorder.appended(batch, FeedPosition(position, digest, False))
                 batch = []
                 await asyncio.sleep(0)
