@@ -12,14 +12,13 @@ or its contact ``unknown``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import json
-import os
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import attrs
 import pytest
@@ -31,74 +30,11 @@ from tests.cli.contacts import answered, number, write_csv
 
 from .helpers import JournalView, assert_no_problems, campaign_problems
 from .polyout_runs import client_for, one_error_line, polyout, stop_after_the_first_call
+from .small_disk import SmallDisk, small_disk_fixture  # noqa: F401 (a fixture, used by name)
 
 pytestmark = pytest.mark.reliability
 
 FAST = ("--rate", "200", "--poll-interval", "0.05")
-_FILLER = "filler"
-
-
-@attrs.frozen
-class SmallDisk:
-    """A tmpfs of a chosen size: a disk that really fills."""
-
-    path: Path
-
-    def resize(self, size: str) -> None:
-        """Grow (or shrink) the disk; what it holds stays."""
-        subprocess.run(
-            ["mount", "-o", f"remount,size={size}", str(self.path)], check=True, timeout=30
-        )
-
-    def read_only(self, read_only: bool) -> None:
-        mode = "ro" if read_only else "rw"
-        subprocess.run(["mount", "-o", f"remount,{mode}", str(self.path)], check=True, timeout=30)
-
-    def fill(self) -> None:
-        """Take every free byte, with a file that :meth:`free` deletes."""
-        fd = os.open(self.path / _FILLER, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
-        try:
-            with contextlib.suppress(OSError):  # ENOSPC: full
-                while os.write(fd, bytes(65536)):
-                    pass
-        finally:
-            os.close(fd)
-
-    def free(self) -> None:
-        (self.path / _FILLER).unlink(missing_ok=True)
-
-    def files(self) -> list[str]:
-        """What the campaign left on the disk."""
-        return sorted(name for name in os.listdir(self.path) if name != _FILLER)
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
-    """A 200 KB disk (``resize`` changes it), unmounted after the test."""
-    folder = tmp_path / "small-disk"
-    folder.mkdir()
-    try:
-        mounted = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(folder)],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-        refused = mounted.stderr.strip() if mounted.returncode else None
-    except OSError as exc:  # no mount command at all
-        refused = str(exc)
-    if refused is not None:
-        reason = (
-            f"a real full disk is a small tmpfs; mounting one was refused (not root?): {refused}"
-        )
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason}; CI runs as root and must run these tests")
-        pytest.skip(reason)
-    try:
-        yield SmallDisk(folder)
-    finally:
-        if subprocess.run(["umount", str(folder)], timeout=30).returncode:
-            subprocess.run(["umount", "--lazy", str(folder)], check=True, timeout=30)
 
 
 @pytest.fixture
@@ -191,6 +127,31 @@ def test_a_disk_that_fills_while_dialling_stops_in_one_line_and_resume_dials_nob
     assert resumed.code in (ExitCode.OK, ExitCode.ATTENTION), resumed.err
     assert sandbox.sandbox.ledger.dialled_more_than_once() == {}
     assert_no_problems(_ledger_problems(sandbox, journal, ids), context="disk full while dialling")
+
+
+def test_a_disk_that_fills_with_only_batched_writes_stops_the_run_at_once(
+    sandbox: SandboxThread, small_disk: SmallDisk, tmp_path: Path
+) -> None:
+    # Every contact waits for a window twelve hours away: the run writes nothing durable
+    # (no intent), only the feed's batched rows. A batch the disk refused must stop the
+    # run then, not leave it waiting half a day over contacts it never stored.
+    people = answered(2000)
+    contacts = _with_notes(tmp_path / "contacts.csv", people)
+    journal = small_disk.path / "campaign.db"
+    small_disk.resize("400k")
+    later = datetime.now(ZoneInfo("Europe/London")) + timedelta(hours=12)
+    later -= timedelta(minutes=5) if later.time() >= time(23, 55) else timedelta()
+    window = f"{later:%H:%M}-{later + timedelta(minutes=1):%H:%M}"
+    run = ("campaign", "run", str(contacts), "--journal", str(journal), "--window", window)
+
+    stopped = polyout(sandbox.base_url, *run, "--rate", "200", within=20)
+    line = one_error_line(stopped)
+    assert stopped.code == ExitCode.STORAGE, stopped.err
+    assert line.startswith("polyout: error: cannot write"), line
+    assert sandbox.placements() == 0
+    small_disk.resize("20m")
+    report = polyout(sandbox.base_url, "campaign", "report", str(journal), "--json")
+    assert report.code == ExitCode.OK, report.err  # what was stored is whole, and readable
 
 
 async def test_campaign_run_on_a_disk_that_fills_raises_journal_error_and_resumes(
