@@ -67,6 +67,7 @@ class Dispatcher:
         self.breaker = CircuitBreaker(outage_limit=parts.config.outage_limit)
         self._ready: collections.deque[DueContact] = collections.deque()
         self._fetch_lock = asyncio.Lock()
+        self._turn = asyncio.Lock()  # the pacer's release to the send, one at a time
         self._refused_in_a_row = 0  # triggers answered 400 since the last placement
 
     def worker_count(self) -> int:
@@ -146,6 +147,7 @@ class Dispatcher:
             return False
         gate = SendGate(
             self.pacer,
+            self._turn,
             contact,
             open_intent=self._open_intent,
             close_intent=self._close_intent,

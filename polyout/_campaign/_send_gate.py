@@ -41,6 +41,7 @@ class SendGate:
     def __init__(
         self,
         pacer: Pacer,
+        turn: asyncio.Lock,
         contact: DueContact,
         *,
         open_intent: GateStep,
@@ -48,6 +49,7 @@ class SendGate:
         on_rate_limited: Callable[[float | None], None],
     ) -> None:
         self._pacer = pacer
+        self._turn = turn
         self.contact = contact
         self.intent: int | None = None
         self.open = False
@@ -58,10 +60,14 @@ class SendGate:
 
     async def acquire(self) -> None:
         await self.settled()
-        await self._pacer.acquire()
-        await self._open_intent(self)  # a durable commit: at times slow
-        self.open = True
-        self._pacer.sent_now()
+        # One turn at a time from the pacer's release to the send: while one intent is
+        # being committed (a few ms, at times more), the next send is not released, or
+        # two sends could leave closer together than the pacer spaced them.
+        async with self._turn:
+            await self._pacer.acquire()
+            await self._open_intent(self)  # a durable commit
+            self.open = True
+            self._pacer.sent_now()
 
     def on_rate_limited(self, retry_after: float | None) -> None:
         self._pacer.on_rate_limited(retry_after)
