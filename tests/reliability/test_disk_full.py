@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import signal
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, time, timedelta
@@ -25,7 +26,13 @@ import pytest
 
 from polyout import Campaign, EventKind, JournalError, iter_results
 from polyout._cli._errors import ExitCode
-from tests.cli.conftest import SandboxThread, start_sandbox
+from tests.cli.conftest import (
+    SandboxThread,
+    spawn_polyout,
+    start_sandbox,
+    subprocess_env,
+    wait_until_dialling,
+)
 from tests.cli.contacts import answered, number, write_csv
 
 from .helpers import JournalView, assert_no_problems, campaign_problems
@@ -173,6 +180,44 @@ async def test_campaign_run_on_a_disk_that_fills_raises_journal_error_and_resume
         await Campaign.resume(client, journal, rate=200.0).run()
     assert sandbox.sandbox.ledger.dialled_more_than_once() == {}
     assert_no_problems(_ledger_problems(sandbox, journal, ids), context="Campaign on a full disk")
+
+
+def test_resume_after_a_kill_on_a_full_disk_dials_nobody_then_finishes_once_freed(
+    small_disk: SmallDisk, tmp_path: Path
+) -> None:
+    # A kill -9 leaves intents open and calls in flight; the resume must settle them
+    # (a write) before it sends anything, so on a full disk it sends nothing at all.
+    slow = start_sandbox(time_scale=60.0)  # calls last a few seconds: in flight at the kill
+    try:
+        people = answered(30)
+        journal = small_disk.path / "campaign.db"
+        small_disk.resize("2m")
+        contacts = write_csv(tmp_path / "contacts.csv", people)
+        process = spawn_polyout(
+            *("campaign", "run", str(contacts), "--journal", str(journal)),
+            *("--rate", "20", "--poll-interval", "0.1", "--progress-interval", "0.05"),
+            env=subprocess_env(slow.base_url),
+        )
+        wait_until_dialling(process)
+        process.send_signal(signal.SIGKILL)
+        process.communicate(timeout=10)
+        placed = slow.placements()
+        small_disk.fill()
+
+        refused = polyout(slow.base_url, "campaign", "resume", str(journal), "--rate", "200")
+        line = one_error_line(refused)
+        assert refused.code == ExitCode.STORAGE, refused.err
+        assert line.startswith("polyout: error: cannot write"), line
+        assert slow.placements() == placed  # nothing sent before the journal could say so
+
+        small_disk.free()
+        resumed = polyout(slow.base_url, "campaign", "resume", str(journal), "--rate", "200")
+        assert resumed.code in (ExitCode.OK, ExitCode.ATTENTION), resumed.err
+        assert slow.sandbox.ledger.dialled_more_than_once() == {}
+        ids = [f"c{n}" for n in people]
+        assert_no_problems(_ledger_problems(slow, journal, ids), context="killed, full disk")
+    finally:
+        slow.stop()
 
 
 # -- closing ---------------------------------------------------------------------------------
