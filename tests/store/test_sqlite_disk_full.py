@@ -1,5 +1,5 @@
 """The SQLite store on a disk that fills (issue 17 item 10): a write it lost is never lost
-in silence.
+in silence, and a 0.1.0 journal it cannot migrate is left as it was.
 
 Batched writes are committed by the store's own thread. When the disk refuses that
 commit, the writes are gone; the store must then say so on every later call (reads
@@ -10,6 +10,8 @@ real (a small tmpfs: see tests/reliability/small_disk.py).
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from polyout._campaign._store import FeedPosition
 from tests.reliability.small_disk import SmallDisk, small_disk_fixture  # noqa: F401 (a fixture)
 
 from .scenario import DEFINITION, NAME, WORKER, entry
+from .test_sqlite_store import _v1_journal
 
 
 @pytest.mark.xfail(
@@ -62,3 +65,30 @@ async def test_a_batch_the_disk_refused_is_said_by_every_later_call_and_by_aclos
     reopened = await store.open(NAME)
     assert (await reopened.feed_position()).count in (0, len(entries))  # whole or nothing
     await store.aclose()
+
+
+async def test_a_0_1_journal_the_disk_cannot_migrate_is_refused_and_left_as_it_was(
+    small_disk: SmallDisk,
+) -> None:
+    small_disk.resize("2m")
+    path = small_disk.path / "old.db"
+    _v1_journal(path)
+    before = _rows(path)
+    small_disk.fill()
+    with pytest.raises(JournalError, match="cannot write"):
+        await SQLiteStore.open_path(path)
+    assert _rows(path) == before  # still the 0.1.0 journal, whole: nothing half-migrated
+
+    small_disk.free()
+    store, campaign = await SQLiteStore.open_path(path)
+    assert (await campaign.feed_position()).count == len(before)
+    await store.aclose()
+
+
+def _rows(path: Path) -> list[tuple[object, ...]]:
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+        if db.execute("PRAGMA user_version").fetchone()[0] != 1:
+            return []
+        return db.execute(
+            "SELECT seq, state, tries, call_sid FROM contacts ORDER BY seq"
+        ).fetchall()
