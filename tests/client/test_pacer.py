@@ -358,9 +358,9 @@ async def test_client_rate_limit_paces_triggers(api: ScriptedAPI) -> None:
         await asyncio.gather(*(client.trigger_call("+14155552671") for _ in range(6)))
     arrivals = [seen.arrived for seen in api.seen]
     assert len(arrivals) == 6
-    # 40.4 ms apart as sent; the loopback trip adds a few ms of jitter either way.
-    assert min(gaps(arrivals)) >= 0.03
-    assert arrivals[-1] - arrivals[0] >= 5 * 1.01 / 25 - 0.005
+    # 40.4 ms apart as sent; a busy machine delays some trips more than others.
+    assert min(gaps(arrivals)) >= 0.02
+    assert arrivals[-1] - arrivals[0] >= 5 * 1.01 / 25 - 0.02
 
 
 async def test_status_reads_share_a_pacer_and_a_429_pauses_it(api: ScriptedAPI) -> None:
