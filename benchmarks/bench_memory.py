@@ -22,6 +22,7 @@ import csv
 import itertools
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -87,18 +88,35 @@ def _variants(region: str) -> list[str]:
 
 # -- workers (each runs in its own interpreter) --------------------------------------------
 def pipeline_worker(contacts: Path, journal: Path) -> dict[str, Any]:
-    from polyout._campaign import Campaign
+    from polyout._campaign._clock import SystemClock
+    from polyout._campaign._events import EventBus
+    from polyout._campaign._feeder import Feeder
+    from polyout._campaign._recorder import Progress, Recorder
+    from polyout._campaign._sqlite_store import SQLiteStore
+    from polyout._campaign._store import CampaignDefinition
 
     async def feed() -> int:
-        client = polyout.Client("platform", api_key=h.API_KEY, base_url="http://127.0.0.1:9")
-        campaign = Campaign(client, contacts, journal=journal)
-        # The feeder alone, as run() starts it: nothing is dialled.
-        campaign._journal = campaign._open_journal()
+        # The feeder alone, into a journal, as a run starts it: nothing is dialled.
+        definition = CampaignDefinition(
+            settings={}, connection={}, suppressed=frozenset(), created_at=time.time()
+        )
+        store, stored = await SQLiteStore.create_path(journal, definition)
+        recorder = Recorder(stored, SystemClock(), EventBus(), Progress({}, 0))
+        feeder = Feeder(
+            recorder,
+            contacts,
+            label=str(journal),
+            window=None,
+            default_timezone=None,
+            default_country=None,
+            suppressed=frozenset(),
+            stopping=lambda: False,
+        )
         try:
-            await campaign._feed()
+            await feeder.run()
         finally:
-            campaign._journal.close()
-        return campaign.stats().total
+            await store.aclose()
+        return recorder.progress.total
 
     with h.measured() as spent:
         total = asyncio.run(feed())

@@ -25,7 +25,6 @@ __all__ = [
     "EventBus",
     "EventKind",
     "RateMeter",
-    "count_transition",
 ]
 
 _log = logger.getChild("campaign")
@@ -229,12 +228,3 @@ class EventBus:
         finally:
             # By identity: deques compare by content, and two empty ones are equal.
             self._subscribers = [other for other in self._subscribers if other is not queue]
-
-
-def count_transition(states: dict[str, int], old: str | None, new: str) -> None:
-    """Keep the per-state counters in step with one journal transition."""
-    if old is not None:
-        states[old] -= 1
-        if not states[old]:
-            del states[old]
-    states[new] = states.get(new, 0) + 1

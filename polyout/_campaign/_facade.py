@@ -141,12 +141,12 @@ class Campaign:
         self._engine: Engine | None = None
         self._stop_asked = False
         self._suppressed: frozenset[str] = frozenset()
-        self.config: CampaignConfig | None = None
+        self._config: CampaignConfig | None = None
         if _resume is not None:
-            self.config = _resume.config  # a store's settings are read when it is opened
+            self._config = _resume.config  # a store's settings are read when it is opened
             return
         parsed_window = parse_window(window)
-        self.config = CampaignConfig(
+        self._config = CampaignConfig(
             rate=rate,
             concurrency=concurrency,
             max_attempts=max_attempts,
@@ -233,12 +233,19 @@ class Campaign:
 
     def __repr__(self) -> str:
         where = f"journal={self.journal_path!r}" if self.journal_path else f"name={self.name!r}"
-        if self.config is None:
+        if self._config is None:
             return f"<Campaign {where} {self.phase}>"
         return (
-            f"<Campaign {where} rate={self.config.rate:g}/s "
-            f"concurrency={self.config.concurrency} {self.phase}>"
+            f"<Campaign {where} rate={self._config.rate:g}/s "
+            f"concurrency={self._config.concurrency} {self.phase}>"
         )
+
+    @property
+    def config(self) -> CampaignConfig:
+        """The campaign's settings (a store's resumed campaign: once ``run`` opened it)."""
+        if self._config is None:
+            raise RuntimeError("a resumed campaign's settings are read when it runs")
+        return self._config
 
     @property
     def phase(self) -> Phase:
@@ -271,7 +278,7 @@ class Campaign:
             retries=0,
             not_placed=0,
             rate_limited=0,
-            rate=self.config.rate if self.config is not None else 0.0,
+            rate=self._config.rate if self._config is not None else 0.0,
             achieved_rate=0.0,
             elapsed=0.0,
             stopping=self._stop_asked,
@@ -313,7 +320,6 @@ class Campaign:
             raise RuntimeError("a Campaign runs once: use Campaign.resume() to continue it")
         owned, stored, source = await self._open()
         try:
-            assert self.config is not None
             engine = self._engine = Engine(
                 stored,
                 self.client,
@@ -357,7 +363,6 @@ class Campaign:
         return None, reopened, source
 
     def _definition(self) -> CampaignDefinition:
-        assert self.config is not None
         # A file that cannot be read is refused before the campaign exists: one left
         # behind would make the retry refuse to run ("resume it").
         check_source_opens(self._contacts)
@@ -393,7 +398,7 @@ class Campaign:
             self.client,
             resume,
         )
-        self.config = resumed.config
+        self._config = resumed.config
         self._suppressed = definition.suppressed
         assert resumed.source is not None
         return stored, resumed.source
