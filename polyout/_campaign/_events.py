@@ -113,6 +113,26 @@ class CampaignStats:
     stopping: bool
     events_dropped: int
 
+    @classmethod
+    def before_run(cls, *, rate: float, stopping: bool, events_dropped: int) -> CampaignStats:
+        """The stats of a campaign that has not started running."""
+        return cls(
+            states={},
+            total=0,
+            input_done=False,
+            in_flight=0,
+            triggers=0,
+            placed=0,
+            retries=0,
+            not_placed=0,
+            rate_limited=0,
+            rate=rate,
+            achieved_rate=0.0,
+            elapsed=0.0,
+            stopping=stopping,
+            events_dropped=events_dropped,
+        )
+
     @property
     def finished(self) -> int:
         """Contacts in a final state."""

@@ -268,19 +268,8 @@ class Campaign:
         """A snapshot of the campaign's progress."""
         if self._engine is not None:
             return self._engine.stats()
-        return CampaignStats(
-            states={},
-            total=0,
-            input_done=False,
-            in_flight=0,
-            triggers=0,
-            placed=0,
-            retries=0,
-            not_placed=0,
-            rate_limited=0,
+        return CampaignStats.before_run(
             rate=self._config.rate if self._config is not None else 0.0,
-            achieved_rate=0.0,
-            elapsed=0.0,
             stopping=self._stop_asked,
             events_dropped=self._bus.dropped,
         )
