@@ -21,9 +21,8 @@ from collections import Counter
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
-from polyout import Contact, RowError
+from polyout import Campaign, Contact, RowError
 from polyout._campaign._events import CampaignStats
-from polyout._campaign._facade import Campaign
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._store import StoredCampaign
 from polyout.testing import LAST_DIGIT, FakePlacer, RateLimited, VirtualClock, rate_limit_storm

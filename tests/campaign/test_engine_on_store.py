@@ -1,7 +1,7 @@
 """The engine's promises on a store: stop and resume, crashes, lost answers, refusals.
 
 The same promises the journal suites keep for ``polyout.Campaign``, here through the
-store facade (``_facade.Campaign``) on the in-memory store, the fake placer and a
+store facade (``polyout.Campaign``) on the in-memory store, the fake placer and a
 virtual clock: each test runs hours of campaign in milliseconds, and checks the fake's
 ledger (what was really placed) against what the store says.
 """
@@ -13,8 +13,7 @@ from collections import Counter
 
 import pytest
 
-from polyout import CampaignError, Contact, JournalError
-from polyout._campaign._facade import Campaign
+from polyout import Campaign, CampaignError, Contact, JournalError
 from polyout._campaign._memory_store import MemoryBacking, MemoryStore
 from polyout.testing import (
     LAST_DIGIT,
