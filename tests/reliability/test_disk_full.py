@@ -1,12 +1,13 @@
-"""Issue 17 item 10: a disk that fills while creating, running or closing a campaign.
+"""Issue 17 item 10: a disk that fills, or cannot be written, while creating, running,
+resuming or closing a campaign.
 
-The disk is real: a tmpfs mounted small, so SQLite and the results file get ENOSPC from
-the kernel as they would on a production host (mounting needs root; CI runs as root and
-must run these, so there they fail instead of skipping). In every phase the command says
-what happened in one line, stops sending, and leaves a journal that ``run`` or ``resume``
-accepts once space is freed; the sandbox's ledger then shows nobody dialled twice, no
-number from the do-not-call list dialled, and no call placed without its sid journaled
-or its contact ``unknown``.
+The disk is real (``small_disk``: a tmpfs mounted small, or remounted read-only), so
+SQLite and the results file get ENOSPC or EROFS from the kernel as they would on a
+production host. In every phase the command says what happened in one line (exit 5),
+sends nothing it could not journal first, and leaves a journal that ``run`` or
+``resume`` accepts once the disk is fixed; the sandbox's ledger then shows nobody
+dialled twice, no number from the do-not-call list dialled, and no call placed without
+its sid journaled or its contact ``unknown``.
 """
 
 from __future__ import annotations
