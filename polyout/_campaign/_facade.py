@@ -307,7 +307,11 @@ class Campaign:
         """
         if self._engine is not None or self.phase is Phase.ENDED:
             raise RuntimeError("a Campaign runs once: use Campaign.resume() to continue it")
-        owned, stored, source = await self._open()
+        try:
+            owned, stored, source = await self._open()
+        except BaseException:
+            self._bus.close()  # nothing ran: subscribers to events() are not left waiting
+            raise
         try:
             engine = self._engine = Engine(
                 stored,

@@ -148,3 +148,14 @@ async def test_resume_through_another_connection_is_refused_before_anything_is_s
         with pytest.raises(JournalError, match="already holds a campaign"):
             await Campaign(placer, people, store=store, clock=clock).run()
     assert not other.ledger.sends
+
+
+async def test_a_campaign_that_cannot_open_ends_its_event_streams() -> None:
+    async with VirtualClock() as clock:
+        store = MemoryStore()
+        placer = FakePlacer(clock=clock)
+        missing = Campaign.resume(placer, store=store, name="nowhere", clock=clock)
+        events = missing.events()
+        with pytest.raises(JournalError, match="no campaign named 'nowhere'"):
+            await missing.run()
+        assert [event async for event in events] == []  # ended, not waiting for ever
