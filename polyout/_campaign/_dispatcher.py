@@ -186,6 +186,11 @@ class Dispatcher:
             raise Abandon("the calling window closed")
         after = gate.contact.intents if gate.intent is None else gate.intent
         gate.intent = await self._recorder.intent(self.worker, gate.contact, after)
+        # Again once the intent is durable: a commit that stalled (a slow disk, a machine
+        # that slept) may have outlasted the window. Nothing has left: the intent is
+        # closed as not placed, and the contact waits for the next opening.
+        if not within_window(self._window, gate.contact.zones, self._clock.time()):
+            raise Abandon("the calling window closed")
 
     async def _close_intent(self, gate: SendGate) -> None:
         assert gate.intent is not None

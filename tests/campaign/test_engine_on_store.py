@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from polyout import Campaign, CampaignError, Contact, JournalError
-from polyout._campaign._memory_store import MemoryBacking, MemoryStore
+from polyout._campaign._memory_store import MemoryBacking, MemoryCampaign, MemoryStore
+from polyout._campaign._store import CampaignDefinition
 from polyout.testing import (
     LAST_DIGIT,
     AnswerLost,
@@ -159,3 +161,43 @@ async def test_a_campaign_that_cannot_open_ends_its_event_streams() -> None:
         with pytest.raises(JournalError, match="no campaign named 'nowhere'"):
             await missing.run()
         assert [event async for event in events] == []  # ended, not waiting for ever
+
+
+class _SlowIntents(MemoryStore):
+    """A store whose intents take an hour to become durable (a disk that stalled)."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__()
+        self._clock = clock
+
+    async def open(self, name: str) -> MemoryCampaign:
+        campaign = await super().open(name)
+        opened = campaign.open_intent
+
+        async def slow(worker: str, seq: int, *, after: int, now: float) -> int:
+            await self._clock.sleep(3600)
+            return await opened(worker, seq, after=after, now=now)
+
+        campaign.open_intent = slow  # type: ignore[method-assign]
+        return campaign
+
+    async def create(self, name: str, definition: CampaignDefinition) -> MemoryCampaign:
+        await super().create(name, definition)
+        return await self.open(name)
+
+
+async def test_a_window_that_closes_while_an_intent_commits_sends_nothing() -> None:
+    # 19:30 in London, window until 20:00: the intent is durable at 20:30.
+    evening = datetime(2026, 1, 5, 19, 30, tzinfo=timezone.utc)
+    person = Contact("late", "+442079460000", timezone="Europe/London")
+    async with VirtualClock(start=evening) as clock:
+        placer = FakePlacer(clock=clock, outcomes=LAST_DIGIT)
+        store = _SlowIntents(clock)
+        stats = await Campaign(
+            placer, [person], store=store, window="09:00-20:00", clock=clock
+        ).run()
+    assert stats.states == {"success": 1}
+    (placement,) = placer.ledger.placements
+    placed = datetime.fromtimestamp(placement.at, timezone.utc)
+    assert 9 <= placed.hour < 20  # the next morning (London is on UTC in January)
+    assert placed.date() == evening.date() + timedelta(days=1)
