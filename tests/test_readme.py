@@ -19,6 +19,7 @@ from polyout.sandbox import Sandbox, SandboxConfig, ScaledClock
 README = Path(__file__).parent.parent / "README.md"
 EXAMPLE = re.compile(r"<!-- readme-example -->\s*```python\n(.*?)```", re.DOTALL)
 CAMPAIGN = re.compile(r"<!-- readme-example: campaign -->\s*```python\n(.*?)```", re.DOTALL)
+TESTING = re.compile(r"<!-- readme-example: testing -->\s*```python\n(.*?)```", re.DOTALL)
 COMPILED = re.compile(r"<!-- readme-compile -->\s*```python\n(.*?)```", re.DOTALL)
 
 
@@ -175,3 +176,11 @@ async def test_readme_worker_example_runs_and_resumes(tmp_path: Path) -> None:
     assert first == {"success": 2}
     assert not again  # resumed with nothing left: no contact ended in that run
     assert sandbox.ledger.placement_count("+14155552670") == 1
+
+
+async def test_readme_testing_example_runs_on_virtual_time() -> None:
+    (code,) = examples(TESTING)
+    returncode, output = await run_example(code, "http://127.0.0.1:9")  # no server is used
+    assert returncode == 0, output
+    assert "'unknown': 1" in output
+    assert "ended 2026-03-28" in output  # a night of virtual time passed
