@@ -6,9 +6,12 @@ for an answer that may have placed a call (that intent must stay "may have been 
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 import polyout
+from tests.client.hostile_servers import RawAnswer, RawRequest, raw_http
 from tests.client.servers import Reply, ScriptedAPI, closed_port, cut_after_request, raw_server
 
 NUMBER = "+14155552671"
@@ -89,3 +92,39 @@ async def test_unusable_success_is_never_reported_as_not_placed(api: ScriptedAPI
     with pytest.raises(polyout.TriggerOutcomeUnknown):
         await place(api.base_url, pacer)
     assert "not_placed" not in pacer.events
+
+
+def _slow_trigger(request: RawRequest) -> RawAnswer:
+    return RawAnswer(200, b'{"call_sid": "OUT-late"}', delay=0.3)
+
+
+async def _until_posted(server: object, count: int) -> None:
+    for _ in range(200):
+        if len(server.posts()) >= count:  # type: ignore[attr-defined]
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} triggers never arrived")
+
+
+async def test_try_cancelled_before_its_request_left_is_reported_as_not_placed() -> None:
+    # One pooled connection: the second trigger waits for it, then is cancelled. Its
+    # request never left, so a campaign must be able to close its intent as not placed
+    # (not leave it "may have been placed"); the first one left, so its pacer never hears it.
+    first, second = CountingPacer(), CountingPacer()
+    async with (
+        raw_http(_slow_trigger) as server,
+        polyout.Client(
+            "platform", api_key="k", base_url=server.base_url, max_connections=1
+        ) as client,
+    ):
+        sent = asyncio.create_task(client.place(polyout.build_request(NUMBER), pacer=first))
+        await _until_posted(server, 1)
+        waiting = client.place(polyout.build_request("+14155552672"), pacer=second)
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(waiting, 0.05)
+        assert second.events == ["acquire", "not_placed"]
+        sent.cancel()  # it has left: cancelling it must not say "not placed"
+        with pytest.raises(asyncio.CancelledError):
+            await sent
+    assert first.events == ["acquire"]
+    assert len(server.posts()) == 1
