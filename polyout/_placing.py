@@ -2,8 +2,9 @@
 
 Every try ends in exactly one of three ways, and the pacer hears which:
 
-- provably nothing placed (no connection, or an error status other than an undocumented
-  5xx): ``on_not_placed``, before any retry wait, and the error may be retried;
+- provably nothing placed (no connection, an error status other than an undocumented
+  5xx, or a cancellation before the request began to leave): ``on_not_placed``, before
+  any retry wait (or before the CancelledError goes on), and the error may be retried;
 - an answer that may hide a placed call (no answer, 503/504, an unusable 2xx):
   :class:`TriggerOutcomeUnknown`, never re-sent, ``on_not_placed`` never called;
 - a call sid.
@@ -111,6 +112,9 @@ class TriggerTry:
                 self._orphan(exchange)
             else:
                 exchange.cancel()  # nothing has left: stopping it places nothing
+                # Provably nothing placed: a campaign closes this try's intent rather
+                # than leave it reading "may have been placed".
+                self._not_placed()
             raise
 
     def _orphan(self, exchange: asyncio.Task[Answer]) -> None:
