@@ -21,6 +21,7 @@ import attrs
 
 from polyout._campaign._clock import utc_datetime
 from polyout._campaign._journal import Journal
+from polyout._campaign._states import ContactState
 
 __all__ = ["RESULT_FIELDS", "ContactResult", "export_results", "iter_results"]
 
@@ -148,7 +149,7 @@ def _text(value: object) -> str | None:
 
 
 def _result(row: sqlite3.Row) -> ContactResult:
-    state = _text(row["state"]) or "unknown"
+    state = _text(row["state"]) or ContactState.UNKNOWN.value
     return ContactResult(
         contact_id=_text(row["contact_id"]),
         row=row["row"] if isinstance(row["row"], int) else None,
@@ -162,5 +163,5 @@ def _result(row: sqlite3.Row) -> ContactResult:
         first_attempt_at=_iso(row["first_attempt_at"]),
         last_attempt_at=_iso(row["last_attempt_at"]),
         finished_at=_iso(row["finished_at"]),
-        next_attempt_at=_iso(row["next_due"]) if state == "scheduled" else None,
+        next_attempt_at=_iso(row["next_due"]) if state == ContactState.SCHEDULED else None,
     )

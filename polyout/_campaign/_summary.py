@@ -13,15 +13,17 @@ from datetime import datetime
 
 import attrs
 
-from polyout._campaign._journal import FINAL_STATES
 from polyout._campaign._results import ContactResult
+from polyout._campaign._states import FINAL, ContactState
 
 __all__ = ["ATTENTION_STATES", "FAILED_STATES", "ResultsSummary", "summarize_results"]
 
 #: Final states where a person may have been rung and nobody knows how it ended.
-ATTENTION_STATES = frozenset({"unknown", "expired"})
+ATTENTION_STATES = frozenset({ContactState.UNKNOWN, ContactState.EXPIRED})
 #: Final states that did not reach the person (after every attempt allowed).
-FAILED_STATES = frozenset({"failure", "no_answer", "busy", "cancelled"})
+FAILED_STATES = frozenset(
+    {ContactState.FAILURE, ContactState.NO_ANSWER, ContactState.BUSY, ContactState.CANCELLED}
+)
 
 
 @attrs.frozen
@@ -61,7 +63,7 @@ class ResultsSummary:
     @property
     def complete(self) -> bool:
         """Whether every contact is in a final state."""
-        return all(state in FINAL_STATES for state in self.states)
+        return all(state in FINAL for state in self.states)
 
     @property
     def failed(self) -> int:

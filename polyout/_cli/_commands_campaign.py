@@ -37,7 +37,7 @@ from polyout._cli._connection import (
 )
 from polyout._cli._drive import RunOutcome, drive
 from polyout._cli._errors import CliError, ExitCode, storage_failure
-from polyout._cli._render import open_progress, plural, stdout_console
+from polyout._cli._render import OPEN_ORDER, open_progress, plural, stdout_console
 from polyout._cli._report_view import (
     preflight_json,
     preflight_renderables,
@@ -182,7 +182,7 @@ def finish_run(outcome: RunOutcome, journal: Path, output: Path | None, resume_h
     if outcome.ended == "failed":
         raise CliError(f"{outcome.error}; to continue: {resume_hint}", ExitCode.API)
     if outcome.ended in ("stopped", "interrupted"):
-        unfinished = sum(summary.states.get(state, 0) for state in _OPEN_STATES)
+        unfinished = sum(summary.states.get(state, 0) for state in OPEN_ORDER)
         _note(f"stopped with {plural(unfinished, 'contact')} not final; to continue: {resume_hint}")
         return ExitCode.INTERRUPTED
     _note(
@@ -214,9 +214,6 @@ def export_to(journal: Path, output: Path) -> None:
             ExitCode.STORAGE,
         ) from None
     _note(f"results: {output} ({plural(count, 'contact')}, full numbers: keep it safe)")
-
-
-_OPEN_STATES = frozenset({"scheduled", "dialing", "in_flight"})
 
 
 def _campaign_options(args: argparse.Namespace) -> dict[str, Any]:

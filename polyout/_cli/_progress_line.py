@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 import attrs
 
 from polyout._campaign._events import CampaignStats
+from polyout._campaign._states import ACTIVE, DISPLAY_ORDER, FINAL, ContactState
 
 __all__ = [
     "FINAL_ORDER",
@@ -30,20 +31,9 @@ __all__ = [
 ]
 
 #: Final states in the order an operator reads them: good news first, then what to act on.
-FINAL_ORDER = (
-    "success",
-    "no_answer",
-    "busy",
-    "failure",
-    "cancelled",
-    "expired",
-    "unknown",
-    "invalid",
-    "duplicate",
-    "suppressed",
-)
+FINAL_ORDER = tuple(state for state in DISPLAY_ORDER if state in FINAL)
 #: States a contact of a stopped campaign can still be in.
-OPEN_ORDER = ("scheduled", "dialing", "in_flight")
+OPEN_ORDER = tuple(state for state in DISPLAY_ORDER if state not in FINAL)
 SEPARATOR = " · "
 
 
@@ -84,7 +74,7 @@ def calls_in_flight(stats: CampaignStats) -> int:
     Counted from the journal's states: ``CampaignStats.in_flight`` also counts the
     concurrency slots that workers hold while they wait for a due contact.
     """
-    return stats.states.get("dialing", 0) + stats.states.get("in_flight", 0)
+    return sum(stats.states.get(state, 0) for state in ACTIVE)
 
 
 @attrs.frozen
@@ -113,8 +103,8 @@ def progress_parts(stats: CampaignStats, eta: float | None, *, resumed: bool) ->
     if stats.total == 0 and not stats.input_done:
         return [Part("starting", 0)]
     total = str(stats.total) if stats.input_done else f"{stats.total}+"
-    in_flight = stats.states.get("in_flight", 0)
-    sending = stats.states.get("dialing", 0)
+    in_flight = stats.states.get(ContactState.IN_FLIGHT, 0)
+    sending = stats.states.get(ContactState.DIALING, 0)
     parts = [
         Part(f"final {stats.finished}/{total}", 0),
         Part(f"dialled {stats.placed}" + (" this run" if resumed else ""), 3),
