@@ -1,11 +1,16 @@
-"""SQLite store: the journal's transitions through the async store and its writer thread.
+"""Store (row 5): the campaign's transitions through the SQLite store the engine uses.
 
-The same calls as ``bench_journal.py`` (intent and sid committed and fsync'd at once,
-two statuses and the outcome batched), but through ``SQLiteStore`` from the event
-loop: every statement runs on the store's thread and is awaited. Measured: batched
-transitions per second (awaited one by one, and 100 calls' worth in flight at once, as
-a follower with many calls does), and the latency of the durable intent + sid per
-call (p50, p99). The baseline is the synchronous journal (``bench_journal.py``).
+Each call goes through the transitions the engine writes, through ``SQLiteStore`` from
+the event loop (every statement runs on the store's writer thread and is awaited):
+the intent and the sid (each committed and fsync'd before the call returns: WAL,
+synchronous=FULL), two statuses and the outcome (batched: committed every 2,000 writes
+or 0.2 s). The target is that the store is never the bottleneck at 5,000 transitions
+per second, with 100 calls in flight (as the follower records them) and for a whole
+call (its two durable records one after another, as the dispatcher opens them, then
+its three batched ones). Also shown: the batched transitions awaited one by one (the
+thread hand-off per write) and the latency of the durable intent + sid (p50, p99).
+The baseline is the synchronous journal under the store, driven directly
+(``bench_journal.py``, the 0.1 engine's way).
 
     python benchmarks/bench_sqlite_store.py [--quick] [--smoke]
 """
@@ -110,12 +115,13 @@ async def measure(calls: int, workdir: Path) -> dict[str, float]:
         store, campaign = await planned(workdir / f"{in_flight}.db", calls)
         try:
             latencies = await place_all(campaign, calls)
-            got[f"batched {in_flight}"] = 3 * calls / await batched(campaign, calls, in_flight)
+            got[f"batched {in_flight} s"] = await batched(campaign, calls, in_flight)
+            got[f"batched {in_flight}"] = 3 * calls / got[f"batched {in_flight} s"]
         finally:
             await store.aclose()
         if in_flight == 1:
             got["p50"], got["p99"] = h.percentile(latencies, 0.5), h.percentile(latencies, 0.99)
-            got["triggers"] = calls / sum(latencies)
+            got["durable"] = sum(latencies)
     return got
 
 
@@ -128,18 +134,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sync_dir.mkdir()
         journal = bench_journal.measure(calls, sync_dir)["polyout"]
     sync_batched = (bench_journal.TRANSITIONS_PER_CALL - 2) * calls / journal[1]
+    sync_whole = bench_journal.TRANSITIONS_PER_CALL * calls / sum(journal)
+    whole = bench_journal.TRANSITIONS_PER_CALL * calls / (got["durable"] + got["batched 100 s"])
     rows = [
         h.Row(
-            "5b. store, batched transitions, awaited one by one",
-            got["batched 1"],
-            sync_batched,
-            "/s",
-            target=f">= {TARGET:,.0f}/s",
-            met=got["batched 1"] >= TARGET,
-            baseline_name="sync Journal",
-        ),
-        h.Row(
-            "5b. store, batched transitions, 100 calls at once",
+            "5. store, batched transitions (status, outcome), 100 calls in flight",
             got["batched 100"],
             sync_batched,
             "/s",
@@ -148,14 +147,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             baseline_name="sync Journal",
         ),
         h.Row(
-            "5b. store, durable intent+sid",
-            got["triggers"],
+            "5. store, whole call (intent+sid fsync'd, 3 batched)",
+            whole,
+            sync_whole,
+            "/s",
+            target=f">= {TARGET:,.0f}/s",
+            met=whole >= TARGET,
+            baseline_name="sync Journal",
+        ),
+        h.Row(
+            "5. store, batched transitions, awaited one by one",
+            got["batched 1"],
+            sync_batched,
+            "/s",
+            baseline_name="sync Journal",
+        ),
+        h.Row(
+            "5. store, durable intent+sid, one after another",
+            calls / got["durable"],
             calls / journal[0],
             "triggers/s",
             baseline_name="sync Journal",
         ),
-        h.Row("5b. store, intent+sid latency p50", got["p50"] * 1000, None, "ms"),
-        h.Row("5b. store, intent+sid latency p99", got["p99"] * 1000, None, "ms"),
+        h.Row("5. store, intent+sid latency p50", got["p50"] * 1000, None, "ms"),
+        h.Row("5. store, intent+sid latency p99", got["p99"] * 1000, None, "ms"),
     ]
     h.report(rows, args)
     return 0

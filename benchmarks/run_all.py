@@ -26,7 +26,7 @@ BENCHMARKS = (
     "pacing",
     "scale",
     "memory",
-    "journal",
+    "sqlite_store",
     "polling",
     "campaign_speed",
     "engine",

@@ -19,6 +19,7 @@ SCRIPTS = (
     "scale",
     "memory",
     "journal",
+    "sqlite_store",
     "polling",
     "campaign_speed",
     "engine",
