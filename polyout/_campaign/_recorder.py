@@ -17,16 +17,19 @@ import time
 from typing import Any
 
 from polyout._campaign._clock import Clock, utc_datetime
+from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, EventBus, EventKind, RateMeter
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import (
     ContactEntry,
     DueContact,
+    DuplicateCallSid,
     FeedPosition,
     FollowedCall,
     StoredCampaign,
 )
 from polyout._log import logger
+from polyout._phone import mask_number
 
 __all__ = ["Progress", "Recorder"]
 
@@ -95,7 +98,7 @@ class Recorder:
             progress.move(None, entry.state)
             if entry.state is not S.SCHEDULED:
                 self.emit(
-                    EventKind.REFUSED,
+                    EventKind.EXCLUDED,
                     contact_id=entry.contact_id,
                     position=entry.seq,
                     state=entry.state.value,
@@ -149,15 +152,25 @@ class Recorder:
         deadline: float,
     ) -> None:
         now = self.now()
-        await self.store.record_placement(
-            contact.seq,
-            intent,
-            call_sid=call_sid,
-            call_status=call_status,
-            correlation_id=correlation_id,
-            deadline=deadline,
-            now=now,
-        )
+        try:
+            await self.store.record_placement(
+                contact.seq,
+                intent,
+                call_sid=call_sid,
+                call_status=call_status,
+                correlation_id=correlation_id,
+                deadline=deadline,
+                now=now,
+            )
+        except DuplicateCallSid:
+            raise
+        except JournalError as exc:
+            # The call exists but the store could not keep its sid (a full disk): the
+            # error that stops the run names it, so it is never lost in silence.
+            masked = mask_number(contact.to_number)
+            raise JournalError(
+                f"{exc}; call {call_sid} to {masked} was placed and is not recorded"
+            ) from exc
         self.progress.move(S.DIALING, S.IN_FLIGHT)
         self.progress.placed += 1
         self.emit(
