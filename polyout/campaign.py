@@ -26,7 +26,7 @@ from polyout._campaign._clock import Clock, ScaledClock, SystemClock
 from polyout._campaign._journal import export_journal
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._placer import Placer
-from polyout._campaign._planning import MemoryRecord, Planned, Planner, PlanRecord, Refused
+from polyout._campaign._planning import Excluded, MemoryRecord, Planned, Planner, PlanRecord
 from polyout._campaign._preflight import Preflight, check_contacts
 from polyout._campaign._readers import aiter_contacts, iter_contacts, read_csv, read_jsonl
 from polyout._campaign._schedule import CallingWindow
@@ -52,6 +52,7 @@ __all__ = [
     "CampaignStore",
     "Clock",
     "ContactState",
+    "Excluded",
     "MemoryRecord",
     "MemoryStore",
     "Pacer",
@@ -60,7 +61,6 @@ __all__ = [
     "Planned",
     "Planner",
     "Preflight",
-    "Refused",
     "RequestPacer",
     "ResultsSummary",
     "SQLiteStore",

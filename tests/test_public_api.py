@@ -22,7 +22,7 @@ POLYOUT = {
 CAMPAIGN = {
     "CallingWindow", "CampaignDefinition", "CampaignExists", "CampaignNotFound",
     "CampaignStore", "Clock", "ContactState", "MemoryRecord", "MemoryStore", "Pacer",
-    "PlanRecord", "Placer", "Planned", "Planner", "Preflight", "Refused", "RequestPacer",
+    "PlanRecord", "Placer", "Planned", "Planner", "Preflight", "Excluded", "RequestPacer",
     "ResultsSummary", "SQLiteStore", "ScaledClock", "StaleTransition", "StoredCampaign",
     "SuppressionList", "SystemClock", "aiter_contacts", "check_contacts", "export_journal",
     "iter_contacts", "load_suppression_list", "read_csv", "read_jsonl", "state_from_raw",

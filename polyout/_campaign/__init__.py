@@ -4,7 +4,7 @@ from polyout._campaign._clock import Clock, ScaledClock, SystemClock
 from polyout._campaign._contacts import Contact, ContactFileError, ContactItem, RowError
 from polyout._campaign._errors import CampaignError, JournalError
 from polyout._campaign._events import CampaignEvent, CampaignStats, EventKind
-from polyout._campaign._planning import MemoryRecord, Planned, Planner, PlanRecord, Refused
+from polyout._campaign._planning import Excluded, MemoryRecord, Planned, Planner, PlanRecord
 from polyout._campaign._readers import (
     ContactSource,
     aiter_contacts,
@@ -36,12 +36,12 @@ __all__ = [
     "ContactResult",
     "ContactSource",
     "EventKind",
+    "Excluded",
     "JournalError",
     "MemoryRecord",
     "PlanRecord",
     "Planned",
     "Planner",
-    "Refused",
     "RowError",
     "ScaledClock",
     "SuppressionList",

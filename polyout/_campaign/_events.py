@@ -35,8 +35,9 @@ _FINAL_VALUES = frozenset(state.value for state in FINAL)
 class EventKind(str, enum.Enum):
     """What happened."""
 
-    REFUSED = "refused"
-    """An input row became final without a call: invalid, duplicate or suppressed."""
+    EXCLUDED = "excluded"
+    """Planning excluded an input row: final without a call (invalid, duplicate or
+    suppressed)."""
     WAITING = "waiting"
     """The callee's calling window is closed; the contact waits until ``due``."""
     DIALING = "dialing"

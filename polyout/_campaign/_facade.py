@@ -288,7 +288,7 @@ class Campaign:
                 await counting
 
         A contact's final state comes in a ``FINISHED`` event (after a call) or a
-        ``REFUSED`` one (an invalid, duplicate or suppressed row: never dialled). A
+        ``EXCLUDED`` one (an invalid, duplicate or suppressed row: never dialled). A
         consumer slower than the run loses the oldest events beyond 10,000 queued
         (counted in ``CampaignStats.events_dropped``); the store has them all.
         """

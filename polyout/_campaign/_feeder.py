@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from polyout._campaign._contacts import ContactItem
 from polyout._campaign._fingerprint import EMPTY_DIGEST, chain, check_same_source
-from polyout._campaign._planning import MemoryRecord, Planned, Planner, Refused
+from polyout._campaign._planning import Excluded, MemoryRecord, Planned, Planner
 from polyout._campaign._readers import ContactSource, aiter_contacts
 from polyout._campaign._recorder import Recorder
 from polyout._campaign._schedule import CallingWindow
@@ -121,16 +121,16 @@ class Feeder:
 
 
 def entry_for(
-    seq: int, plan: Planned | Refused, window: CallingWindow | None, now: float
+    seq: int, plan: Planned | Excluded, window: CallingWindow | None, now: float
 ) -> ContactEntry:
     """What the store keeps of one planned item."""
-    if isinstance(plan, Refused):
+    if isinstance(plan, Excluded):
         return ContactEntry(
             seq=seq,
             contact_id=plan.contact_id,
             row=plan.row,
             to_number=plan.to_number,
-            state=ContactState(plan.state),
+            state=plan.state,
             reason=plan.reason,
         )
     request = plan.request

@@ -51,7 +51,7 @@ class JournalFeed(JournalCore):
                         now=now,
                     )
                 else:
-                    self.add_refused(
+                    self.add_excluded(
                         entry.seq,
                         contact_id=entry.contact_id,
                         row=entry.row,
@@ -69,7 +69,7 @@ class JournalFeed(JournalCore):
                 self._set_meta("source_digest", position.digest)
             self._set_meta("feed_done", "1" if position.done else "0")
 
-    def add_refused(
+    def add_excluded(
         self,
         seq: int,
         *,
@@ -81,7 +81,7 @@ class JournalFeed(JournalCore):
         now: float,
     ) -> None:
         if state not in FINAL_STATES:
-            raise JournalError(f"a refused contact must be final, not {state!r}")
+            raise JournalError(f"an excluded contact must be final, not {state!r}")
         with self._atomic():
             self._write(
                 "INSERT INTO contacts (campaign, seq, contact_id, row, to_number, dialable,"

@@ -1,6 +1,7 @@
-"""Planning: each contact becomes a call to place (:class:`Planned`) or a final refusal.
+"""Planning: each contact becomes a call to place (:class:`Planned`) or an exclusion.
 
-The checks run in a fixed order, and the first that fails decides the state:
+The checks run in a fixed order, and the first that fails decides the (final) state of
+the :class:`Excluded` contact:
 
 1. ``invalid``: the row could not be read, the number, country code, metadata, id or time
    zone is unusable, or a calling window is configured and the number has no known zone
@@ -15,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable
-from typing import Literal, Protocol
+from typing import Protocol
 
 import attrs
 
@@ -23,6 +24,7 @@ from polyout._campaign._columns import repeated_ignoring_case, twice
 from polyout._campaign._contacts import Contact, ContactItem, RowError, fallback_id
 from polyout._campaign._keyset import KeySet
 from polyout._campaign._schedule import CallingWindow, check_zone, zones_for
+from polyout._campaign._states import ContactState
 from polyout._campaign._suppression import load_suppression_list, normalized_suppression
 from polyout._errors import ConfigurationError, ValidationError
 from polyout._models import CallRequest
@@ -32,16 +34,13 @@ from polyout._request import build_request
 # load_suppression_list lives in _suppression; it is importable here too, beside the Planner
 # that takes its result.
 __all__ = [
+    "Excluded",
     "MemoryRecord",
     "PlanRecord",
     "Planned",
     "Planner",
-    "Refused",
-    "RefusedState",
     "load_suppression_list",
 ]
-
-RefusedState = Literal["invalid", "duplicate", "suppressed"]
 
 MAX_ID_LENGTH = 256
 # Whether zones can ever share the window is judged on a year this far ahead, where
@@ -60,13 +59,14 @@ class Planned:
 
 
 @attrs.frozen
-class Refused:
-    """A contact that must never be dialled, with its final state and the reason."""
+class Excluded:
+    """A contact planning excluded: never dialled, with its final state and the reason."""
 
     contact: Contact | None
     row: int | None
     contact_id: str
-    state: RefusedState
+    state: ContactState
+    """One of the exclusions: ``invalid``, ``duplicate`` or ``suppressed``."""
     reason: str
     to_number: str | None = attrs.field(repr=False)
 
@@ -146,24 +146,28 @@ class Planner:
             f"default_country={self.default_country} suppressed={len(self._suppressed)}>"
         )
 
-    def plan(self, item: ContactItem) -> Planned | Refused:
+    def plan(self, item: ContactItem) -> Planned | Excluded:
         if isinstance(item, RowError):
             contact_id = item.contact_id or fallback_id(item.row)
-            return Refused(None, item.row, contact_id, "invalid", item.reason, item.phone)
+            return Excluded(
+                None, item.row, contact_id, ContactState.INVALID, item.reason, item.phone
+            )
         try:
             request = _request_for(item, self.default_country)
         except ValidationError as exc:
-            return _refuse(item, "invalid", str(exc), item.phone)
+            return _exclude(item, ContactState.INVALID, str(exc), item.phone)
         e164 = request.to_number
         try:
             zones = self._zones_for(item, e164)
         except ValueError as exc:
-            return _refuse(item, "invalid", str(exc), e164)
+            return _exclude(item, ContactState.INVALID, str(exc), e164)
         repeated = self._repeated(item, e164)
         if repeated is not None:
-            return _refuse(item, "duplicate", repeated, e164)
+            return _exclude(item, ContactState.DUPLICATE, repeated, e164)
         if e164 in self._suppressed:
-            return _refuse(item, "suppressed", "the number is on the suppression list", e164)
+            return _exclude(
+                item, ContactState.SUPPRESSED, "the number is on the suppression list", e164
+            )
         return Planned(item, request, zones)
 
     def _zones_for(self, contact: Contact, e164: str) -> tuple[str, ...]:
@@ -235,8 +239,8 @@ def _overlap_problem(window: CallingWindow, zones: tuple[str, ...]) -> str | Non
     return None
 
 
-def _refuse(contact: Contact, state: RefusedState, reason: str, number: str | None) -> Refused:
-    return Refused(contact, contact.row, contact.id, state, reason, number)
+def _exclude(contact: Contact, state: ContactState, reason: str, number: str | None) -> Excluded:
+    return Excluded(contact, contact.row, contact.id, state, reason, number)
 
 
 def _id_key(contact_id: str) -> int:

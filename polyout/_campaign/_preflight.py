@@ -16,15 +16,16 @@ import attrs
 import phonenumbers
 
 from polyout._campaign._contacts import ContactItem
-from polyout._campaign._planning import Planned, Planner, Refused
+from polyout._campaign._planning import Excluded, Planned, Planner
 from polyout._campaign._schedule import CallingWindow
+from polyout._campaign._states import ContactState
 
 __all__ = ["Preflight", "RowProblem", "check_contacts"]
 
 
 @attrs.frozen
 class RowProblem:
-    """A contact the campaign would refuse, named by row and id (never by number)."""
+    """A contact the campaign would exclude, named by row and id (never by number)."""
 
     row: int | None
     contact_id: str
@@ -48,7 +49,7 @@ class Preflight:
     countries: dict[str, int]
     """Valid contacts per ISO country code ("001" for non-geographic numbers)."""
     problems: tuple[RowProblem, ...]
-    """The first refused rows (invalid first, then duplicates and suppressed)."""
+    """The first excluded rows (invalid first, then duplicates and suppressed)."""
     checked_at: dt.datetime
     rate: float
     window: CallingWindow | None
@@ -79,16 +80,21 @@ def check_contacts(
     """Plan every item with ``planner`` and add up the outcome (``now`` must be aware)."""
     if not rate > 0:
         raise ValueError(f"rate must be > 0, got {rate!r}")
-    refused: collections.Counter[str] = collections.Counter()
+    excluded: collections.Counter[ContactState] = collections.Counter()
     countries: collections.Counter[str] = collections.Counter()
-    kept: dict[str, list[RowProblem]] = {"invalid": [], "duplicate": [], "suppressed": []}
+    # In the order problems are shown: invalid first, then duplicates and suppressed.
+    kept: dict[ContactState, list[RowProblem]] = {
+        ContactState.INVALID: [],
+        ContactState.DUPLICATE: [],
+        ContactState.SUPPRESSED: [],
+    }
     total = valid = closed_now = 0
     next_opening: dt.datetime | None = None
     for item in items:
         total += 1
         plan = planner.plan(item)
-        if isinstance(plan, Refused):
-            refused[plan.state] += 1
+        if isinstance(plan, Excluded):
+            excluded[plan.state] += 1
             if len(kept[plan.state]) < examples:
                 problem = RowProblem(plan.row, plan.contact_id, plan.state, plan.reason)
                 kept[plan.state].append(problem)
@@ -99,13 +105,13 @@ def check_contacts(
             closed_now += 1
             opening = planner.window.next_opening(plan.zones, now)
             next_opening = opening if next_opening is None else min(next_opening, opening)
-    problems = (*kept["invalid"], *kept["duplicate"], *kept["suppressed"])[:examples]
+    problems = tuple(problem for shown in kept.values() for problem in shown)[:examples]
     return Preflight(
         total=total,
         valid=valid,
-        invalid=refused["invalid"],
-        duplicates=refused["duplicate"],
-        suppressed=refused["suppressed"],
+        invalid=excluded[ContactState.INVALID],
+        duplicates=excluded[ContactState.DUPLICATE],
+        suppressed=excluded[ContactState.SUPPRESSED],
         closed_now=closed_now,
         next_opening=next_opening,
         countries=dict(countries.most_common()),

@@ -227,9 +227,9 @@ def preflight_renderables(preflight: Preflight, source: str) -> list[RenderableT
     counts.append(("countries", countries or "-"))
     renderables: list[RenderableType] = [key_value_table(f"Pre-launch check of {source}", counts)]
     if preflight.problems:
-        refused = preflight.invalid + preflight.duplicates + preflight.suppressed
+        excluded = preflight.invalid + preflight.duplicates + preflight.suppressed
         shown = len(preflight.problems)
-        more = f" (first {shown} of {refused})" if shown < refused else ""
+        more = f" (first {shown} of {excluded})" if shown < excluded else ""
         renderables.append(
             table(
                 f"Rows the campaign would not dial{more}",

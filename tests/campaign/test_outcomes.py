@@ -1,4 +1,4 @@
-"""A campaign run end to end: final states, retries, refusals, results, events and stats."""
+"""A campaign run end to end: final states, retries, exclusions, results, events and stats."""
 
 from __future__ import annotations
 
@@ -171,7 +171,7 @@ async def test_events_reach_callbacks_and_async_subscribers(start_rig: StartRig)
     assert [event.kind for event in streamed] == [event.kind for event in seen]
     kinds = [event.kind for event in seen]
     assert kinds[-1] is EventKind.DONE
-    assert kinds.count(EventKind.REFUSED) == 1
+    assert kinds.count(EventKind.EXCLUDED) == 1
     assert kinds.count(EventKind.PLACED) == 4  # two, then the no-answer twice
     assert kinds.count(EventKind.RETRY) == 1
     finished = {event.contact_id: event.state for event in seen if event.kind is EventKind.FINISHED}

@@ -15,7 +15,7 @@ import pytest
 import polyout
 import polyout.campaign
 from polyout import Contact
-from polyout.campaign import Planned, Planner, Refused, check_contacts
+from polyout.campaign import Excluded, Planned, Planner, check_contacts
 from tests.campaign_input.conftest import WriteFile
 
 NOW = dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.timezone.utc)
@@ -27,7 +27,7 @@ US_EXPORT = "id,phone,first_name\n" + "".join(
 )
 
 
-def plan(planner: Planner, phone: str, country_code: str | None = None) -> Planned | Refused:
+def plan(planner: Planner, phone: str, country_code: str | None = None) -> Planned | Excluded:
     return planner.plan(Contact(id="a", phone=phone, country_code=country_code, row=2))
 
 
@@ -39,7 +39,7 @@ def test_a_national_number_takes_the_default_country() -> None:
 
 def test_without_a_default_a_national_number_is_invalid() -> None:
     result = plan(Planner(), "4155551000")
-    assert isinstance(result, Refused)
+    assert isinstance(result, Excluded)
     assert result.state == "invalid"
     assert "E.164" in result.reason
 
@@ -59,7 +59,7 @@ def test_a_number_with_a_plus_is_never_read_in_the_default_country() -> None:
 def test_a_national_number_invalid_in_the_default_country_is_refused() -> None:
     # A UK mobile read as a US number: not valid there, so refused (never guessed).
     result = plan(Planner(default_country="US"), "07911 123456")
-    assert isinstance(result, Refused)
+    assert isinstance(result, Excluded)
     assert result.state == "invalid"
     assert "US" in result.reason
 

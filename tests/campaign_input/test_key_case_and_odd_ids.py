@@ -42,7 +42,7 @@ def test_jsonl_refuses_a_row_whose_metadata_keys_differ_only_in_case(write: Writ
 def test_a_contact_from_python_with_such_keys_is_refused_too() -> None:
     contact = Contact(id="c", phone=ANN, metadata={"X-Ref": "1", "x-ref": "2"})
     result = Planner().plan(contact)
-    assert isinstance(result, polyout.campaign.Refused)
+    assert isinstance(result, polyout.campaign.Excluded)
     assert "'x-ref' twice (as 'X-Ref' too)" in result.reason
 
 

@@ -12,14 +12,15 @@ from polyout._campaign import (
     Contact,
     ContactFileError,
     ContactItem,
+    Excluded,
     Planned,
     Planner,
-    Refused,
     RowError,
     load_suppression_list,
 )
 from polyout._campaign._planning import MemoryRecord
 from polyout._campaign._schedule import NO_OVERLAP
+from polyout._campaign._states import ContactState
 from tests.campaign_input.conftest import WriteFile
 
 ANN = "+447911123456"
@@ -31,13 +32,13 @@ def person(phone: str = ANN, contact_id: str = "a", row: int = 2, **fields: obje
     return Contact(id=contact_id, phone=phone, row=row, **fields)  # type: ignore[arg-type]
 
 
-def planned(result: Planned | Refused) -> Planned:
+def planned(result: Planned | Excluded) -> Planned:
     assert isinstance(result, Planned), result
     return result
 
 
-def refused(result: Planned | Refused) -> Refused:
-    assert isinstance(result, Refused), result
+def excluded(result: Planned | Excluded) -> Excluded:
+    assert isinstance(result, Excluded), result
     return result
 
 
@@ -78,7 +79,7 @@ def test_a_valid_contact_becomes_a_request_in_e164() -> None:
     ],
 )
 def test_invalid_contacts_say_why(contact: Contact, reason: str) -> None:
-    result = refused(Planner().plan(contact))
+    result = excluded(Planner().plan(contact))
     assert result.state == "invalid"
     assert result.reason.startswith(reason.split(".*")[0])
     assert result.contact is contact
@@ -92,9 +93,11 @@ def test_unicode_digits_are_read_as_the_digits_they_are() -> None:
 
 
 def test_a_row_error_is_invalid_with_its_reason_and_a_fallback_id() -> None:
-    result = refused(Planner().plan(RowError(7, "contains a NUL byte", phone="+44\x00")))
-    assert result == Refused(None, 7, "row-7", "invalid", "contains a NUL byte", "+44\x00")
-    named = refused(Planner().plan(RowError(8, "bad", contact_id="A8")))
+    result = excluded(Planner().plan(RowError(7, "contains a NUL byte", phone="+44\x00")))
+    assert result == Excluded(
+        None, 7, "row-7", ContactState.INVALID, "contains a NUL byte", "+44\x00"
+    )
+    named = excluded(Planner().plan(RowError(8, "bad", contact_id="A8")))
     assert named.contact_id == "A8"
 
 
@@ -106,7 +109,7 @@ def test_the_first_of_a_repeated_number_wins_whatever_its_format() -> None:
         planner.plan(person("+44 (0)7911 123456", "c", 4)),
     ]
     assert planned(results[0]).contact.id == "a"
-    for result in map(refused, results[1:]):
+    for result in map(excluded, results[1:]):
         assert result.state == "duplicate"
         assert result.reason == "the same number as an earlier contact"
         assert result.to_number == ANN
@@ -115,7 +118,7 @@ def test_the_first_of_a_repeated_number_wins_whatever_its_format() -> None:
 def test_a_repeated_id_is_a_duplicate_too() -> None:
     planner = Planner()
     planned(planner.plan(person(ANN, "a1")))
-    result = refused(planner.plan(person(BOB, "a1")))
+    result = excluded(planner.plan(person(BOB, "a1")))
     assert (result.state, result.reason) == (
         "duplicate",
         "the same id as an earlier contact ('a1')",
@@ -138,7 +141,7 @@ def test_only_contacts_that_pass_take_their_number_and_id() -> None:
 
 def test_numbers_seen_earlier_in_the_campaign_are_duplicates() -> None:
     planner = Planner(record=MemoryRecord([ANN]))
-    result = refused(planner.plan(person("07911123456", country_code="GB")))
+    result = excluded(planner.plan(person("07911123456", country_code="GB")))
     assert result.state == "duplicate"
     assert planned(planner.plan(person(BOB, "b"))).request.to_number == BOB
 
@@ -149,7 +152,7 @@ def test_suppressed_numbers_match_in_any_format_and_duplicates_come_first() -> N
         planner,
         [person("07911123456", "a", country_code="GB"), person(ANN, "b"), person(BOB, "c")],
     ) == [("a", "suppressed"), ("b", "duplicate"), ("c", "planned")]
-    result = refused(Planner(suppress=[ANN]).plan(person(ANN)))
+    result = excluded(Planner(suppress=[ANN]).plan(person(ANN)))
     assert (result.reason, result.to_number) == ("the number is on the suppression list", ANN)
     assert ANN not in repr(result)
 
@@ -170,7 +173,7 @@ def test_with_a_window_each_contact_gets_the_zones_it_must_respect() -> None:
 
 
 def test_without_any_zone_a_windowed_contact_is_invalid() -> None:
-    result = refused(Planner(window=WINDOW).plan(person("+80012345678")))
+    result = excluded(Planner(window=WINDOW).plan(person("+80012345678")))
     assert result.state == "invalid"
     assert result.reason.startswith("no time zone is known for this number")
     assert result.to_number == "+80012345678"
@@ -181,7 +184,7 @@ def test_without_any_zone_a_windowed_contact_is_invalid() -> None:
 def test_zones_never_inside_the_window_together_make_the_contact_invalid() -> None:
     planner = Planner(window=CallingWindow.parse("Mon-Fri 09:00-17:00"))
     toll_free = person("+18005550100", "a")
-    result = refused(planner.plan(toll_free))
+    result = excluded(planner.plan(toll_free))
     assert result.state == "invalid"
     assert result.reason.startswith(NO_OVERLAP)
     # The contact's own zone settles it.
@@ -200,7 +203,7 @@ def test_load_suppression_list_one_number_a_line(write: WriteFile) -> None:
     )
     numbers = load_suppression_list(path)
     assert set(numbers) == {ANN, "+12125550100"}
-    assert refused(Planner(suppress=numbers).plan(person(ANN))).state == "suppressed"
+    assert excluded(Planner(suppress=numbers).plan(person(ANN))).state == "suppressed"
 
 
 def test_load_suppression_list_csv_with_a_phone_column(write: WriteFile) -> None:

@@ -51,8 +51,8 @@ class ContactList:
         return [contact.id for contact in self.contacts]
 
 
-def contact_list(seeded: Seeded, size: int, *, refused_share: float = 0.15) -> ContactList:
-    """``size`` contacts, about ``refused_share`` of them never to be dialled."""
+def contact_list(seeded: Seeded, size: int, *, excluded_share: float = 0.15) -> ContactList:
+    """``size`` contacts, about ``excluded_share`` of them never to be dialled."""
     rng = seeded.random
     contacts: list[Contact] = []
     dialable: list[str] = []
@@ -60,11 +60,11 @@ def contact_list(seeded: Seeded, size: int, *, refused_share: float = 0.15) -> C
     for index in range(size):
         contact_id = f"c{index}"
         roll = rng.random()
-        if roll < refused_share / 3:
+        if roll < excluded_share / 3:
             contacts.append(Contact(id=contact_id, phone=rng.choice(_INVALID)))
-        elif roll < 2 * refused_share / 3 and dialable:
+        elif roll < 2 * excluded_share / 3 and dialable:
             contacts.append(Contact(id=contact_id, phone=_respelled(rng.choice(dialable))))
-        elif roll < refused_share:
+        elif roll < excluded_share:
             phone = number(index, rng.randrange(10))
             suppressed.add(phone)
             contacts.append(Contact(id=contact_id, phone=phone))

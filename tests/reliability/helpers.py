@@ -18,10 +18,10 @@ from pathlib import Path
 import attrs
 
 from polyout._campaign._journal import FINAL_STATES
+from polyout._campaign._states import EXCLUSIONS
 from polyout.sandbox import Placement
 
 __all__ = [
-    "REFUSED_STATES",
     "SEED_ENV",
     "JournalView",
     "Seeded",
@@ -30,7 +30,6 @@ __all__ = [
 ]
 
 SEED_ENV = "POLYOUT_SEED"
-REFUSED_STATES = frozenset({"invalid", "duplicate", "suppressed"})
 # Attempt outcomes after which the journal lets the same contact be dialled again.
 _REDIALLABLE = frozenset({"not_placed", "requeued", "no_answer", "busy", "failure"})
 
@@ -181,8 +180,8 @@ def _attempts_well_formed(journal: JournalView) -> list[str]:
     logged_sids = {e.call_sid: (e.contact, e.attempt) for e in journal.log if e.event == "placed"}
     for contact in journal.contacts:
         attempts = by_contact.get(contact.seq, [])
-        if contact.state in REFUSED_STATES and (attempts or contact.tries or contact.attempts):
-            problems.append(f"refused contact #{contact.seq} ({contact.state}) has attempts")
+        if contact.state in EXCLUSIONS and (attempts or contact.tries or contact.attempts):
+            problems.append(f"excluded contact #{contact.seq} ({contact.state}) has attempts")
         if [a.n for a in attempts] != list(range(1, contact.tries + 1)):
             problems.append(
                 f"contact #{contact.seq}: tries={contact.tries} but attempts {attempts}"

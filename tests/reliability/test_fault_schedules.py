@@ -19,6 +19,7 @@ import pytest
 
 from polyout._campaign._clock import ScaledClock
 from polyout._campaign._runner import Campaign
+from polyout._campaign._states import ContactState as S
 from polyout.sandbox import FaultConfig, Placement, Sandbox, SandboxConfig
 from tests.campaign.helpers import client_for
 
@@ -78,7 +79,7 @@ async def test_invariants_hold_under_a_random_fault_schedule(
 
 async def test_the_invariants_catch_each_broken_promise(seeded: Seeded, tmp_path: Path) -> None:
     """The checks above are only worth their failures: tamper with a true record, see each."""
-    people = contact_list(seeded.child("contacts"), 60, refused_share=0.3)
+    people = contact_list(seeded.child("contacts"), 60, excluded_share=0.3)
     config = SandboxConfig(
         outcomes="last-digit",
         time_scale=TIME_SCALE,
@@ -107,9 +108,9 @@ async def test_the_invariants_catch_each_broken_promise(seeded: Seeded, tmp_path
 
     answered = next(p for p in placements if not p.cut)
     cut = next(p for p in placements if p.cut)
-    refused = next(c for c in view.contacts if c.state in ("invalid", "suppressed"))
+    excluded = next(c for c in view.contacts if c.state in (S.INVALID, S.SUPPRESSED))
     assert problems([*placements, attrs.evolve(answered, sid="OUT-again")])  # dialled twice
-    assert problems([*placements, attrs.evolve(answered, number=str(refused.to_number))])
+    assert problems([*placements, attrs.evolve(answered, number=str(excluded.to_number))])
     assert problems([p for p in placements if p is not cut])  # an unknown that placed nothing
     assert problems([attrs.evolve(p, cut=False) if p is cut else p for p in placements])
     other = "busy" if answered.outcome != "busy" else "completed"
