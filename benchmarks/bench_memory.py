@@ -2,8 +2,8 @@
 
 Three parts, each side in a fresh interpreter so its peak RSS is its own:
 
-* The pipeline: a campaign's feeder (``Campaign._feed``: streaming reader, Planner,
-  SQLite journal with batched commits) over a generated CSV of N contacts (1,000,000
+* The pipeline: a campaign's feeder (``Feeder``: streaming reader, Planner, the
+  SQLite store with batched commits) over a generated CSV of N contacts (1,000,000
   by default; 1% invalid numbers, 1% repeated ones). Peak RSS must stay under 150 MB
   and flat in N (compared with N/10). The baseline is what a user would write:
   ``list(csv.DictReader(f))``, then phonenumbers on every row and a set for duplicates.
