@@ -74,7 +74,8 @@ class CampaignEvent:
     contact_id: str | None = None
     position: int | None = None
     """The contact's position in the input (from 0)."""
-    attempt: int | None = None
+    intent: int | None = None
+    """Which intent of the contact (1, 2...): the send the event is about."""
     state: str | None = None
     call_sid: str | None = None
     reason: str | None = None

@@ -62,7 +62,7 @@ class Follower:
                 PolledCall.resumed(
                     seq=call.seq,
                     contact_id=call.contact_id,
-                    attempt=call.intent,
+                    intent=call.intent,
                     placed=call.attempts,
                     call_sid=call.call_sid,
                     raw_status=call.call_status,
@@ -79,7 +79,7 @@ class Follower:
             PolledCall(
                 seq=call.seq,
                 contact_id=call.contact_id,
-                attempt=call.intent,
+                intent=call.intent,
                 placed=call.attempts,
                 call_sid=call.call_sid,
                 placed_at=call.placed_at,

@@ -55,8 +55,8 @@ class FollowedCall:
 
     seq: int
     contact_id: str | None
-    attempt: int
-    """The attempt number in the journal."""
+    intent: int
+    """The number of the intent that placed the call (the contact's 1st, 2nd... send)."""
     placed: int
     """Calls placed for this contact so far, this one included (for the retry decision)."""
     call_sid: str
@@ -71,7 +71,7 @@ class FollowedCall:
         *,
         seq: int,
         contact_id: str | None,
-        attempt: int,
+        intent: int,
         placed: int,
         call_sid: str,
         raw_status: str | None,
@@ -82,7 +82,7 @@ class FollowedCall:
         last = None
         if raw_status is not None:
             last = CallStatus(call_sid, state_from_raw(raw_status), raw_status=raw_status)
-        return cls(seq, contact_id, attempt, placed, call_sid, placed_at, deadline, last)
+        return cls(seq, contact_id, intent, placed, call_sid, placed_at, deadline, last)
 
 
 # A callback may be a coroutine function (the engine's recorder awaits its store): the

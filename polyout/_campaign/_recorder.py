@@ -133,7 +133,7 @@ class Recorder:
         self.progress.triggers += 1
         self.progress.trigger_meter.mark(time.monotonic())
         self.emit(
-            EventKind.DIALING, contact_id=contact.contact_id, position=contact.seq, attempt=intent
+            EventKind.DIALING, contact_id=contact.contact_id, position=contact.seq, intent=intent
         )
         return intent
 
@@ -177,7 +177,7 @@ class Recorder:
             EventKind.PLACED,
             contact_id=contact.contact_id,
             position=contact.seq,
-            attempt=intent,
+            intent=intent,
             call_sid=call_sid,
             state=call_status,
         )
@@ -220,7 +220,7 @@ class Recorder:
                 EventKind.NOT_PLACED,
                 contact_id=contact.contact_id,
                 position=contact.seq,
-                attempt=intent,
+                intent=intent,
                 error=error,
                 due=utc_datetime(due),
             )
@@ -239,7 +239,7 @@ class Recorder:
             EventKind.STATUS,
             contact_id=call.contact_id,
             position=call.seq,
-            attempt=call.intent,
+            intent=call.intent,
             call_sid=call.call_sid,
             state=state,
         )
@@ -272,7 +272,7 @@ class Recorder:
             EventKind.FINISHED if retry_due is None else EventKind.RETRY,
             contact_id=call.contact_id,
             position=call.seq,
-            attempt=call.intent,
+            intent=call.intent,
             call_sid=call.call_sid,
             state=outcome.value,
             reason=reason,
@@ -293,7 +293,7 @@ class Recorder:
             EventKind.FINISHED,
             contact_id=contact_id,
             position=seq,
-            attempt=intent,
+            intent=intent,
             state=state.value,
             reason=reason,
             error=error,
