@@ -60,6 +60,9 @@ def state_from_raw(raw_status: object) -> CallState:
     """Map a server status to a CallState; anything unexpected is ``UNKNOWN`` (not final)."""
     if not isinstance(raw_status, str):
         return CallState.UNKNOWN
+    state = _STATES.get(raw_status)  # the documented lower-case words: nearly every answer
+    if state is not None:
+        return state
     key = raw_status.strip().lower().replace("-", "_").replace(" ", "_")
     return _STATES.get(key, CallState.UNKNOWN)
 
@@ -102,12 +105,16 @@ class Dialect:
         return f"/api/v1/{_seg(self.account_id)}/{_seg(self.project_id)}/outbound-call/trigger"
 
     def status_path(self, call_sid: str) -> str:
-        sid = _seg(call_sid)
+        before, after = self.status_path_around()
+        return before + _seg(call_sid) + after
+
+    def status_path_around(self) -> tuple[str, str]:
+        """What comes before and after the (URL-safe) sid in a status path."""
         if self.name == "agents":
-            return f"/v1/agents/{_seg(self.agent_id)}/telephony/outbound-calls/{sid}/status"
+            return f"/v1/agents/{_seg(self.agent_id)}/telephony/outbound-calls/", "/status"
         if self.name == "platform":
-            return f"/v1/outbound-calling/{sid}/status"
-        return f"/api/v1/{_seg(self.account_id)}/{_seg(self.project_id)}/outbound-call/status/{sid}"
+            return "/v1/outbound-calling/", "/status"
+        return f"/api/v1/{_seg(self.account_id)}/{_seg(self.project_id)}/outbound-call/status/", ""
 
     def status_params(self) -> dict[str, str]:
         # The Agents API needs the trigger's environment to find the call again.

@@ -12,6 +12,7 @@ The client is a thin front: the parts live beside it, one seam each.
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
@@ -27,6 +28,7 @@ from polyout._following import (
     NOT_FOUND_GRACE,
     check_sid,
     follow,
+    is_plain_sid,
     sid_problem,
     status_from_answer,
 )
@@ -133,6 +135,9 @@ class Client:
         connections = check_count("max_connections", max_connections, minimum=1)
         self._holder = SessionHolder(self.timeout, connections, session)
         self._shown_url = redact_url(url)
+        # What every status poll needs is worked out once.
+        self._status_before, self._status_after = self._dialect.status_path_around()
+        self._status_params = self._dialect.status_params() or None
         self._sender = Sender(
             self._holder,
             base_url=Secret(url),
@@ -229,14 +234,12 @@ class Client:
         that provably placed nothing, before any retry wait.
         """
         path = self._dialect.trigger_path()
-        masked = mask_number(request.to_number)
+        number = request.to_number
         attempt = TriggerTry(
             self._holder,
-            lambda body: self._sender.send(
-                "POST", path, body=body, masked=masked, number=request.to_number
-            ),
+            lambda body: self._sender.send("POST", path, body=body, number=number),
             payload=_encode(self._dialect.trigger_body(request)),
-            masked=masked,
+            number=number,
             pacer=pacer if pacer is not None else self._pacer,
             sid_from=self._dialect.sid_from_trigger,
         )
@@ -245,19 +248,20 @@ class Client:
         except (TransportError, APIStatusError) as exc:
             answer = await self._retry_after(exc, attempt, trigger=True)
         sid = self._dialect.sid_from_trigger(answer.parsed)
-        if sid is None or sid_problem(sid) is not None:
-            raise unusable_answer(answer, masked, "POST", path, sid)
+        if sid is None or (not is_plain_sid(sid) and sid_problem(sid) is not None):
+            raise unusable_answer(answer, mask_number(number), "POST", path, sid)
         initial = answer.parsed.get("status")
-        logger.info(
-            "call %s placed to %s (correlation id %s)",
-            sid,
-            masked,
-            answer.correlation_id,
-            extra={"polyout_call_sid": sid, "polyout_correlation_id": answer.correlation_id},
-        )
+        if logger.isEnabledFor(logging.INFO):  # masking and the record's fields cost
+            logger.info(
+                "call %s placed to %s (correlation id %s)",
+                sid,
+                mask_number(number),
+                answer.correlation_id,
+                extra={"polyout_call_sid": sid, "polyout_correlation_id": answer.correlation_id},
+            )
         return Call(
             call_sid=sid,
-            to_number=request.to_number,
+            to_number=number,
             state=state_from_raw(initial) if initial is not None else CallState.QUEUED,
             correlation_id=answer.correlation_id,
             raw=answer.parsed,
@@ -269,15 +273,19 @@ class Client:
         Any sid a trigger returned is accepted. ``pacer``, if given, is awaited before
         every try and told of each 429, so a campaign's polls share one budget.
         """
-        check_sid(call_sid)
-        path = self._dialect.status_path(call_sid)
-        params = self._dialect.status_params()
+        if is_plain_sid(call_sid):  # nearly all: checked and URL-safe in one regex
+            path = self._status_before + call_sid + self._status_after
+        else:
+            check_sid(call_sid)
+            path = self._dialect.status_path(call_sid)
+        send, params = self._sender.send, self._status_params
 
         def attempt() -> Awaitable[Answer]:
-            return paced(pacer, lambda: self._sender.send("GET", path, params=params))
+            return paced(pacer, lambda: send("GET", path, params=params))
 
         try:
-            answer = await attempt()
+            # The common case, unpaced, skips making the closures.
+            answer = await (send("GET", path, params=params) if pacer is None else attempt())
         except (TransportError, APIStatusError) as exc:
             answer = await self._retry_after(exc, attempt, trigger=False)
         return status_from_answer(self._dialect, call_sid, answer, path)
@@ -345,5 +353,9 @@ def _log_retry(exc: BaseException, tries: int, wait: float) -> None:
     )
 
 
+# json.dumps with any option builds a new encoder each call: this one is made once.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _encode(body: Mapping[str, Any]) -> bytes:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return _JSON.encode(body).encode()

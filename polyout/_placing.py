@@ -33,11 +33,15 @@ from polyout._errors import (
 from polyout._following import sid_problem
 from polyout._log import logger
 from polyout._pacing import RequestPacer
+from polyout._phone import mask_number
 from polyout._retry import TRIGGER_RETRYABLE_5XX
 from polyout._sending import Answer
 from polyout._session import SessionHolder, WatchedBody, being_cancelled
 
 __all__ = ["TriggerTry", "paced"]
+
+#: How long a cancelled trigger waits for its exchange to end, to tell whether it left.
+_UNSENT_CHECK_SECONDS = 1.0
 
 
 def paced(pacer: RequestPacer | None, send: Callable[[], Awaitable[Answer]]) -> Awaitable[Answer]:
@@ -65,16 +69,21 @@ class TriggerTry:
         send: Callable[[WatchedBody], Awaitable[Answer]],
         *,
         payload: bytes,
-        masked: str,
+        number: str,
         pacer: RequestPacer | None,
         sid_from: Callable[[object], str | None],
     ) -> None:
         self._holder = holder
         self._send = send
         self._payload = payload
-        self._masked = masked
+        self._number = number
         self._pacer = pacer
         self._sid_from = sid_from
+
+    @property
+    def _masked(self) -> str:
+        # Only failures and warnings show the number: most triggers never mask it.
+        return mask_number(self._number)
 
     async def __call__(self) -> Answer:
         try:
@@ -96,7 +105,8 @@ class TriggerTry:
             self._pacer.on_not_placed()
 
     async def _shielded(self) -> Answer:
-        body = WatchedBody(self._payload)
+        # The body names its type: a Content-Type passed as a header costs aiohttp more.
+        body = WatchedBody(self._payload, content_type="application/json")
         exchange: asyncio.Task[Answer] = asyncio.ensure_future(self._send(body))
         self._holder.track_trigger(exchange, body)
         try:
@@ -111,11 +121,33 @@ class TriggerTry:
             if body.started:
                 self._orphan(exchange)
             else:
-                exchange.cancel()  # nothing has left: stopping it places nothing
-                # Provably nothing placed: a campaign closes this try's intent rather
-                # than leave it reading "may have been placed".
-                self._not_placed()
+                exchange.cancel()  # nothing has left yet: stopping it places nothing
+                if await self._ended_unsent(exchange, body):
+                    # Provably nothing placed: a campaign closes this try's intent
+                    # rather than leave it reading "may have been placed".
+                    self._not_placed()
             raise
+
+    async def _ended_unsent(self, exchange: asyncio.Task[Answer], body: WatchedBody) -> bool:
+        """Whether the cancelled ``exchange`` ended without its body starting to leave.
+
+        aiohttp writes the body from a task of its own, which (before Python 3.12) starts
+        a turn later: it may already be queued when the exchange is cancelled, and then
+        still write. So only the exchange's end tells; a second cancellation, or an end
+        that does not come, leaves it "may have been placed".
+        """
+        try:
+            await asyncio.wait([exchange], timeout=_UNSENT_CHECK_SECONDS)
+        except asyncio.CancelledError:
+            return False
+        if not exchange.done() or body.started:
+            logger.warning(
+                "trigger to %s cancelled as its request was leaving: the call may have "
+                "been placed, and its answer cannot be read",
+                self._masked,
+            )
+            return False
+        return True
 
     def _orphan(self, exchange: asyncio.Task[Answer]) -> None:
         logger.warning(

@@ -14,12 +14,14 @@ still sends it, as aiohttp does, but only :func:`redact_url` forms are ever show
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
-__all__ = ["Scrubber", "Secret", "redact_url"]
+__all__ = ["Scrubber", "Secret", "SecretHeaders", "redact_url"]
 
 #: Shorter "secrets" (tests use one letter) would mangle ordinary text if scrubbed.
 _MIN_SCRUBBED = 8
 _MASK = "***"
+_MASK_BYTES = _MASK.encode()
 _USERINFO_IN_TEXT = re.compile(r"(?<=://)([^/?#@\s:]*)(:[^/?#@\s]*)?@")
 
 
@@ -36,6 +38,24 @@ class Secret:
 
     def header(self, name: str) -> dict[str, str]:
         return {name: self._value}
+
+    def __repr__(self) -> str:
+        return "<redacted>"
+
+    __str__ = __repr__
+
+
+class SecretHeaders:
+    """Request headers holding a credential, made once and never shown."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Mapping[str, str]) -> None:
+        self._value = dict(value)
+
+    def reveal(self) -> dict[str, str]:
+        """The headers to send; aiohttp copies them, and nothing may change them."""
+        return self._value
 
     def __repr__(self) -> str:
         return "<redacted>"
@@ -74,9 +94,10 @@ class Scrubber:
             # Without a backslash nothing is escaped: plain replaces are ~20x cheaper
             # than the pattern, and nearly every answer takes this path.
             for secret in self._plain:
-                data = data.replace(secret, _MASK.encode())
+                if secret in data:
+                    data = data.replace(secret, _MASK_BYTES)
             return data
-        return self._bytes_pattern.sub(_MASK.encode(), data)
+        return self._bytes_pattern.sub(_MASK_BYTES, data)
 
     def scrub_text(self, text: str) -> str:
         """``text`` (a library's message, say) without secrets or any URL's userinfo."""

@@ -16,21 +16,18 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
-import attrs
 
 from polyout._errors import TransportError, TriggerOutcomeUnknown, error_class_for
 from polyout._log import logger
-from polyout._phone import scrub_numbers
+from polyout._phone import mask_number, scrub_numbers
 from polyout._retry import parse_retry_after
-from polyout._secrets import Scrubber, Secret
-from polyout._session import SessionHolder, WatchedBody, being_cancelled
-from polyout._version import __version__
+from polyout._secrets import Scrubber, Secret, SecretHeaders
+from polyout._session import DEFAULT_HEADERS, SessionHolder, WatchedBody, being_cancelled
 
 __all__ = ["MAX_DEPTH", "Answer", "Sender", "decode"]
 
@@ -41,15 +38,13 @@ MAX_DEPTH = 64
 _MAX_ERROR_TEXT = 2000
 _CORRELATION_HEADER = "X-PolyAI-Correlation-Id"
 _ENCODING = "Content-Encoding"
-_USER_AGENT = (
-    f"polyout/{__version__} aiohttp/{aiohttp.__version__} "
-    f"python/{sys.version_info.major}.{sys.version_info.minor}"
-)
 
 
-@attrs.frozen
-class Answer:
-    """A 2xx answer. ``parsed`` is None when the body was unusable, and ``problem`` says why."""
+class Answer(NamedTuple):
+    """A 2xx answer. ``parsed`` is None when the body was unusable, and ``problem`` says why.
+
+    A named tuple: made once per request, it costs a fifth of an attrs class.
+    """
 
     status: int
     correlation_id: str | None
@@ -75,8 +70,11 @@ class Sender:
         self._api_key = api_key
         self._auth_header = auth_header
         self._scrubber = scrubber
-        # The credential joins the headers only per request, so no attribute holds it bare.
-        self._headers = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        # Our own session already carries Accept and User-Agent: each header passed per
+        # request costs aiohttp about 0.7 µs to merge. The credential's header dict is
+        # made once and kept redacted, so no attribute shows it bare.
+        shared = DEFAULT_HEADERS if session_given else {}
+        self._headers = SecretHeaders({**shared, auth_header: api_key.reveal()})
         # Our own session carries the timeout; a timeout passed with every request costs
         # aiohttp about 5 µs each, so only a caller's session gets it per request.
         self._options: dict[str, Any] = {"allow_redirects": False}
@@ -90,14 +88,14 @@ class Sender:
         *,
         params: Mapping[str, str] | None = None,
         body: WatchedBody | None = None,
-        masked: str | None = None,
         number: str | None = None,
     ) -> Answer:
-        """One HTTP exchange. Raises APIStatusError, TransportError or TriggerOutcomeUnknown."""
+        """One HTTP exchange. Raises APIStatusError, TransportError or TriggerOutcomeUnknown.
+
+        ``number`` is the number a trigger calls (None for anything else): it is masked
+        out of error bodies, and only masked when something is shown.
+        """
         session = self._holder.open()
-        headers = {**self._headers, **self._api_key.header(self._auth_header)}
-        if body is not None:
-            headers["Content-Type"] = "application/json"
         started = time.perf_counter()
         try:
             async with session.request(
@@ -105,7 +103,7 @@ class Sender:
                 self._base_url.reveal() + path,
                 params=params or None,  # an empty mapping still makes aiohttp rebuild the URL
                 data=body,
-                headers=headers,
+                headers=self._headers.reveal(),
                 **self._options,
             ) as response:
                 raw = await _read_capped(response)
@@ -119,7 +117,8 @@ class Sender:
             ) from None
         except (aiohttp.ClientError, asyncio.TimeoutError, _BodyTooLarge) as exc:
             what = f"{method} {path}: {self._describe(exc)}"
-            if masked is not None:
+            if number is not None:
+                masked = mask_number(number)
                 raise TriggerOutcomeUnknown(
                     f"no answer to {what}; the call to {masked} may have been placed",
                     masked_number=masked,
@@ -146,7 +145,7 @@ class Sender:
                 path,
                 status,
                 (time.perf_counter() - started) * 1000,
-                f" for {masked}" if masked else "",
+                f" for {mask_number(number)}" if number else "",
                 correlation_id,
                 extra={"polyout_status": status, "polyout_correlation_id": correlation_id},
             )

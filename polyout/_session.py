@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import sys
 from typing import Any, Literal
 
 import aiohttp
@@ -20,8 +21,10 @@ from aiohttp.abc import AbstractStreamWriter
 
 from polyout._apis import base_url_for
 from polyout._errors import ClientClosedError, ConfigurationError, ValidationError
+from polyout._version import __version__
 
 __all__ = [
+    "DEFAULT_HEADERS",
     "SessionHolder",
     "Timeout",
     "WatchedBody",
@@ -31,6 +34,16 @@ __all__ = [
     "check_seconds",
     "resolve_base_url",
 ]
+
+
+#: Sent with every request: on polyout's own session, or per request on a caller's.
+DEFAULT_HEADERS = {
+    "Accept": "application/json",
+    "User-Agent": (
+        f"polyout/{__version__} aiohttp/{aiohttp.__version__} "
+        f"python/{sys.version_info.major}.{sys.version_info.minor}"
+    ),
+}
 
 
 def check_seconds(setting: str, value: object, *, zero_ok: bool = False) -> float:
@@ -140,6 +153,7 @@ class SessionHolder:
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=self.client_timeout,
+                headers=DEFAULT_HEADERS,
             )
         self.state = "open"
         return self._session
