@@ -128,3 +128,33 @@ async def test_try_cancelled_before_its_request_left_is_reported_as_not_placed()
             await sent
     assert first.events == ["acquire"]
     assert len(server.posts()) == 1
+
+
+def _instant_trigger(request: RawRequest) -> RawAnswer:
+    return RawAnswer(200, b'{"call_sid": "OUT-1"}')
+
+
+async def test_a_try_cancelled_at_any_moment_is_never_not_placed_once_it_reached_the_server() -> (
+    None
+):
+    # Cancelled after 0, 1, 2... loop turns: one of them lands as aiohttp has queued the
+    # body's write but not yet run it. "Not placed" must then never be said of a trigger
+    # the server received (the campaign would dial that person again).
+    told_not_placed = 0
+    async with (
+        raw_http(_instant_trigger) as server,
+        polyout.Client("platform", api_key="k", base_url=server.base_url) as client,
+    ):
+        for turns in range(40):
+            pacer = CountingPacer()
+            before = len(server.posts())
+            trying = asyncio.create_task(client.place(polyout.build_request(NUMBER), pacer=pacer))
+            for _ in range(turns):
+                await asyncio.sleep(0)
+            trying.cancel()
+            await asyncio.gather(trying, return_exceptions=True)
+            await asyncio.sleep(0.02)  # the server reads whatever did leave
+            if "not_placed" in pacer.events:
+                told_not_placed += 1
+                assert len(server.posts()) == before, f"cancelled after {turns} turns"
+    assert told_not_placed  # some cancellations did come before anything left
