@@ -69,6 +69,7 @@ class Dispatcher:
         self._fetch_lock = asyncio.Lock()
         self._turn = asyncio.Lock()  # the pacer's release to the send, one at a time
         self._refused_in_a_row = 0  # triggers answered 400 since the last placement
+        self._closes: set[asyncio.Future[None]] = set()  # intents being closed not placed
 
     def worker_count(self) -> int:
         """Trigger requests in flight at once: enough for about two seconds of latency."""
@@ -89,6 +90,16 @@ class Dispatcher:
                 self._recorder.changed.set()  # whoever waits may find that nothing is left
             if not placed:
                 self._slots.release()
+
+    async def intents_closed(self) -> None:
+        """Wait until every close of a send that placed nothing is durable.
+
+        After a cancellation, before ``recover``: those sends provably did not leave, and
+        an intent still open then would be settled as "may have been placed". Never
+        cancels the closes (``asyncio.wait``): a second cancellation leaves them running.
+        """
+        while pending := [closing for closing in self._closes if not closing.done()]:
+            await asyncio.wait(pending)
 
     async def release_unused(self) -> None:
         """Hand back the contacts claimed and not dialled (a stop, a cancellation)."""
@@ -152,6 +163,7 @@ class Dispatcher:
             open_intent=self._open_intent,
             close_intent=self._close_intent,
             on_rate_limited=self._recorder.rate_limited,
+            closes=self._closes,
         )
         try:
             call = await self._placer.place(_request_from(contact), pacer=gate)

@@ -258,6 +258,7 @@ class Engine:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            await dispatcher.intents_closed()  # before recover reads them (a cancellation)
             await dispatcher.release_unused()
 
     async def _feed(self) -> None:

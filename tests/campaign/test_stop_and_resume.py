@@ -8,14 +8,18 @@ import signal
 
 import pytest
 
+from polyout import Client
 from polyout._campaign._contacts import Contact
 from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, EventKind
+from polyout._campaign._memory_store import MemoryCampaign, MemoryStore
 from polyout._campaign._runner import Campaign
+from polyout._campaign._store import CampaignDefinition, Recovery
 from polyout.sandbox import FaultConfig
+from polyout.testing import LAST_DIGIT, FakePlacer, VirtualClock
 
 from .conftest import StartRig
-from .helpers import Rig, client_for, contacts, number, states
+from .helpers import AGENT_ID, Rig, client_for, contacts, number, states
 
 
 def _stop_after(count: int, action: object) -> object:
@@ -98,6 +102,52 @@ async def test_cancelling_the_run_keeps_the_journal_consistent(start_rig: StartR
     final = rig.results()
     assert {result.state for result in final.values()} <= {"success", "unknown"}
     assert all(placements.get(person.phone, 0) == final[person.id].attempts for person in people)
+
+
+async def test_cancelling_the_run_leaves_unknown_only_the_triggers_that_left(
+    start_rig: StartRig,
+) -> None:
+    # Two connections, triggers that take 0.2 s: two are on the wire, the others wait for
+    # a connection with their intents open when the run is cancelled. Those never left:
+    # they are scheduled again, not "may have been placed" (issue 17 item 7).
+    rig = await start_rig(call_duration=600.0, faults=FaultConfig(trigger_latency=0.2))
+    people = contacts(10)
+    dialing = 0
+    enough = asyncio.Event()
+
+    def on_event(event: CampaignEvent) -> None:
+        nonlocal dialing
+        if event.kind is EventKind.DIALING:
+            dialing += 1
+            if dialing == 6:
+                enough.set()
+
+    client = Client(
+        "agents",
+        api_key="test-key",
+        base_url=rig.sandbox.base_url,
+        agent_id=AGENT_ID,
+        max_connections=2,
+    )
+    async with client:
+        campaign = Campaign(
+            client, people, journal=rig.journal, rate=200.0, clock=rig.clock, on_event=on_event
+        )
+        task = asyncio.create_task(campaign.run())
+        await enough.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.3)  # the triggers that left are placed meanwhile
+    counts = states(rig.results().values())
+    assert counts.get("unknown", 0) <= 2, counts
+    assert counts.get("scheduled", 0) >= 4, counts
+    _assert_ledger_matches_journal(rig)
+
+    resumed = await rig.resume().run()
+    assert resumed.complete
+    assert all(count == 1 for count in rig.placements().values())
+    _assert_ledger_matches_journal(rig)
 
 
 async def test_first_signal_stops_gracefully_and_handlers_are_removed(
@@ -259,3 +309,54 @@ async def test_repeated_ids_and_numbers_are_caught_across_a_resume(start_rig: St
     results = rig.results()
     assert results["d"].state == "duplicate"
     assert sorted(rig.placements()) == sorted({number(1), number(2), number(3)})
+
+
+class _CommitsOnItsOwn(MemoryStore):
+    """Writes queue for one writer, as the SQLite store's jobs do: an intent takes a minute
+    to commit, and commits even if its caller is cancelled meanwhile; a ``recover`` asked
+    after it waits its turn."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        super().__init__()
+        self._clock = clock
+        self._writer = asyncio.Lock()
+
+    async def open(self, name: str) -> MemoryCampaign:
+        campaign = await super().open(name)
+        opened, recovered = campaign.open_intent, campaign.recover
+
+        async def commit(worker: str, seq: int, *, after: int, now: float) -> int:
+            async with self._writer:
+                await self._clock.sleep(60)
+                return await opened(worker, seq, after=after, now=now)
+
+        async def open_intent(worker: str, seq: int, *, after: int, now: float) -> int:
+            job = asyncio.ensure_future(commit(worker, seq, after=after, now=now))
+            return await asyncio.shield(job)
+
+        async def recover(now: float, *, worker: str | None = None) -> Recovery:
+            async with self._writer:
+                return await recovered(now, worker=worker)
+
+        campaign.open_intent = open_intent  # type: ignore[method-assign]
+        campaign.recover = recover  # type: ignore[method-assign]
+        return campaign
+
+    async def create(self, name: str, definition: CampaignDefinition) -> MemoryCampaign:
+        await super().create(name, definition)
+        return await self.open(name)
+
+
+async def test_cancelling_the_run_while_intents_commit_leaves_nobody_unknown() -> None:
+    people = [Contact(f"p{n}", number(n)) for n in range(3)]
+    async with VirtualClock() as clock:
+        placer = FakePlacer(clock=clock, outcomes=LAST_DIGIT)
+        store = _CommitsOnItsOwn(clock)
+        running = asyncio.create_task(Campaign(placer, people, store=store, clock=clock).run())
+        await asyncio.sleep(30)  # every intent is committing
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+        assert not placer.ledger.sends
+        counts = await (await store.open("default")).counts()
+        assert {state.value for state in counts} == {"scheduled"}  # none "may have been placed"
