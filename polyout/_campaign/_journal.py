@@ -197,6 +197,9 @@ class Journal(JournalWrites, JournalReads):
     def close(self) -> None:
         """Commit what is pending, close and release the lock. Safe to call twice.
 
+        Raises :class:`JournalError` (after closing) when a write was lost: the disk
+        refused it, now or earlier.
+
         A runner records that it closed cleanly, then copies the WAL into the main file.
         When it cannot (the disk refused a write), the WAL must stay beside the file:
         a read-only connection held across the close keeps SQLite from deleting it.
@@ -226,6 +229,8 @@ class Journal(JournalWrites, JournalReads):
             if self._lock is not None:
                 self._lock.release()
                 self._lock = None
+        if error is None:
+            error = self._failed  # a close never reports success after lost writes
         if error is not None:
             raise error
 

@@ -93,20 +93,29 @@ class JournalCore:
         try:
             yield
         except BaseException as exc:
+            if exc is self._failed:
+                raise  # a step inside poisoned the journal: the disk's error, as it was
+            cause = _sqlite_cause(exc)
+            if not self._db.in_transaction:
+                # On a full disk or an I/O error SQLite may roll the WHOLE transaction
+                # back by itself: the savepoint, and the batch before it, are gone. Say
+                # the disk's error (not "no such savepoint"), and write no more.
+                raise self._poisoned(cause or exc) from exc
             try:
                 self._db.execute("ROLLBACK TO step")
                 self._db.execute("RELEASE step")
             except sqlite3.Error as undo:
-                raise self._poisoned(undo) from exc
-            if isinstance(exc, sqlite3.OperationalError) and _is_storage(exc):
-                raise self._poisoned(exc) from exc
+                storage = cause if cause is not None and _is_storage(cause) else None
+                raise self._poisoned(storage or undo) from exc
+            if isinstance(cause, sqlite3.OperationalError) and _is_storage(cause):
+                raise self._poisoned(cause) from exc
             raise
         try:
             self._db.execute("RELEASE step")
         except sqlite3.Error as exc:
             raise self._poisoned(exc) from exc
 
-    def _poisoned(self, exc: sqlite3.Error) -> JournalError:
+    def _poisoned(self, exc: BaseException) -> JournalError:
         """The disk refused a write: back to the last commit, and no write after this."""
         if self._failed is None:
             with contextlib.suppress(sqlite3.Error):
@@ -222,3 +231,16 @@ class JournalCore:
 def _is_storage(exc: sqlite3.Error) -> bool:
     text = str(exc).lower()
     return any(words in text for words in _STORAGE_WORDS)
+
+
+def _sqlite_cause(exc: BaseException) -> sqlite3.Error | None:
+    """The SQLite error behind ``exc`` (itself, or one it was raised from): a step may
+    wrap the disk's refusal in its own error (a read told as damage)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, sqlite3.Error):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None

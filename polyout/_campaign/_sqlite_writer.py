@@ -59,6 +59,7 @@ class Writer:
             target=self._main, args=(opener,), name=f"polyout-store {name}", daemon=True
         )
         self._stopped = False
+        self._last: Callable[[Journal], object] | None = None
         self._thread.start()
 
     async def ready(self) -> None:
@@ -101,6 +102,7 @@ class Writer:
 
     def stop(self, last: Callable[[Journal], object]) -> concurrent.futures.Future[object]:
         """Run ``last`` (closing or abandoning the file), then end the thread."""
+        self._last = last  # runs even after a failure: it lets go of the file
         future = self.submit(last)
         self._stopped = True
         self._jobs.put(None)
@@ -129,6 +131,14 @@ class Writer:
                 continue
             assert not isinstance(item, str)
             job, sink = item
+            failure = self._journal.failed
+            if failure is not None and job is not self._last:
+                # A write the disk refused (a batch commit, whose writes are gone): every
+                # later call says so, reads too, which would answer from the rolled-back
+                # file as if the lost writes had never been asked for.
+                sink(False, failure)
+                self._deliver_if_idle()
+                continue
             try:
                 result = job(self._journal)
             except BaseException as exc:
@@ -136,8 +146,11 @@ class Writer:
             else:
                 sink(True, result)
             self._after_job()
-            if self._jobs.empty():
-                self._deliver()
+            self._deliver_if_idle()
+
+    def _deliver_if_idle(self) -> None:
+        if self._jobs.empty():
+            self._deliver()
 
     def _deliver(self) -> None:
         """Hand the outcomes gathered so far to their loops, one wake-up per loop."""
@@ -173,7 +186,7 @@ class Writer:
         journal = self._journal
         assert journal is not None
         self._dirty_since = None
-        with contextlib.suppress(JournalError):  # poisoned: the next job raises it
+        with contextlib.suppress(JournalError):  # kept as journal.failed: every job raises it
             journal.commit()
 
     def _fail_all(self, exc: BaseException) -> None:

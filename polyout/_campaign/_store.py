@@ -65,6 +65,11 @@ contact is not data: a crash of the process that held it drops the hold.
     it raises :class:`StaleTransition`; a new ``seq`` must be the next one
     (``FeedPosition.count``). ``record_status`` of the status already recorded is a
     no-op (no log entry).
+13. A write the store cannot make (disk full, read-only, I/O error) raises
+    ``JournalError`` ("cannot write ..."); from then on every call, reads and
+    ``aclose`` included, raises it: a batched write lost that way is never lost in
+    silence. What was committed stays whole, and a store opened again (once the disk
+    is fixed) holds it.
 
 Every transition and poll error leaves a :class:`LogEntry` in the contact's
 ``history``, written in the same transaction as the change it describes.

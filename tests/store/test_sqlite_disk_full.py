@@ -21,18 +21,13 @@ from polyout._campaign._errors import JournalError
 from polyout._campaign._sqlite_store import SQLiteStore
 from polyout._campaign._sqlite_writer import BATCH_WRITES
 from polyout._campaign._store import FeedPosition
+from polyout._cli._errors import storage_failure
 from tests.reliability.small_disk import SmallDisk, small_disk_fixture  # noqa: F401 (a fixture)
 
 from .scenario import DEFINITION, NAME, WORKER, entry
 from .test_sqlite_store import _v1_journal
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="requested (journal-faults -> store-sqlite in requests.md): Writer._commit_batch "
-    "swallows the disk's refusal; later reads answer from the rolled-back file (no contacts, "
-    "nothing due) and aclose() returns as if all were written",
-)
 async def test_a_batch_the_disk_refused_is_said_by_every_later_call_and_by_aclose(
     small_disk: SmallDisk, tmp_path: Path
 ) -> None:
@@ -64,6 +59,35 @@ async def test_a_batch_the_disk_refused_is_said_by_every_later_call_and_by_aclos
     store = SQLiteStore(path, create=False)
     reopened = await store.open(NAME)
     assert (await reopened.feed_position()).count in (0, len(entries))  # whole or nothing
+    await store.aclose()
+
+
+async def test_a_step_whose_transaction_the_disk_rolled_back_says_the_disk_error(
+    small_disk: SmallDisk,
+) -> None:
+    # One append larger than SQLite's page cache spills to the WAL mid-statement; on a
+    # full disk SQLite then rolls back the WHOLE transaction, savepoint included. The
+    # error must be the disk's (exit 5 in the CLI), not "no such savepoint: step".
+    small_disk.resize("1m")
+    path = small_disk.path / "store.db"
+    store = SQLiteStore(path)
+    campaign = await store.create(NAME, DEFINITION)
+    small_disk.fill()
+    entries = [entry(seq) for seq in range(30_000)]
+    with pytest.raises(JournalError, match=r"cannot write the journal .*disk is full") as raised:
+        await campaign.append(entries, FeedPosition(len(entries), None, False), now=1000.0)
+    assert "savepoint" not in str(raised.value)
+    assert storage_failure(raised.value) == str(raised.value)  # told as storage: exit 5
+    with pytest.raises(JournalError, match="disk is full"):  # and so is every later call
+        await campaign.feed_position()
+    with pytest.raises(JournalError, match="disk is full"):
+        await store.aclose()
+
+    small_disk.free()
+    store, reopened = await SQLiteStore.open_path(path)
+    assert (await reopened.feed_position()).count == 0  # nothing half-written
+    await reopened.append(entries[:3], FeedPosition(3, None, False), now=1000.0)
+    assert len(await reopened.claim_due(WORKER, 1000.0, 5)) == 3  # and it works again
     await store.aclose()
 
 
