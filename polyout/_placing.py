@@ -107,10 +107,12 @@ class TriggerTry:
     async def _shielded(self) -> Answer:
         # The body names its type: a Content-Type passed as a header costs aiohttp more.
         body = WatchedBody(self._payload, content_type="application/json")
-        exchange: asyncio.Task[Answer] = asyncio.ensure_future(self._send(body))
-        self._holder.track_trigger(exchange, body)
+        exchange = asyncio.get_running_loop().create_task(self._send(body))
+        ended = self._holder.track_trigger(exchange, body)
         try:
-            return await asyncio.shield(exchange)
+            # Cancelling this caller cancels ``ended`` only, never the exchange.
+            await ended
+            return exchange.result()
         except asyncio.CancelledError:
             if exchange.cancelled() and not being_cancelled():
                 # aclose() stopped it before it left: the caller is not being cancelled.

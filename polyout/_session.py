@@ -158,9 +158,22 @@ class SessionHolder:
         self.state = "open"
         return self._session
 
-    def track_trigger(self, task: asyncio.Task[Any], body: WatchedBody) -> None:
+    def track_trigger(self, task: asyncio.Task[Any], body: WatchedBody) -> asyncio.Future[None]:
+        """Follow ``task`` until it ends; the future returned is resolved then.
+
+        Awaiting that future instead of ``asyncio.shield(task)`` keeps the task safe from
+        the caller's cancellation as well, with one callback instead of four per trigger.
+        """
         self._triggers[task] = body
-        task.add_done_callback(self._triggers.pop)
+        ended: asyncio.Future[None] = task.get_loop().create_future()
+
+        def forget(_: object) -> None:
+            del self._triggers[task]
+            if not ended.done():  # cancelled with its caller, who does not wait any more
+                ended.set_result(None)
+
+        task.add_done_callback(forget)
+        return ended
 
     async def aclose(self) -> None:
         if self.state == "closed":
