@@ -5,7 +5,9 @@
 
 ``write`` prints ``intent SEQ`` once an intent is durable and ``placed SEQ SID`` once a
 sid is: whatever it printed must be in the journal after a kill, however it lands.
-``create`` prints the name of each journal once it is created.
+``create`` prints the name of each journal once it is created. Both print ``ready``
+first, once Python has started and imported polyout: a test times its kill from there,
+not from the spawn (an import alone can take most of a second on a loaded machine).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ import sys
 from pathlib import Path
 
 from polyout._campaign._journal import Journal
+
+READY = "ready"
 
 
 def write(path: Path) -> None:
@@ -59,4 +63,5 @@ def create(folder: Path) -> None:
 
 if __name__ == "__main__":
     mode, target = sys.argv[1], Path(sys.argv[2])
+    print(READY, flush=True)
     write(target) if mode == "write" else create(target)

@@ -14,10 +14,13 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import random
 import signal
 import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from polyout._cli import main
 from polyout._cli._errors import ExitCode
 
 from .helpers import Seeded
+from .journal_writer import READY
 
 pytestmark = pytest.mark.reliability
 
@@ -52,26 +56,40 @@ def _writer(mode: str, target: Path) -> subprocess.Popen[str]:
     )
 
 
-def _kill_after(process: subprocess.Popen[str], delay: float) -> list[str]:
-    """SIGKILL ``process`` after ``delay`` s; the lines it had printed by then."""
+def _kill_inside(process: subprocess.Popen[str], rng: random.Random, lines: int) -> list[str]:
+    """SIGKILL ``process`` at a random moment inside the write after its ``lines``-th
+    line; every line it printed by then.
+
+    Timed from the writer's ``ready`` (not the spawn, whose import may take a second
+    on a loaded machine), and scaled to how long one of its writes took this time: the
+    kill lands anywhere in a write, on a quiet machine or a busy one.
+    """
+    guard = threading.Timer(60, process.kill)  # a writer that hangs fails, never blocks
+    guard.start()
     try:
-        process.wait(timeout=delay)
-    except subprocess.TimeoutExpired:
+        assert process.stdout is not None
+        if process.stdout.readline().strip() != READY:
+            process.kill()
+            pytest.fail(f"the writer did not start: {process.communicate(timeout=30)[1]}")
+        started = time.monotonic()
+        printed = [process.stdout.readline().strip() for _ in range(lines)]
+        assert all(printed), "the writer stopped before it was killed"
+        one_write = (time.monotonic() - started) / lines
+        time.sleep(rng.uniform(0, one_write))
         process.kill()
-    out, err = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=30)
+    finally:
+        guard.cancel()
     assert process.returncode == -signal.SIGKILL, err
-    return out.splitlines()
+    return printed + out.splitlines()
 
 
 def test_every_committed_write_survives_sigkill(tmp_path: Path, seeded: Seeded) -> None:
     path = tmp_path / "journal.db"
     acknowledged: list[str] = []
     for cycle in range(6):
-        delay = seeded.random.uniform(0.4, 0.9)
-        acknowledged += _kill_after(_writer("write", path), delay)
-        if not path.exists():  # killed while still starting
-            assert not acknowledged
-            continue
+        lines = seeded.random.randint(4, 12)
+        acknowledged += _kill_inside(_writer("write", path), seeded.random, lines)
         journal = Journal.open(path)  # refuses a damaged file (quick_check)
         try:
             db = journal._db
@@ -80,7 +98,7 @@ def test_every_committed_write_survives_sigkill(tmp_path: Path, seeded: Seeded) 
             states = dict(db.execute("SELECT state, COUNT(*) FROM contacts GROUP BY state"))
         finally:
             journal.close()
-        context = f"seed {seeded.seed}, cycle {cycle} (killed after {delay:.2f} s)"
+        context = f"seed {seeded.seed}, cycle {cycle} (killed after line {lines})"
         for line in acknowledged:
             kind, seq, *sid = line.split()
             assert int(seq) in intents, f"{context}: committed intent {seq} lost"
@@ -96,7 +114,8 @@ def test_a_journal_is_created_whole_or_not_at_all(tmp_path: Path, seeded: Seeded
     for cycle in range(4):
         folder = tmp_path / f"cycle-{cycle}"
         folder.mkdir()
-        created += _kill_after(_writer("create", folder), seeded.random.uniform(0.4, 0.9))
+        lines = seeded.random.randint(3, 6)
+        created += _kill_inside(_writer("create", folder), seeded.random, lines)
         for path in folder.glob("j*.db"):
             if path.stat().st_size == 0:
                 continue  # nothing written yet: run starts afresh over an empty file
