@@ -9,6 +9,7 @@ use (a time that is not a number, a count that is not an integer, broken JSON).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
@@ -19,6 +20,7 @@ import attrs
 
 from polyout._campaign._errors import JournalError
 from polyout._campaign._journal_core import JournalCore
+from polyout._campaign._schedule import check_zone
 
 __all__ = ["LATEST_TIME", "ContactRow", "JournalReads", "OpenCall", "clamp_time"]
 
@@ -33,6 +35,8 @@ _TIME_COLUMNS = (
     "last_attempt_at",
     "finished_at",
 )
+#: Times a resumed run waits for.
+_AWAITED_COLUMNS = ("next_due", "poll_deadline")
 _COUNT_COLUMNS = ("seq", "tries", "attempts", "not_placed", "dialable")
 _TEXT_COLUMNS = ("state", "contact_id", "to_number", "call_sid", "call_status")
 
@@ -265,6 +269,10 @@ def _row_problem(row: sqlite3.Row) -> str | None:
             return f"{column} is not text"
     if row["state"] == "scheduled" and row["next_due"] is None:
         return "scheduled with no due time"
+    for column in _AWAITED_COLUMNS:
+        # No run writes a time past year 9999: read clamped, a resume would wait for ever.
+        if row[column] is not None and row[column] > LATEST_TIME:
+            return f"{column} is {row[column]:.3g}, later than any run schedules"
     if row["dialable"]:
         try:
             request, zones = json.loads(row["request"]), json.loads(row["zones"])
@@ -272,4 +280,17 @@ def _row_problem(row: sqlite3.Row) -> str | None:
             return "its request is not JSON"
         if not isinstance(request, dict) or not isinstance(zones, list):
             return "its request is not JSON"
+        return _zones_problem(row["zones"])
+    return None
+
+
+@functools.lru_cache(maxsize=256)  # rows share a handful of zone lists
+def _zones_problem(text: str) -> str | None:
+    """Why a stored zone list cannot be used by the calling window, or None."""
+    zones = json.loads(text)
+    try:
+        for zone in zones:
+            check_zone(zone)
+    except ValueError:
+        return f"its zones are not time zones: {text[:60]!r}"
     return None

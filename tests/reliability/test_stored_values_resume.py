@@ -38,19 +38,12 @@ pytestmark = pytest.mark.reliability
 #: A resume of the seven contacts left takes about a second; longer than this is a hang.
 HANG = 8.0
 
-_FAR_DUE = pytest.mark.xfail(
-    strict=True,
-    reason="requested (journal-faults -> store-sqlite in requests.md): a scheduled contact due "
-    "after any time a run can write (1e300, infinity) is read clamped to year 9999, and the "
-    "resumed run waits for it for ever; check_rows must refuse it in one line",
-)
-
 _UNKNOWN_ZONE = """'["Mars/Olympus_Mons"]'"""
 
 #: (column, SQL value): written on the final contact #0 and the scheduled #2 and #3.
 SCRIBBLES = [
-    pytest.param("next_due", "1e300", marks=_FAR_DUE, id="due-1e300"),
-    pytest.param("next_due", "9e999", marks=_FAR_DUE, id="due-infinity"),
+    pytest.param("next_due", "1e300", id="due-1e300"),
+    pytest.param("next_due", "9e999", id="due-infinity"),
     pytest.param("next_due", "-9e999", id="due-minus-infinity"),
     pytest.param("next_due", "NULL", id="due-null"),  # what SQLite makes of a NaN
     pytest.param("next_due", "'nan'", id="due-text-nan"),
@@ -173,12 +166,6 @@ async def test_campaign_resume_over_a_scribbled_value_runs_or_raises_journal_err
     _assert_resumed_cleanly(sandbox, stopped, journal, before)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="requested (journal-faults -> store-sqlite in requests.md): check_rows accepts a "
-    "zone that is no time zone, and the window check then fails as a bug (exit 4), after "
-    "leaving a contact it never dialled unknown",
-)
 def test_polyout_resume_in_a_window_over_an_unknown_zone_resumes_or_refuses_in_one_line(
     sandbox: SandboxThread, stopped_in_a_window: Stopped, tmp_path: Path
 ) -> None:
