@@ -40,6 +40,7 @@ the runner fails loudly instead of ringing someone twice:
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import sqlite3
@@ -110,6 +111,9 @@ def build(target: Path, campaign: NewCampaign | None = None) -> Path:
     partial = target.with_name(f"{target.name}.{os.getpid()}.partial")
     remove_with_sidecars(partial)  # from a creation that crashed with our pid
     try:
+        # Made by the OS first: a read-only or full disk then says so with an errno,
+        # where SQLite would only say "unable to open database file".
+        os.close(os.open(partial, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
         connection = connect(partial)
         try:
             connection.executescript("BEGIN;" + SCHEMA + "COMMIT;")
@@ -208,7 +212,11 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         # isolation_level=None: transactions are begun and committed explicitly, so
         # the moment an intent becomes durable is visible in the code.
         if read_only:
-            uri = path.resolve().as_uri() + "?mode=ro"
+            # On read-only media no writer can make a -wal, and SQLite cannot make the
+            # -shm a WAL reader needs: read the file as it is (immutable). With a -wal
+            # present, read through it (it holds commits the main file lacks).
+            immutable = _folder_unwritable(path) is not None and not sidecars(path)[0].exists()
+            uri = path.resolve().as_uri() + ("?immutable=1" if immutable else "?mode=ro")
             connection = sqlite3.connect(uri, uri=True, isolation_level=None)
         else:
             connection = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
@@ -222,8 +230,23 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         if _is_storage(exc):
             raise storage_error(path, exc) from exc
+        refused = _folder_unwritable(path) if "unable to open" in str(exc) else None
+        if refused and not read_only:  # a folder we cannot write, not a damaged file
+            reason = OSError(refused, os.strerror(refused), str(path.parent))
+            raise storage_error(path, reason) from reason  # the errno: told as storage
         raise JournalError(f"{path} is not a usable SQLite journal: {exc}") from None
     return connection
+
+
+def _folder_unwritable(path: Path) -> int | None:
+    """EROFS or EACCES when the journal's folder cannot be written, else None."""
+    folder = path.parent
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return errno.EROFS
+    except OSError:
+        return None  # a missing folder: bad input, said as such
+    return None if os.access(folder, os.W_OK) else errno.EACCES
 
 
 def _is_storage(exc: sqlite3.DatabaseError) -> bool:

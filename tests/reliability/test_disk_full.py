@@ -336,12 +336,6 @@ def test_resume_on_a_read_only_disk_dials_nobody_and_resumes_once_writable(
     assert_no_problems(_ledger_problems(sandbox, journal, ids), context="read-only disk")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="requested (journal-faults -> store-sqlite in requests.md): a closed journal on a "
-    "read-only disk is exit 2 'is not a usable SQLite journal: unable to open database file' "
-    "(no -shm can be made), as if it were damaged",
-)
 def test_resume_on_a_read_only_disk_says_it_cannot_write(
     sandbox: SandboxThread, small_disk: SmallDisk, tmp_path: Path
 ) -> None:
@@ -352,11 +346,6 @@ def test_resume_on_a_read_only_disk_says_it_cannot_write(
     assert line.startswith(f"polyout: error: cannot write the journal {journal}"), line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="requested (journal-faults -> store-sqlite in requests.md): reading a closed journal "
-    "on a read-only disk fails (WAL mode needs a -shm it cannot create); immutable=1 would read it",
-)
 def test_a_journal_on_a_read_only_disk_is_reported_and_exported(
     sandbox: SandboxThread, small_disk: SmallDisk, tmp_path: Path
 ) -> None:
@@ -370,12 +359,6 @@ def test_a_journal_on_a_read_only_disk_is_reported_and_exported(
     assert Counter(r.state for r in iter_results(copy)) == JournalView.read(copy).states()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="requested (journal-faults -> store-sqlite in requests.md): creating a journal in a "
-    "read-only folder is exit 2 'j.db.NNN.partial is not a usable SQLite journal: unable to "
-    "open database file', not exit 5 'cannot write' naming the journal",
-)
 def test_a_campaign_created_on_a_read_only_disk_says_it_cannot_write_and_dials_nobody(
     sandbox: SandboxThread, small_disk: SmallDisk, tmp_path: Path
 ) -> None:
