@@ -98,16 +98,26 @@ class Sender:
         session = self._holder.open()
         started = time.perf_counter()
         try:
-            async with session.request(
+            request = session.request(
                 method,
                 self._base_url.reveal() + path,
                 params=params or None,  # an empty mapping still makes aiohttp rebuild the URL
                 data=body,
                 headers=self._headers.reveal(),
                 **self._options,
-            ) as response:
-                raw = await _read_capped(response)
-                status, response_headers = response.status, response.headers
+            )
+            if body is None:
+                # No body, so no body writer to wait for: awaiting the request and releasing
+                # the response is what ``async with`` does, without its four coroutines.
+                response = await request
+                try:
+                    raw = await _read_capped(response)
+                finally:
+                    response.release()
+            else:
+                async with request as response:
+                    raw = await _read_capped(response)
+            status, response_headers = response.status, response.headers
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # The connection was never made: nothing was sent, always safe to retry.
             raise self._closed(f"{method} {path} could be sent") or TransportError(
@@ -211,7 +221,7 @@ def decode(body: bytes) -> tuple[Any, str | None]:
     except UnicodeDecodeError:
         return None, "the body is not UTF-8"
     try:
-        parsed = json.loads(text)
+        parsed = _loads(text)
     except RecursionError:
         return None, f"the body's JSON is nested more than {MAX_DEPTH} deep"
     except ValueError:
@@ -220,6 +230,23 @@ def decode(body: bytes) -> tuple[Any, str | None]:
     if text.count("[") + text.count("{") > MAX_DEPTH and _depth(parsed) > MAX_DEPTH:
         return None, f"the body's JSON is nested more than {MAX_DEPTH} deep"
     return parsed, None
+
+
+_scan_json = json.JSONDecoder().scan_once  # the decoder json.loads uses, same settings
+
+
+def _loads(text: str) -> Any:
+    """``json.loads(text)``, at half its cost for a body with no surrounding whitespace.
+
+    json.loads skips whitespace with two regex matches and three Python calls; a body
+    that starts and ends with its value needs none of that. Anything else (whitespace,
+    trailing data, no JSON at all) goes to json.loads, so its rules and errors stay.
+    """
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else json.loads(text)
 
 
 def _depth(value: Any) -> int:
