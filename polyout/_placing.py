@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from polyout._errors import (
@@ -66,7 +66,7 @@ class TriggerTry:
     def __init__(
         self,
         holder: SessionHolder,
-        send: Callable[[WatchedBody], Awaitable[Answer]],
+        send: Callable[[WatchedBody], Coroutine[Any, Any, Answer]],
         *,
         payload: bytes,
         number: str,
@@ -107,7 +107,7 @@ class TriggerTry:
     async def _shielded(self) -> Answer:
         # The body names its type: a Content-Type passed as a header costs aiohttp more.
         body = WatchedBody(self._payload, content_type="application/json")
-        exchange = asyncio.get_running_loop().create_task(self._send(body))
+        exchange: asyncio.Task[Answer] = asyncio.get_running_loop().create_task(self._send(body))
         ended = self._holder.track_trigger(exchange, body)
         try:
             # Cancelling this caller cancels ``ended`` only, never the exchange.

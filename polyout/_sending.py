@@ -17,7 +17,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -232,7 +232,8 @@ def decode(body: bytes) -> tuple[Any, str | None]:
     return parsed, None
 
 
-_scan_json = json.JSONDecoder().scan_once  # the decoder json.loads uses, same settings
+# The scanner of the decoder json.loads uses, with the same settings (typeshed omits it).
+_scan_json: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def _loads(text: str) -> Any:
