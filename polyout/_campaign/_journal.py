@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,9 @@ __all__ = [
     "OpenCall",
     "export_journal",
 ]
+
+#: How long a runner waits for readers to let its "open" mark reach the main file.
+CLAIM_SECONDS = 10.0
 
 
 class Journal(JournalWrites, JournalReads):
@@ -146,10 +150,10 @@ class Journal(JournalWrites, JournalReads):
         the caller holds the lock, so no runner can be writing it meanwhile). ``store``:
         on no campaign yet (the caller sets :attr:`campaign` before any campaign work)."""
         try:
-            # Both read before any connection: a read-only one creates an empty -wal, and
-            # a second try would then pass the check the first one failed.
-            wal_before = sidecars(target)[0].exists()
-            claimed = _main_file_says_open(target)
+            # Checked before any connection: a read-only one creates an empty -wal, and a
+            # second try would then pass the check the first one failed.
+            if not sidecars(target)[0].exists() and _main_file_says_open(target):
+                _refuse_without_wal(target, locked=locked or lock is not None)
             connection = connect(target, read_only=lock is None)
             try:
                 if check_schema(connection, target) < SCHEMA_VERSION:
@@ -160,8 +164,6 @@ class Journal(JournalWrites, JournalReads):
                         locked=locked or lock is not None,
                     )
                 journal = cls(connection, target, lock)
-                if claimed and not wal_before:
-                    journal._refuse_unless_running(locked=locked or lock is not None)
                 if not store:
                     journal.campaign = campaign_id(connection, target, campaign)
                     journal._source_digest = journal._meta("source_digest")
@@ -176,23 +178,39 @@ class Journal(JournalWrites, JournalReads):
             raise
         return journal
 
-    def _refuse_unless_running(self, *, locked: bool) -> None:
-        """Refuse a main file that a runner left open, found without its ``-wal``."""
-        if not locked and JournalLock.is_held(self.path):
-            return  # a runner opened it meanwhile: its WAL holds the truth
-        raise JournalError(
-            f"{self.path} was not closed cleanly and its -wal file is missing (copied or "
-            "moved without it, or it was deleted): the calls recorded only there would be "
-            f"dialled again; put {self.path.name}-wal back beside it, or move journals "
-            "with export_journal (polyout campaign export)"
-        )
-
     def _claim(self) -> None:
-        """Record in the main file itself that a runner has the journal open."""
+        """Record in the main file itself that a runner has the journal open, before
+        anything else is written: a copy of the main file alone, made at any moment
+        after this, is then refused instead of resumed from before its calls.
+
+        A reader (a report, a backup, an sqlite3 shell) can hold the copy into the main
+        file back: wait for it, within :data:`CLAIM_SECONDS`, else refuse to run.
+        """
         with self._atomic():
             self._set_file_meta("writer_open", "1")
-        self._claim_in_main = False
-        self.commit()  # and a checkpoint: a reader may hold it back, so commits retry it
+        self.commit()
+        deadline = time.monotonic() + CLAIM_SECONDS
+        while not self._checkpointed_whole():
+            if time.monotonic() >= deadline:
+                with self._atomic():  # else closing would copy the mark in, with no -wal
+                    self._set_file_meta("writer_open", "0")
+                self.commit()
+                raise JournalError(
+                    f"{self.path} is being read by another process that does not let go "
+                    "(a report, a backup, an sqlite3 shell): close it and try again"
+                )
+            time.sleep(0.05)
+
+    def _checkpointed_whole(self) -> bool:
+        """Copy the whole WAL into the main file (FULL: waiting for readers up to the
+        busy timeout); whether it all went. A write the disk refuses poisons the journal."""
+        try:
+            busy, frames, copied = self._db.execute("PRAGMA wal_checkpoint(FULL)").fetchone()
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return False
+            raise self._poisoned(exc) from exc
+        return bool(busy == 0 and frames == copied)
 
     def close(self) -> None:
         """Commit what is pending, close and release the lock. Safe to call twice.
@@ -301,6 +319,18 @@ def _main_file_says_open(target: Path) -> bool:
     except sqlite3.Error:
         return False  # not a journal, or damaged: the full check says which
     return row is not None and row[0] == "1"
+
+
+def _refuse_without_wal(target: Path, *, locked: bool) -> None:
+    """Refuse a main file that a runner left open, found without its ``-wal``."""
+    if not locked and JournalLock.is_held(target):
+        return  # a runner opened it meanwhile: its WAL holds the truth
+    raise JournalError(
+        f"{target} was not closed cleanly and its -wal file is missing (copied or moved "
+        "without it, or it was deleted): the calls recorded only there would be dialled "
+        f"again; put {target.name}-wal back beside it, and move journals with "
+        "export_journal (polyout campaign export), which makes one self-contained file"
+    )
 
 
 def _refuse_existing(target: Path, what: str = "a campaign") -> None:

@@ -52,9 +52,6 @@ class JournalCore:
         # that makes their rows durable, so the two never disagree.
         self._source_digest: str | None = None
         self._source_dirty = False
-        # Whether the main file itself says a runner has the journal open (see
-        # Journal._claim): until a checkpoint gets it there, each commit tries one.
-        self._claim_in_main = True
 
     # -- transactions --------------------------------------------------------------------
     def commit(self) -> None:
@@ -68,8 +65,6 @@ class JournalCore:
             except sqlite3.Error as exc:
                 raise self._poisoned(exc) from exc
             self._source_dirty = False
-            if not self._claim_in_main:
-                self._claim_in_main = self.checkpoint()
         self.pending_writes = 0
 
     def atomic(self) -> contextlib.AbstractContextManager[None]:

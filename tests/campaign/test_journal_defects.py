@@ -27,6 +27,7 @@ from polyout._campaign import Campaign, ContactFileError, JournalError, iter_res
 from polyout._campaign._contacts import Contact
 from polyout._campaign._journal import export_journal
 from polyout._cli import main
+from polyout.campaign import CampaignDefinition, SQLiteStore
 
 from .conftest import StartRig
 from .helpers import SCALE, client_for, contacts
@@ -141,11 +142,6 @@ async def _killed_part_way(base_url: str, journal: Path, source: Path) -> None:
     assert process.returncode == -signal.SIGKILL
 
 
-@pytest.mark.xfail(
-    reason="handed to store-sqlite: writer_open must reach the main file (claim checkpoint "
-    "retried on commit) and be read before any connection creates an empty -wal",
-    strict=False,
-)
 async def test_a_journal_copied_without_its_wal_is_refused_and_export_moves_it_whole(
     start_rig: StartRig, tmp_path: Path
 ) -> None:
@@ -172,6 +168,36 @@ async def test_a_journal_copied_without_its_wal_is_refused_and_export_moves_it_w
         assert count <= max(person.attempts, 1), (person, count)
     for number_ in placed_before:  # answered calls in flight were followed, not redialled
         assert rig.sandbox.ledger.placements_per_number()[number_] <= 2
+
+
+async def test_a_runner_reopening_a_journal_being_read_still_marks_its_main_file_open(
+    tmp_path: Path,
+) -> None:
+    """A reader (a report, a backup, an sqlite3 shell) holding a read transaction keeps
+    the WAL out of the main file: the runner waits for it before it writes anything, so
+    a copy of the main file alone, taken after a kill -9, is still refused."""
+    path = tmp_path / "j.db"
+    definition = CampaignDefinition({"rate": 1.0}, {}, frozenset(), 0.0)
+    store, _ = await SQLiteStore.create_path(path, definition)
+    await store.aclose()  # cleanly closed: no -wal, the main file says nobody has it open
+
+    reader = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT COUNT(*) FROM contacts").fetchone()  # a read transaction, held
+    loop = asyncio.get_running_loop()
+    loop.call_later(0.3, reader.execute, "COMMIT")  # the report finishes a moment later
+    try:
+        store, _ = await SQLiteStore.open_path(path)
+        store.abandon()  # as SIGKILL: the -wal stays beside the main file
+    finally:
+        reader.close()
+    copied = tmp_path / "copied.db"
+    shutil.copyfile(path, copied)
+    with pytest.raises(JournalError, match="-wal file is missing"):
+        await SQLiteStore.open_path(copied)
+    assert not Path(f"{copied}-wal").exists()  # noqa: ASYNC240  (refused before connecting)
+    store, _ = await SQLiteStore.open_path(path)  # the original, with its -wal, reopens
+    await store.aclose()
 
 
 def test_export_refuses_a_running_journal_and_an_existing_destination(tmp_path: Path) -> None:
