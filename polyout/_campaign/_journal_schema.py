@@ -206,7 +206,7 @@ def connect(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
 
     ``read_only`` connections never copy the WAL into the main file, nor delete it:
     only a runner does that, after recording that it closed cleanly (see
-    ``Journal._check_not_behind``).
+    ``_journal._refuse_without_wal``).
     """
     try:
         # isolation_level=None: transactions are begun and committed explicitly, so
