@@ -76,7 +76,7 @@ async def _sqlite_engine(count: int, folder: Path) -> tuple[float, int]:
 
 def main(argv: list[str] | None = None) -> int:
     args = h.parser(__doc__).parse_args(argv)
-    count = h.pick(args, full=10_000, quick=2_000, smoke=100)
+    count = h.pick(args, full=5_000, quick=2_000, smoke=100)
     shm = "/dev/shm" if os.path.isdir("/dev/shm") else None
     ours, polls = asyncio.run(_store_engine(count))
     with tempfile.TemporaryDirectory(dir=shm, prefix="polyout-bench-") as folder:

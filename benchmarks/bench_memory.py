@@ -3,7 +3,7 @@
 Three parts, each side in a fresh interpreter so its peak RSS is its own:
 
 * The pipeline: a campaign's feeder (``Feeder``: streaming reader, Planner, the
-  SQLite store with batched commits) over a generated CSV of N contacts (1,000,000
+  SQLite store with batched commits) over a generated CSV of N contacts (300,000
   by default; 1% invalid numbers, 1% repeated ones). Peak RSS must stay under 150 MB
   and flat in N (compared with N/10). The baseline is what a user would write:
   ``list(csv.DictReader(f))``, then phonenumbers on every row and a set for duplicates.
@@ -269,7 +269,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         return run_as_worker(args)
-    contacts = args.contacts or h.pick(args, full=1_000_000, quick=100_000, smoke=2_000)
+    contacts = args.contacts or h.pick(args, full=300_000, quick=100_000, smoke=2_000)
     count = h.pick(args, full=60_000, quick=20_000, smoke=500)
     slow_count = h.pick(args, full=8_000, quick=3_000, smoke=200)
     repeats = h.pick(args, full=3, quick=1, smoke=1)
