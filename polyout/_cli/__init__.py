@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 
 from polyout._cli._args import build_parser
 from polyout._cli._errors import CliError, ExitCode, explain, from_os_error
-from polyout._cli._interrupt import Interrupted
+from polyout._cli._interrupt import Interrupted, stop_signals
 from polyout._cli._secrets import scrub, secrets_in
 from polyout._log import FORMAT, env_level, use_stderr_handler
 
@@ -39,23 +39,26 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``polyout`` with ``argv`` (default: the process's arguments); return the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    # Found before parsing: argparse echoes a misplaced --api-key's value in its error.
-    secrets = secrets_in(argv)
-    args: argparse.Namespace | None = None
-    logging_on = False
-    try:
+    # Called without argv, main() is the process itself: it returns only to exit.
+    with stop_signals(leaving_process=argv is None) as signals:
+        argv = list(sys.argv[1:] if argv is None else argv)
+        # Found before parsing: argparse echoes a misplaced --api-key's value in its error.
+        secrets = secrets_in(argv)
+        args: argparse.Namespace | None = None
+        logging_on = False
         try:
-            args = build_parser().parse_args(argv)
-        except SystemExit as exc:  # --help and --version print, then exit 0
-            return exc.code if isinstance(exc.code, int) else ExitCode.OK
-        logging_on = _configure_logging(getattr(args, "verbose", False), secrets)
-        return _dispatch(args)
-    except BaseException as exc:  # one line, never a traceback (but see -v)
-        return _report_failure(exc, args, secrets)
-    finally:
-        if logging_on:
-            use_stderr_handler(None)
+            try:
+                args = build_parser().parse_args(argv)
+            except SystemExit as exc:  # --help and --version print, then exit 0
+                return exc.code if isinstance(exc.code, int) else ExitCode.OK
+            logging_on = _configure_logging(getattr(args, "verbose", False), secrets)
+            return _dispatch(args)
+        except BaseException as exc:  # one line, never a traceback (but see -v)
+            signals.decided()  # a signal now must not cut the line short
+            return _report_failure(exc, args, secrets)
+        finally:
+            if logging_on:
+                use_stderr_handler(None)
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -1,9 +1,19 @@
 """Ctrl-C and SIGTERM: the first asks the command to stop gracefully, the second stops it now.
 
-A command runs as one asyncio task through :func:`run`. Until it registers a graceful
-stop (a campaign does: stop dialling, follow the calls in flight, journal), the first
-signal cancels the task; once registered, the first signal calls it and the second
-cancels the task. A cancelled command surfaces as :class:`Interrupted`.
+From the moment ``main()`` starts, :func:`stop_signals` owns both signals for the whole
+command: SIGTERM means what Ctrl-C means (Python's default would kill the process with
+no word), the first one raises :class:`KeyboardInterrupt` (``main()`` turns it into one
+line and exit 130), and every later one is ignored, because the process is already on
+its way out and a second signal must not turn "interrupted" into a death by signal.
+
+Inside that, a command runs as one asyncio task through :func:`run`. Until it registers
+a graceful stop (a campaign does: stop dialling, follow the calls in flight, journal),
+the first signal cancels the task; once registered, the first signal calls it and the
+second cancels the task. A cancelled command surfaces as :class:`Interrupted`.
+
+Handing a signal back and forth is done with both signals blocked: asyncio's
+``remove_signal_handler()`` resets them to Python's defaults (SIGTERM's kills), and a
+signal arriving between that and putting our handler back would find the default.
 """
 
 from __future__ import annotations
@@ -11,10 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from types import FrameType
+from typing import Any, TypeVar
 
-__all__ = ["Interrupted", "Interrupts", "run"]
+__all__ = ["Interrupted", "Interrupts", "run", "stop_signals"]
 
 T = TypeVar("T")
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -22,6 +34,62 @@ _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 class Interrupted(Exception):
     """The command was stopped by a signal before it finished."""
+
+
+class StopSignals:
+    """The process's own handler for SIGINT and SIGTERM while ``main()`` runs."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received += 1
+        if self.received == 1:
+            raise KeyboardInterrupt
+
+    def decided(self) -> None:
+        """The command's outcome is known (it failed, or was interrupted): only leave now."""
+        self.received = max(self.received, 1)
+
+
+@contextlib.contextmanager
+def stop_signals(*, leaving_process: bool) -> Iterator[StopSignals]:
+    """Own SIGINT and SIGTERM while the ``with`` body runs (see the module's docstring).
+
+    ``leaving_process``: ``main()`` runs as the process itself and returns only to exit.
+    The signals then stay ignored: Python's finalization resets every handler it
+    installed to the kernel's default (death by signal) but leaves an ignored one alone.
+    Otherwise (``main()`` called from Python) the previous handlers are put back.
+    """
+    stop = StopSignals()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # only the main thread can take signals: leave them to the caller
+        return
+    previous = _swap(dict.fromkeys(_SIGNALS, stop.handle))
+    try:
+        yield stop
+    finally:
+        stop.decided()
+        _swap(dict.fromkeys(_SIGNALS, signal.SIG_IGN) if leaving_process else previous)
+
+
+def _swap(handlers: dict[int, Any]) -> dict[int, Any]:
+    """Install ``handlers`` with the signals blocked; the ones they replace."""
+    with _signals_blocked():
+        return {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
+
+
+@contextlib.contextmanager
+def _signals_blocked() -> Iterator[None]:
+    """A signal sent meanwhile waits, and is delivered to whatever handler is there after."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: nothing to block, nothing to reset
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 class Interrupts:
@@ -50,17 +118,27 @@ class Interrupts:
         elif self._task is not None:
             self._task.cancel()
 
-    def _install(self, task: asyncio.Task[object]) -> list[int]:
+    @contextlib.contextmanager
+    def _installed(self, task: asyncio.Task[object]) -> Iterator[None]:
         self._task = task
         loop = asyncio.get_running_loop()
-        installed: list[int] = []
+        previous: dict[int, Any] = {}
         for signum in _SIGNALS:
+            handler = signal.getsignal(signum)
             # Windows and threads other than the main one cannot take loop signal
             # handlers: Ctrl-C then arrives as KeyboardInterrupt, handled by run().
             with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
                 loop.add_signal_handler(signum, self._handle)
-                installed.append(signum)
-        return installed
+                previous[signum] = handler
+        try:
+            yield
+        finally:
+            # Back to the handler that was there (stop_signals()'s, or the caller's),
+            # never through Python's default in between.
+            with _signals_blocked():
+                for installed, handler in previous.items():
+                    loop.remove_signal_handler(installed)
+                    signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
 
 
 def run(command: Callable[[Interrupts], Awaitable[T]]) -> T:
@@ -70,13 +148,8 @@ def run(command: Callable[[Interrupts], Awaitable[T]]) -> T:
     async def main() -> T:
         task = asyncio.current_task()
         assert task is not None
-        installed = interrupts._install(task)
-        try:
+        with interrupts._installed(task):
             return await command(interrupts)
-        finally:
-            loop = asyncio.get_running_loop()
-            for signum in installed:
-                loop.remove_signal_handler(signum)
 
     try:
         return asyncio.run(main())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -117,3 +118,85 @@ def test_two_ctrl_c_stop_at_once_and_resume_follows_the_calls_left(
     assert_stopped_then_resumable(process, journal, "stopping at once")
 
     assert_resume_dials_the_rest_once(slow_sandbox, journal, capsys)
+
+
+# The child runs ``polyout`` as ``python -m polyout`` does, with an audit hook that sends
+# the signal to itself at a precise moment, and sends one more once main() has returned:
+# a second Ctrl-C or SIGTERM while the process exits must not turn "interrupted" into a
+# death by signal.
+_SIGNAL_AT = """
+import os, signal, sys
+from polyout._cli import main
+
+stop = signal.Signals[sys.argv[1]]
+moment = sys.argv[2]
+sys.argv = ["polyout", *sys.argv[3:]]
+sent = []
+# dispatch: main() reads the campaign commands' module (before any loop or handler of
+# the command); after-run: the run is over, its loop closed, and its figures are logged.
+watched = {"dispatch": "_commands_campaign", "after-run": ".runs.jsonl"}[moment]
+
+def send_at(event, args):
+    if not sent and event == "open" and watched in str(args[0]):
+        sent.append(event)
+        os.kill(os.getpid(), stop)
+
+sys.addaudithook(send_at)
+code = main()
+os.kill(os.getpid(), stop)
+raise SystemExit(code)
+"""
+
+
+def _run_signalled(
+    stop: signal.Signals, moment: str, *argv: str, env: dict[str, str]
+) -> tuple[int, str]:
+    completed = subprocess.run(
+        [sys.executable, "-c", _SIGNAL_AT, stop.name, moment, *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return completed.returncode, completed.stderr
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_signal_before_the_command_runs_then_another_while_exiting_is_exit_130(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    journal = tmp_path / "none.polyout.db"
+    code, err = _run_signalled(
+        stop, "dispatch", "campaign", "report", str(journal), env=subprocess_env()
+    )
+    assert code == ExitCode.INTERRUPTED, err
+    assert err == "polyout: error: interrupted\n"
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_signal_after_the_run_s_handlers_are_gone_then_another_is_exit_130(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
+    running = start_sandbox(time_scale=2000.0)
+    try:
+        contacts = write_csv(tmp_path / "contacts.csv", answered(3))
+        code, err = _run_signalled(
+            stop,
+            "after-run",
+            "campaign",
+            "run",
+            str(contacts),
+            "--rate",
+            "50",
+            "--poll-interval",
+            "0.05",
+            "--progress-interval",
+            "0.1",
+            env=subprocess_env(running.base_url),
+        )
+    finally:
+        running.stop()
+    assert code == ExitCode.INTERRUPTED, err
+    assert err.endswith("polyout: error: interrupted\n"), err
+    assert err.count("polyout: error:") == 1, err
+    assert "Traceback" not in err, err
