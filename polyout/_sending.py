@@ -106,17 +106,14 @@ class Sender:
                 headers=self._headers.reveal(),
                 **self._options,
             )
-            if body is None:
-                # No body, so no body writer to wait for: awaiting the request and releasing
-                # the response is what ``async with`` does, without its four coroutines.
-                response = await request
-                try:
-                    raw = await _read_capped(response)
-                finally:
-                    response.release()
-            else:
-                async with request as response:
-                    raw = await _read_capped(response)
+            # What ``async with request as response`` does, without its four coroutines.
+            response = await request
+            try:
+                raw = await _read_capped(response)
+            finally:
+                response.release()
+                if body is not None:  # as its exit does: the body's writer ends first
+                    await response.wait_for_close()
             status, response_headers = response.status, response.headers
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as exc:
             # The connection was never made: nothing was sent, always safe to retry.
