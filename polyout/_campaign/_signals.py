@@ -3,7 +3,9 @@
 Only when asked (``run(handle_signals=True)``): a campaign embedded in an application
 leaves the application's signals alone. When the run ends, the handlers that were
 there before are put back: ``loop.remove_signal_handler()`` alone would reset SIGINT to
-Python's default and take away, say, ``asyncio.run()``'s own Ctrl-C handling.
+Python's default and take away, say, ``asyncio.run()``'s own Ctrl-C handling. The
+handing back is done with both signals blocked: between ``remove_signal_handler()`` and
+putting the old handler back, a SIGTERM would find the default, which kills.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["stop_on_signals"]
+__all__ = ["signals_blocked", "stop_on_signals"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -42,6 +44,20 @@ def stop_on_signals(
     try:
         yield
     finally:
-        for installed, handler in previous.items():
-            loop.remove_signal_handler(installed)
-            signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
+        with signals_blocked():
+            for installed, handler in previous.items():
+                loop.remove_signal_handler(installed)
+                signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM sent meanwhile wait, then go to whatever handler is there after."""
+    if not hasattr(signal, "pthread_sigmask"):  # Windows: nothing to block, nothing to reset
+        yield
+        return
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)

@@ -26,6 +26,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
+from polyout._campaign._signals import signals_blocked
+
 __all__ = ["Interrupted", "Interrupts", "run", "stop_signals"]
 
 T = TypeVar("T")
@@ -75,21 +77,8 @@ def stop_signals(*, leaving_process: bool) -> Iterator[StopSignals]:
 
 def _swap(handlers: dict[int, Any]) -> dict[int, Any]:
     """Install ``handlers`` with the signals blocked; the ones they replace."""
-    with _signals_blocked():
+    with signals_blocked():
         return {signum: signal.signal(signum, handler) for signum, handler in handlers.items()}
-
-
-@contextlib.contextmanager
-def _signals_blocked() -> Iterator[None]:
-    """A signal sent meanwhile waits, and is delivered to whatever handler is there after."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: nothing to block, nothing to reset
-        yield
-        return
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 class Interrupts:
@@ -135,7 +124,7 @@ class Interrupts:
         finally:
             # Back to the handler that was there (stop_signals()'s, or the caller's),
             # never through Python's default in between.
-            with _signals_blocked():
+            with signals_blocked():
                 for installed, handler in previous.items():
                     loop.remove_signal_handler(installed)
                     signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
