@@ -8,6 +8,13 @@ source so far), in one transaction: after a crash the position and the contacts 
 and a resumed feed skips exactly the items stored, after checking by their fingerprint
 that the source still starts with them (:mod:`._fingerprint`).
 
+Planning runs on the event loop and storing on the store's thread, so they overlap: one
+batch's ``append`` is in flight while the next batch is planned. Never more than one:
+the next append is issued only once the previous one returned (batches are stored in
+order, a store error stops the feed within one batch, and memory holds two batches at
+most). A batch grows while the previous one is being stored, so a fast source hands the
+store few, big jobs; a slow one is stored as it comes (:data:`BATCH_WAIT`).
+
 Duplicates are judged by the Planner, which asks synchronously whether a number or an
 id is taken. The numbers this run planned are kept in memory (about 32 bytes each);
 those an earlier run stored are asked of the store, which is async: the record raises
@@ -34,11 +41,17 @@ from polyout._log import logger
 __all__ = ["Feeder", "entry_for"]
 
 _log = logger.getChild("campaign")
-#: Items stored per transaction at most; the loop gets a turn between two batches.
-BATCH = 64
-#: ...and a batch waits no longer than this (loop seconds) for more items: a slow
-#: source (a generator fed by a queue, a paced producer) is dialled as it comes.
+#: Items stored per transaction at most: a fast source costs the store few hand-offs,
+#: yet the dispatcher's writes (an intent before each send), queued on the same thread
+#: behind the append in flight, never wait for more than this many rows.
+BATCH = 256
+#: ...and a batch waits no longer than this (loop seconds) for more items, unless the
+#: previous batch is still being stored: a slow source (a generator fed by a queue, a
+#: paced producer) is dialled as it comes.
 BATCH_WAIT = 0.05
+#: Planning is CPU on the event loop: it gets a turn after this many items, so the
+#: dispatcher's pacing is not held up by a long batch.
+TURN = 64
 
 
 class Feeder:
@@ -70,11 +83,24 @@ class Feeder:
             record=self._record,
         )
         self._stopping = stopping
+        self._in_flight: asyncio.Future[None] | None = None  # at most one append
 
     async def run(self) -> None:
         stored = await self._store.feed_position()
         if stored.done:
             return
+        try:
+            await self._feed(stored)
+        finally:
+            # Cancelled or failed: the append in flight is abandoned as a whole (the
+            # store keeps it or not, in one transaction), so a crash loses a suffix.
+            in_flight = self._in_flight
+            if in_flight is not None and not in_flight.done():
+                in_flight.cancel()
+            elif in_flight is not None and not in_flight.cancelled():
+                in_flight.exception()  # retrieved: the error that ended the feed wins
+
+    async def _feed(self, stored: FeedPosition) -> None:
         skip = stored.count
         self._record.earlier = skip > 0  # an earlier run took numbers: ask the store
         digest = EMPTY_DIGEST
@@ -96,18 +122,42 @@ class Feeder:
             batch.append(await self._entry(position, item))
             digest = chain(digest, item)
             position += 1
-            if len(batch) >= BATCH or loop.time() - batch_started >= BATCH_WAIT:
-                await self._recorder.appended(batch, FeedPosition(position, digest, False))
+            if len(batch) >= BATCH or (
+                loop.time() - batch_started >= BATCH_WAIT and not self._storing()
+            ):
+                await self._hand_over(batch, FeedPosition(position, digest, False))
                 batch = []
+            elif len(batch) % TURN == 0:
                 await asyncio.sleep(0)
+                if self._in_flight is not None and self._in_flight.done():
+                    await self._settled()  # a store error stops the feed now
         else:
             if position < skip:
                 check_same_source(self._label, stored.digest, None, skip)
-            await self._recorder.appended(batch, FeedPosition(position, digest, True))
+            await self._hand_over(batch, FeedPosition(position, digest, True))
+            await self._settled()
             _log.info("all %d contacts read", position)
             return
         if batch:  # stopped: what was planned is stored, and a resume reads on from it
-            await self._recorder.appended(batch, FeedPosition(position, digest, False))
+            await self._hand_over(batch, FeedPosition(position, digest, False))
+        await self._settled()
+
+    def _storing(self) -> bool:
+        # While an append is in flight the next batch could not be stored sooner, so it
+        # keeps growing (up to BATCH): a fast source costs few hand-offs.
+        return self._in_flight is not None and not self._in_flight.done()
+
+    async def _hand_over(self, batch: list[ContactEntry], position: FeedPosition) -> None:
+        """Store ``batch`` once the previous append returned, without waiting for it."""
+        await self._settled()
+        self._in_flight = asyncio.ensure_future(self._recorder.appended(batch, position))
+        await asyncio.sleep(0)  # the append reaches the store's thread now
+
+    async def _settled(self) -> None:
+        """The append in flight has returned (or raised its error here)."""
+        in_flight, self._in_flight = self._in_flight, None
+        if in_flight is not None:
+            await in_flight
 
     async def _entry(self, seq: int, item: ContactItem) -> ContactEntry:
         while True:
