@@ -22,7 +22,7 @@ from polyout._campaign._clock import sleep_or_wake
 from polyout._campaign._decisions import Refusal, not_placed_due, refusal_verdict
 from polyout._campaign._errors import CampaignError, JournalError
 from polyout._campaign._run_parts import RunParts
-from polyout._campaign._send_gate import Abandon, SendGate
+from polyout._campaign._send_gate import Abandon, SendGate, Turn
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import DueContact, DuplicateCallSid, FollowedCall
 from polyout._campaign._trigger_errors import TriggerError, Verdict, classify_trigger_error
@@ -67,7 +67,7 @@ class Dispatcher:
         self.breaker = CircuitBreaker(outage_limit=parts.config.outage_limit)
         self._ready: collections.deque[DueContact] = collections.deque()
         self._fetch_lock = asyncio.Lock()
-        self._turn = asyncio.Lock()  # the pacer's release to the send, one at a time
+        self._turn = Turn()  # the pacer's release to the send, one at a time
         self._refused_in_a_row = 0  # triggers answered 400 since the last placement
         self._closes: set[asyncio.Future[None]] = set()  # intents being closed not placed
 
@@ -161,6 +161,7 @@ class Dispatcher:
             self._turn,
             contact,
             open_intent=self._open_intent,
+            may_send=self._may_send,
             close_intent=self._close_intent,
             on_rate_limited=self._recorder.rate_limited,
             closes=self._closes,
@@ -188,19 +189,21 @@ class Dispatcher:
         return await self._placed(contact, gate.intent, call)
 
     async def _open_intent(self, gate: SendGate) -> None:
-        """Right before a send leaves: still running, still in the window, intent stored."""
-        if self._stopping():
-            raise Abandon("stopped before retrying")
-        # Checked on the wall clock before every send: a client retry (up to
-        # max_retry_wait later), or a machine that slept, must not ring someone after
-        # their calling window has closed.
-        if not within_window(self._window, gate.contact.zones, self._clock.time()):
-            raise Abandon("the calling window closed")
+        """Before a send leaves: still running, still in the window, intent stored."""
+        self._may_send(gate)
         after = gate.contact.intents if gate.intent is None else gate.intent
         gate.intent = await self._recorder.intent(self.worker, gate.contact, after)
         # Again once the intent is durable: a commit that stalled (a slow disk, a machine
         # that slept) may have outlasted the window. Nothing has left: the intent is
         # closed as not placed, and the contact waits for the next opening.
+        self._may_send(gate)
+
+    def _may_send(self, gate: SendGate) -> None:
+        if self._stopping():
+            raise Abandon("stopped before retrying")
+        # Checked on the wall clock before every send: a client retry (up to
+        # max_retry_wait later), or a machine that slept, must not ring someone after
+        # their calling window has closed.
         if not within_window(self._window, gate.contact.zones, self._clock.time()):
             raise Abandon("the calling window closed")
 

@@ -1,9 +1,23 @@
 """The send gate: the campaign's pacer as ``Placer.place`` sees it, with the intent step.
 
 ``place`` awaits :meth:`SendGate.acquire` before each send, its retries included.
-Once the pacer lets the send go, the gate has the dispatcher check the calling window
-on the wall clock and open the intent in the store (durable: the record that this one
-send may leave), so nothing is stored while a trigger merely waits its turn.
+Around the pacer's release the gate has the dispatcher check the calling window on the
+wall clock and open the intent in the store (durable: the record that this one send
+may leave), and checks the window again right at the release.
+
+**The intent commits while the send waits for its slot.** Committing only after the
+release put the commit on the rate's critical path: ``Pacer.sent_now`` restarts spacing
+when the send really leaves, so each period was the interval plus the commit (an fsync
+through the store's writer thread: 5-20 ms under load, for a 10 ms interval). So one
+gate at a time (the :class:`Turn`) commits its intent ahead, at most ``_AHEAD`` before
+the release it expects, and sends at the release; a commit slower than that still
+delays the send, and ``sent_now`` still keeps sends apart. Only when the release is
+near: after a 429 the next release may be a long pause away, and an intent durable
+through it would read as "may have been placed" after a crash. A 429 that arrives while
+an intent waits therefore closes that intent (durably, not placed), and another opens
+at the release. An intent whose send does not happen (the window closed at the release,
+a stop, a cancellation) is closed as not placed: by the dispatcher when the gate raises
+:class:`Abandon` with ``intent`` set, in a tracked task when it is cancelled.
 
 **One intent covers one send.** When a send provably placed nothing, ``place`` calls
 :meth:`SendGate.on_not_placed` (synchronously) before it waits to retry; the gate
@@ -28,7 +42,12 @@ from collections.abc import Awaitable, Callable
 from polyout._campaign._store import DueContact
 from polyout._pacing import Pacer
 
-__all__ = ["Abandon", "SendGate"]
+__all__ = ["Abandon", "SendGate", "Turn"]
+
+# Seconds before the expected release that an intent may be committed: longer than a
+# commit on a loaded machine (p90 20 ms measured), short enough that an intent is rarely
+# durable long before its send (a crash in between leaves it "unknown", never re-sent).
+_AHEAD = 0.05
 
 
 class Abandon(Exception):
@@ -38,20 +57,45 @@ class Abandon(Exception):
 GateStep = Callable[["SendGate"], Awaitable[None]]
 
 
+class Turn:
+    """The pacer's release to the send, one gate at a time, and what the gates saw of it.
+
+    One turn at a time: while one intent waits for its release (or commits after it),
+    the next is not committed, so at most one intent is ahead of its send, and no two
+    sends leave closer together than the pacer spaced them.
+    """
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+        self.last_sent = float("-inf")  # loop time of the latest send
+        self.rate_limited = asyncio.Event()  # a 429 since then: the release may be far off
+        self.withdraw: Callable[[], None] | None = None  # closes the intent committed ahead
+
+    async def until_rate_limited(self) -> None:
+        await self.rate_limited.wait()
+
+    def sent(self) -> None:
+        self.last_sent = asyncio.get_running_loop().time()
+        self.rate_limited.clear()
+
+
 class SendGate:
     """One contact's trigger, send by send.
 
     ``intent`` is the number of the latest intent (None before the first); ``open``
-    whether its send may have left.
+    whether its send may have left. ``open_intent`` checks and commits the intent;
+    ``may_send`` (synchronous) checks again at the release; either raises
+    :class:`Abandon`.
     """
 
     def __init__(
         self,
         pacer: Pacer,
-        turn: asyncio.Lock,
+        turn: Turn,
         contact: DueContact,
         *,
         open_intent: GateStep,
+        may_send: Callable[[SendGate], None],
         close_intent: GateStep,
         on_rate_limited: Callable[[float | None], None],
         closes: set[asyncio.Future[None]],
@@ -62,6 +106,7 @@ class SendGate:
         self.intent: int | None = None
         self.open = False
         self._open_intent = open_intent
+        self._may_send = may_send
         self._close_intent = close_intent
         self._rate_limited = on_rate_limited
         self._closing: asyncio.Future[None] | None = None
@@ -69,24 +114,23 @@ class SendGate:
 
     async def acquire(self) -> None:
         await self.settled()
-        # One turn at a time from the pacer's release to the send: while one intent is
-        # being committed (a few ms, at times more), the next send is not released, or
-        # two sends could leave closer together than the pacer spaced them.
-        async with self._turn:
-            await self._pacer.acquire()
-            before = self.intent
-            opening = asyncio.ensure_future(self._open_intent(self))  # a durable commit
-            try:
-                await asyncio.shield(opening)
-            except asyncio.CancelledError:
-                # Nothing will be sent: if the intent commits, it is closed not placed.
-                self._track(asyncio.ensure_future(self._close_once_open(opening, before)))
-                raise
+        async with self._turn.lock:
+            if await self._release_is_near():
+                await self._open_ahead()
+            else:
+                await self._pacer.acquire()
+                await self._open()
+            self._may_send(self)  # the release may have come long after the commit
             self.open = True
+            self._turn.sent()
             self._pacer.sent_now()
 
     def on_rate_limited(self, retry_after: float | None) -> None:
         self._pacer.on_rate_limited(retry_after)
+        self._turn.rate_limited.set()
+        withdraw, self._turn.withdraw = self._turn.withdraw, None
+        if withdraw is not None:
+            withdraw()
         self._rate_limited(retry_after)
 
     def on_success(self) -> None:
@@ -96,6 +140,61 @@ class SendGate:
         if self.open:
             self.open = False
             self._closing = self._track(asyncio.ensure_future(self._close_intent(self)))
+
+    async def _release_is_near(self) -> bool:
+        """Wait until the expected release is ``_AHEAD`` away; False after a 429."""
+        loop = asyncio.get_running_loop()
+        early = self._turn.last_sent + self._pacer.interval - _AHEAD - loop.time()
+        if early > 0 and not self._turn.rate_limited.is_set():
+            rate_limited = asyncio.ensure_future(self._turn.until_rate_limited())
+            try:
+                await asyncio.wait({rate_limited}, timeout=early)
+            finally:
+                rate_limited.cancel()
+        return not self._turn.rate_limited.is_set()
+
+    async def _open_ahead(self) -> None:
+        before = self.intent
+        opening = asyncio.ensure_future(self._open_intent(self))  # a durable commit
+        withdrawn: list[asyncio.Future[None]] = []
+
+        def withdraw() -> None:
+            # A 429 meanwhile: a pause may now lie between this intent and its send.
+            # Close it (durably, not placed) rather than keep it open through the pause.
+            withdrawn.append(self._close_when_committed(opening, before))
+
+        self._turn.withdraw = withdraw
+        try:
+            # Awaited here, not in a task of its own: the send leaves one loop turn after
+            # the release, as a Client's does.
+            await self._pacer.acquire()
+        except asyncio.CancelledError:
+            if not withdrawn:
+                self._close_when_committed(opening, before)
+            raise
+        finally:
+            self._turn.withdraw = None
+        if withdrawn:
+            await asyncio.shield(withdrawn[0])
+            await self._open()  # after the release, as after a 429
+            return
+        await self._committed(opening, before)
+
+    async def _open(self) -> None:
+        before = self.intent
+        await self._committed(asyncio.ensure_future(self._open_intent(self)), before)
+
+    async def _committed(self, opening: asyncio.Future[None], before: int | None) -> None:
+        try:
+            await asyncio.shield(opening)
+        except asyncio.CancelledError:
+            self._close_when_committed(opening, before)  # nothing will be sent
+            raise
+
+    def _close_when_committed(
+        self, opening: asyncio.Future[None], before: int | None
+    ) -> asyncio.Future[None]:
+        return self._track(asyncio.ensure_future(self._close_once_open(opening, before)))
 
     async def _close_once_open(self, opening: asyncio.Future[None], before: int | None) -> None:
         with contextlib.suppress(Exception):  # Abandon, or no intent was stored
