@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["signals_blocked", "stop_on_signals"]
+__all__ = ["loop_signal_handlers", "signals_blocked", "stop_on_signals"]
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -33,12 +33,25 @@ def stop_on_signals(
         received += 1
         (first if received == 1 else again)()
 
+    with loop_signal_handlers(loop, on_signal):
+        yield
+
+
+@contextlib.contextmanager
+def loop_signal_handlers(
+    loop: asyncio.AbstractEventLoop, callback: Callable[[], None]
+) -> Iterator[None]:
+    """``callback`` on SIGINT and SIGTERM while inside; then the handlers that were there.
+
+    Where the loop cannot take signal handlers (Windows, a thread other than the main
+    one), nothing is installed: Ctrl-C then arrives as ``KeyboardInterrupt``.
+    """
     previous: dict[int, Any] = {}
     for signum in _SIGNALS:
         handler = signal.getsignal(signum)
         try:
-            loop.add_signal_handler(signum, on_signal)
-        except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+            loop.add_signal_handler(signum, callback)
+        except (NotImplementedError, RuntimeError, ValueError):
             continue
         previous[signum] = handler
     try:

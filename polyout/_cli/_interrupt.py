@@ -26,7 +26,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
-from polyout._campaign._signals import signals_blocked
+from polyout._campaign._signals import loop_signal_handlers, signals_blocked
 
 __all__ = ["Interrupted", "Interrupts", "run", "stop_signals"]
 
@@ -110,24 +110,10 @@ class Interrupts:
     @contextlib.contextmanager
     def _installed(self, task: asyncio.Task[object]) -> Iterator[None]:
         self._task = task
-        loop = asyncio.get_running_loop()
-        previous: dict[int, Any] = {}
-        for signum in _SIGNALS:
-            handler = signal.getsignal(signum)
-            # Windows and threads other than the main one cannot take loop signal
-            # handlers: Ctrl-C then arrives as KeyboardInterrupt, handled by run().
-            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-                loop.add_signal_handler(signum, self._handle)
-                previous[signum] = handler
-        try:
+        # Back to the handler that was there afterwards (stop_signals()'s, or the
+        # caller's), never through Python's default in between.
+        with loop_signal_handlers(asyncio.get_running_loop(), self._handle):
             yield
-        finally:
-            # Back to the handler that was there (stop_signals()'s, or the caller's),
-            # never through Python's default in between.
-            with signals_blocked():
-                for installed, handler in previous.items():
-                    loop.remove_signal_handler(installed)
-                    signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
 
 
 def run(command: Callable[[Interrupts], Awaitable[T]]) -> T:
