@@ -69,28 +69,6 @@ class JournalFeed(JournalCore):
                 self._set_meta("source_digest", position.digest)
             self._set_meta("feed_done", "1" if position.done else "0")
 
-    def add_excluded(
-        self,
-        seq: int,
-        *,
-        contact_id: str | None,
-        row: int | None,
-        to_number: str | None,
-        state: str,
-        reason: str | None,
-        now: float,
-    ) -> None:
-        with self._atomic():
-            self._insert_excluded(
-                seq,
-                contact_id=contact_id,
-                row=row,
-                to_number=to_number,
-                state=state,
-                reason=reason,
-                now=now,
-            )
-
     def _insert_excluded(
         self,
         seq: int,
