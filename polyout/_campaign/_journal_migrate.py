@@ -1,4 +1,7 @@
-"""A polyout 0.1.0 journal (schema 1, one campaign per file) made a schema 2 store.
+"""An older journal made a store of this schema, in place.
+
+Schema 1 (polyout 0.1.0, one campaign per file) becomes a multi-campaign store; schema 2
+gains the tables of schema 3 (``_journal_tables_v3``), and nothing else changes.
 
 The migration runs in one transaction when the file is opened for writing: it is
 migrated whole, or (a crash, a full disk) left exactly as 0.1.0 wrote it, and opened
@@ -25,6 +28,7 @@ from polyout._campaign._journal_schema import (
     connect,
     storage_error,
 )
+from polyout._campaign._journal_tables_v3 import ADDED_IN_3
 from polyout._campaign._lock import JournalLock
 
 __all__ = ["campaign_id", "migrate", "upgraded"]
@@ -82,9 +86,15 @@ INSERT INTO transitions VALUES {", ".join(f"('{a}', '{b}')" for a, b in TRANSITI
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
+#: Schema 2 (polyout 0.2 before live control, webhooks and policy) to schema 3.
+_V2_STEPS = f"""
+{ADDED_IN_3}
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
 
 def migrate(connection: sqlite3.Connection, path: Path) -> None:
-    """Make the schema 1 journal on ``connection`` a schema 2 store, in one transaction.
+    """Make the older journal on ``connection`` a store of this schema, in one transaction.
 
     The caller holds the journal's lock (no 0.1 runner is writing it) and has checked
     the file (``check_schema``); the caller checks it again after.
@@ -92,7 +102,9 @@ def migrate(connection: sqlite3.Connection, path: Path) -> None:
     try:
         # One script, one transaction: BEGIN and COMMIT are part of it, so a failure
         # anywhere leaves the transaction open here, to be rolled back whole.
-        connection.executescript("BEGIN IMMEDIATE;" + _STEPS + "COMMIT;")
+        version = connection.execute("PRAGMA user_version").fetchone()[0]
+        steps = _STEPS if version == 1 else _V2_STEPS
+        connection.executescript("BEGIN IMMEDIATE;" + steps + "COMMIT;")
     except sqlite3.Error as exc:
         if connection.in_transaction:
             connection.execute("ROLLBACK")

@@ -1,7 +1,8 @@
-"""The journal's tables (schema 2), and the rules they enforce; see ``_journal_schema``."""
+"""The journal's tables (schema 3), and the rules they enforce; see ``_journal_schema``."""
 
 from __future__ import annotations
 
+from polyout._campaign._journal_tables_v3 import ADDED_IN_3, ADDED_OBJECTS
 from polyout._campaign._states import ACTIVE, FINAL, RETRYABLE, TRANSITIONS
 
 __all__ = [
@@ -19,7 +20,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the schema changes; a journal from a newer polyout is refused.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 APPLICATION_ID = 0x706F6C79  # "poly": marks the file as a polyout journal
 #: The campaign a journal made by ``Journal.create`` (``--journal PATH``) holds.
 DEFAULT_CAMPAIGN = "default"
@@ -151,7 +152,7 @@ WHEN EXISTS (
 BEGIN
     SELECT RAISE(ABORT, 'polyout journal: a previous attempt may have placed a call');
 END;
-"""
+{ADDED_IN_3}"""
 
 SCHEMA = f"""{TABLES}
 PRAGMA user_version = {SCHEMA_VERSION};
@@ -166,5 +167,6 @@ REQUIRED_OBJECTS = frozenset(
         ("trigger", "contacts_checked_transition"),
         ("trigger", "attempts_exactly_once"),
         ("index", "contacts_dialable_number"),
+        *ADDED_OBJECTS,
     }
 )

@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from polyout._campaign._errors import JournalError
-from polyout._campaign._journal import Journal
+from polyout._campaign._journal import SCHEMA_VERSION, Journal
+from polyout._campaign._journal_schema import APPLICATION_ID
+from polyout._campaign._journal_tables_v3 import ADDED_OBJECTS
 from polyout._campaign._lock import JournalLock
 from polyout._campaign._sqlite_store import DEFAULT_CAMPAIGN, SQLiteStore
 from polyout._campaign._sqlite_writer import BATCH_SECONDS
@@ -23,6 +25,7 @@ from tests.store.scenario import DEFINITION, WORKER, campaign_of, place, results
 
 S = ContactState
 V1_DDL = (Path(__file__).parent / "fixtures" / "journal_v1.sql").read_text()
+V2_DUMP = (Path(__file__).parent / "fixtures" / "store_v2.sql").read_text()
 CONFIG = {"rate": 2.0, "max_attempts": 3}
 CONNECTION = {"api": "agents", "base_url": "https://api.example.test", "agent_id": "ag"}
 
@@ -131,12 +134,34 @@ async def test_a_0_1_journal_is_migrated_on_open_and_resumes_where_it_stopped(
     finally:
         await store.aclose()
     with contextlib.closing(sqlite3.connect(path)) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         assert {name for (name,) in db.execute("SELECT name FROM sqlite_master")} >= {
             "campaigns",
             "contacts_dialable_number",
             "attempts_exactly_once",
         }
+
+
+async def test_a_schema_2_store_gains_the_schema_3_tables_in_place_and_keeps_its_calls(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v2.db"
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode = WAL")
+        db.executescript("BEGIN;" + V2_DUMP + "COMMIT;")
+        db.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        db.execute("PRAGMA user_version = 2")
+    store, campaign = await SQLiteStore.open_path(path, name="spring")
+    try:
+        [call] = await campaign.calls_in_flight(WORKER)
+        assert (call.seq, call.call_sid) == (0, "CA0")
+        assert [due.seq for due in await campaign.claim_due(WORKER, 50.0, 10)] == [1, 2]
+    finally:
+        await store.aclose()
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+        found = set(db.execute("SELECT type, name FROM sqlite_master").fetchall())
+        assert found >= ADDED_OBJECTS
 
 
 async def test_a_0_1_journal_in_use_is_refused_saying_what_to_do_and_left_as_it_was(
