@@ -14,3 +14,7 @@ def instant_retries() -> Iterator[None]:
     polyout.set_testing(True)
     yield
     polyout.set_testing(False)
+
+
+# A real PostgreSQL for any test that asks (tests/pg_cluster.py says how it is started).
+from tests.pg_cluster import pg_database, pg_server, pg_url  # noqa: E402, F401
