@@ -55,3 +55,16 @@ def test_every_exported_name_is_documented() -> None:
             value = getattr(module, name)
             if isinstance(value, (type, types.FunctionType)):
                 assert value.__doc__, f"{module.__name__}.{name} has no docstring"
+
+
+WEBHOOKS = {"SIGNATURE_HEADER", "WebhookSignatureError", "sign", "verify"}
+
+
+def test_polyout_webhooks_is_the_receivers_module() -> None:
+    import polyout.webhooks
+
+    assert set(polyout.webhooks.__all__) == WEBHOOKS
+    # ``annotations`` is the module's ``from __future__`` import, not an export.
+    assert public_names(polyout.webhooks) - {"annotations"} == WEBHOOKS
+    for name in ("WebhookSignatureError", "sign", "verify"):
+        assert getattr(polyout.webhooks, name).__doc__
