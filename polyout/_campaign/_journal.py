@@ -37,6 +37,7 @@ from polyout._campaign._journal_schema import (
     FINAL_STATES,
     RETRYABLE_OUTCOMES,
     SCHEMA_VERSION,
+    TRANSITION_ROWS,
     NewCampaign,
     base_meta,
     build,
@@ -188,6 +189,9 @@ class Journal(JournalWrites, JournalReads):
         """
         with self._atomic():
             self._set_file_meta("writer_open", "1")
+            # The file's triggers check moves against this table: it follows the state
+            # machine of the polyout that writes (a move is only ever added).
+            self._db.executemany("INSERT OR IGNORE INTO transitions VALUES (?, ?)", TRANSITION_ROWS)
         self.commit()
         deadline = time.monotonic() + CLAIM_SECONDS
         while not self._checkpointed_whole():

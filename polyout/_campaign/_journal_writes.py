@@ -35,6 +35,17 @@ class JournalWrites(JournalFeed):
             self._update(seq, "scheduled", "UPDATE contacts SET next_due = ?", (due,))
             self._log(seq, None, now, event, detail=detail)
 
+    def withdraw(self, seq: int, state: str, *, reason: str, now: float) -> None:
+        """A scheduled contact ends ``state`` without any dial (batched)."""
+        with self._atomic():
+            self._update(
+                seq,
+                "scheduled",
+                "UPDATE contacts SET state = ?, reason = ?, finished_at = ?, next_due = NULL",
+                (state, reason, now),
+            )
+            self._log(seq, None, now, "final", status=state, detail=reason)
+
     # -- one attempt's life --------------------------------------------------------------
     def begin_attempt(self, seq: int, now: float) -> int:
         """Commit the intent to dial, BEFORE the request is sent. Returns the attempt number."""

@@ -24,6 +24,7 @@ from polyout._campaign._memory_backing import (
 from polyout._campaign._states import (
     EXCLUSIONS,
     RETRYABLE,
+    WITHDRAWALS,
     ContactState,
     can_move,
 )
@@ -159,6 +160,20 @@ class MemoryCampaignWrites:
         self._ticket(record)
         self._log(record, now, "rescheduled", detail=why)
 
+    async def withdraw(
+        self, worker: str | None, seq: int, *, state: ContactState, reason: str, now: float
+    ) -> None:
+        self._check()
+        checked_time(now, "now")
+        if state not in WITHDRAWALS:
+            raise StaleTransition(f"contact #{seq} cannot be withdrawn as {state}")
+        record = self._held(worker, seq, S.SCHEDULED)
+        record = self._change(seq)
+        self._tickets.pop(seq, None)  # out of the due order
+        record.due = None
+        record.reason = reason
+        self._to_final(record, state, now, detail=reason, intent=None)
+
     async def open_intent(self, worker: str, seq: int, *, after: int, now: float) -> int:
         self._check()
         checked_time(now, "now")
@@ -268,7 +283,7 @@ class MemoryCampaignWrites:
             self._to_final(record, state, now, detail=error, intent=intent)
 
     # -- the steps every write is made of ----------------------------------------------
-    def _held(self, worker: str, seq: int, state: ContactState | None) -> ContactRecord:
+    def _held(self, worker: str | None, seq: int, state: ContactState | None) -> ContactRecord:
         record = self._contact(seq)
         if state is not None and record.state is not state:
             raise StaleTransition(f"contact #{seq} is {record.state}, not {state}")

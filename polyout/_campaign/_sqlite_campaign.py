@@ -7,37 +7,37 @@ rules are enforced a second time by the file's triggers; a trigger's refusal sur
 as :class:`StaleTransition` too.
 
 Which worker holds a contact lives in memory, on the writer thread (so two workers'
-claims never race), and dies with the process, as the contract says.
+claims never race), and dies with the process, as the contract says. The reads and the
+writer-thread plumbing are in ``_sqlite_base``.
 """
 
 from __future__ import annotations
 
-import functools
-import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 from polyout._campaign._journal import Journal
 from polyout._campaign._memory_backing import check_entry
+from polyout._campaign._sqlite_base import SQLiteCampaignBase
 from polyout._campaign._sqlite_rows import (
     NOT_PLACED,
     contact_state,
     entry_matches,
     followed_calls,
-    history,
     placed,
-    result_page,
     sending,
 )
-from polyout._campaign._sqlite_writer import Writer
-from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState, can_move
+from polyout._campaign._states import (
+    CALL_OUTCOMES,
+    RETRYABLE,
+    WITHDRAWALS,
+    ContactState,
+    can_move,
+)
 from polyout._campaign._store import (
-    CampaignDefinition,
     ContactEntry,
     DueContact,
     FeedPosition,
     FollowedCall,
-    LogEntry,
     Recovery,
     StaleTransition,
     checked_time,
@@ -46,59 +46,10 @@ from polyout._campaign._store import (
 __all__ = ["SQLiteCampaign"]
 
 S = ContactState
-T = TypeVar("T")
-_PAGE = 500
 
 
-class SQLiteCampaign:
+class SQLiteCampaign(SQLiteCampaignBase):
     """A ``StoredCampaign`` in an SQLite store (see ``SQLiteStore.open``)."""
-
-    def __init__(self, writer: Writer, name: str, campaign_id: int) -> None:
-        self.name = name
-        self._writer = writer
-        self._id = campaign_id
-        self._holders: dict[int, str] = {}
-        """Who holds each held contact (touched on the writer thread only)."""
-        self._claimed: set[int] = set()
-        """Held contacts still ``scheduled``: the due order skips them."""
-
-    def __repr__(self) -> str:
-        return f"<SQLiteCampaign {self.name!r}>"
-
-    async def _run(self, job: Callable[[Journal], T]) -> T:
-        def on_campaign(journal: Journal) -> T:
-            journal.campaign = self._id
-            try:
-                return job(journal)
-            except sqlite3.IntegrityError as refused:  # the file's own exactly-once rules
-                raise StaleTransition(f"the store refused the change: {refused}") from None
-
-        return await self._writer.run(on_campaign)
-
-    def _drop_hold(self, seq: int) -> None:
-        self._holders.pop(seq, None)
-        self._claimed.discard(seq)
-
-    # -- definition and feed ---------------------------------------------------------
-    async def definition(self) -> CampaignDefinition:
-        def job(journal: Journal) -> CampaignDefinition:
-            connection = journal.meta_json("connection") or {}
-            return CampaignDefinition(
-                settings=journal.config(),
-                connection={str(k): str(v) for k, v in dict(connection).items()},
-                suppressed=journal.suppressed_numbers(),
-                created_at=journal.created_at,
-            )
-
-        return await self._run(job)
-
-    async def feed_position(self) -> FeedPosition:
-        def job(journal: Journal) -> FeedPosition:
-            return FeedPosition(
-                journal.contact_count(), journal.meta_text("source_digest"), journal.feed_done
-            )
-
-        return await self._run(job)
 
     async def append(
         self, entries: Sequence[ContactEntry], position: FeedPosition, *, now: float
@@ -130,13 +81,6 @@ class SQLiteCampaign:
 
         await self._run(job)
 
-    async def has_number(self, e164: str) -> bool:
-        return await self._run(lambda journal: journal.has_taken_number(e164))
-
-    async def has_contact_id(self, contact_id: str) -> bool:
-        return await self._run(lambda journal: journal.has_taken_id(contact_id))
-
-    # -- dispatch -----------------------------------------------------------------------
     async def claim_due(self, worker: str, now: float, limit: int) -> list[DueContact]:
         def job(journal: Journal) -> list[DueContact]:
             rows = journal.due_contacts(now, limit, skip=self._claimed)
@@ -159,9 +103,6 @@ class SQLiteCampaign:
 
         return await self._run(job)
 
-    async def next_due(self) -> float | None:
-        return await self._run(lambda journal: journal.next_due(skip=self._claimed))
-
     async def release(self, worker: str, seqs: Sequence[int]) -> None:
         def job(journal: Journal) -> None:
             for seq in seqs:
@@ -170,16 +111,27 @@ class SQLiteCampaign:
 
         await self._run(job)
 
-    def _check_held(self, worker: str, seq: int) -> None:
-        if self._holders.get(seq) != worker:
-            raise StaleTransition(f"contact #{seq} is not held by worker {worker!r}")
-
     async def reschedule(self, worker: str, seq: int, due: float, *, why: str, now: float) -> None:
         checked_time(due, "due")
 
         def job(journal: Journal) -> None:
             self._check_held(worker, seq)
             journal.reschedule(seq, due, event="rescheduled", detail=why, now=now)
+            self._drop_hold(seq)
+
+        await self._run(job)
+
+    async def withdraw(
+        self, worker: str | None, seq: int, *, state: ContactState, reason: str, now: float
+    ) -> None:
+        checked_time(now, "now")
+        if state not in WITHDRAWALS:
+            raise StaleTransition(f"contact #{seq} cannot be withdrawn as {state}")
+
+        def job(journal: Journal) -> None:
+            if self._holders.get(seq) != worker:
+                raise StaleTransition(f"contact #{seq} is not held by worker {worker!r}")
+            journal.withdraw(seq, state.value, reason=reason, now=now)
             self._drop_hold(seq)
 
         await self._run(job)
@@ -366,30 +318,3 @@ class SQLiteCampaign:
 
     async def requeue_unknown(self, now: float) -> int:
         return await self._run(lambda journal: journal.requeue_unknown(now))
-
-    async def counts(self) -> dict[ContactState, int]:
-        def job(journal: Journal) -> dict[ContactState, int]:
-            known = {state.value: state for state in ContactState}
-            return {
-                known[state]: count
-                for state, count in journal.counts_by_state().items()
-                if state in known and count
-            }
-
-        return await self._run(job)
-
-    async def history(self, seq: int) -> list[LogEntry]:
-        return await self._run(lambda journal: history(journal, seq))
-
-    async def results(self) -> AsyncIterator[Mapping[str, Any]]:
-        after = -1
-        while True:
-            page = await self._run(functools.partial(result_page, after=after, size=_PAGE))
-            for record in page:
-                after = record.pop("seq")
-                yield record
-            if len(page) < _PAGE:
-                return
-
-    async def flush(self) -> None:
-        await self._run(lambda journal: journal.commit())

@@ -23,7 +23,9 @@ A contact moves::
         +--(not placed)-----+                        |
         +--(retryable outcome, attempts left)--------+
 
-Exclusions are final from the start. Only ``requeue_unknown`` (an explicit opt-in)
+Exclusions are final from the start. A scheduled contact may be *withdrawn* before
+any dial (``suppressed`` by a rule or the pre-dial hook, ``cancelled`` by an operator or
+a deadline). Only ``requeue_unknown`` (an explicit opt-in)
 moves a contact out of a final state, ``unknown`` back to ``scheduled``.
 """
 
@@ -39,6 +41,7 @@ __all__ = [
     "FINAL",
     "RETRYABLE",
     "TRANSITIONS",
+    "WITHDRAWALS",
     "ContactState",
     "can_move",
 ]
@@ -87,12 +90,17 @@ EXCLUSIONS = frozenset({S.INVALID, S.DUPLICATE, S.SUPPRESSED})
 FINAL = frozenset({*CALL_OUTCOMES, S.UNKNOWN, *EXCLUSIONS})
 #: A call may be under way for a contact in these states.
 ACTIVE = frozenset({S.DIALING, S.IN_FLIGHT})
+#: Where a scheduled contact goes when it is withdrawn before any dial: a rule or the
+#: pre-dial hook says no (suppressed), a cancel or a deadline (cancelled).
+WITHDRAWALS = frozenset({S.SUPPRESSED, S.CANCELLED})
+
 
 #: Every allowed move, with why it happens.
 TRANSITIONS: frozenset[tuple[ContactState, ContactState]] = frozenset(
     {
         (S.SCHEDULED, S.SCHEDULED),  # moved to a later time (calling window, rules)
         (S.SCHEDULED, S.DIALING),  # an intent committed
+        *((S.SCHEDULED, final) for final in WITHDRAWALS),  # withdrawn, never dialled
         (S.DIALING, S.SCHEDULED),  # provably not placed: try again later
         (S.DIALING, S.IN_FLIGHT),  # placed, sid known
         (S.DIALING, S.UNKNOWN),  # may have been placed, cannot be followed

@@ -70,6 +70,13 @@ contact is not data: a crash of the process that held it drops the hold.
     ``aclose`` included, raises it: a batched write lost that way is never lost in
     silence. What was committed stays whole, and a store opened again (once the disk
     is fixed) holds it.
+14. ``withdraw`` ends a ``scheduled`` contact in a state of
+    :data:`~polyout._campaign._states.WITHDRAWALS` (``suppressed``: a rule or the
+    pre-dial hook said no; ``cancelled``: an operator or a deadline) with its reason,
+    without any intent. It is batched (lost, the contact is scheduled again and judged
+    again) and compare-and-set: a contact that is not ``scheduled``, or is held by
+    another worker, raises :class:`StaleTransition`. ``worker=None`` is a command from
+    outside any run: it withdraws only a contact no worker holds.
 
 Every transition and poll error leaves a :class:`LogEntry` in the contact's
 ``history``, written in the same transaction as the change it describes.
@@ -283,6 +290,11 @@ class StoredCampaign(Protocol):
 
     async def reschedule(self, worker: str, seq: int, due: float, *, why: str, now: float) -> None:
         """Move a ``scheduled`` contact to another ``due`` (batched) and release it."""
+
+    async def withdraw(
+        self, worker: str | None, seq: int, *, state: ContactState, reason: str, now: float
+    ) -> None:
+        """``scheduled`` -> ``state`` (a withdrawal), never dialled; batched (clause 14)."""
 
     async def open_intent(self, worker: str, seq: int, *, after: int, now: float) -> int:
         """``scheduled`` -> ``dialing``, or the next send while ``dialing`` after

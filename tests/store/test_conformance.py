@@ -643,3 +643,44 @@ async def test_every_transition_leaves_one_history_line(stores: Stores) -> None:
         (40.0, "requeued", 3, None),
     ]
     assert await campaign.history(99) == []
+
+
+# -- 14. withdraw ------------------------------------------------------------------------
+@pytest.mark.parametrize("final", [S.SUPPRESSED, S.CANCELLED])
+async def test_clause_14_a_withdrawn_contact_is_final_with_its_reason_and_never_claimed(
+    stores: Stores, final: ContactState
+) -> None:
+    store = stores.open()
+    campaign = await campaign_of(store, 2)
+    await claim(campaign, 0)
+    await campaign.withdraw(WORKER, 0, state=final, reason="the rule says no", now=20.0)
+    await campaign.withdraw(None, 1, state=final, reason="by the operator", now=21.0)
+    await campaign.flush()
+    campaign = await reopened(stores.crash(store))
+    assert [(r["state"], r["reason"]) for r in await results(campaign)] == [
+        (final.value, "the rule says no"),
+        (final.value, "by the operator"),
+    ]
+    assert await campaign.claim_due(WORKER, 1e9, 10) == []
+    assert await campaign.next_due() is None
+    assert [e.event for e in await campaign.history(0)] == ["final"]
+    with pytest.raises(StaleTransition):  # final: no intent ever
+        await campaign.open_intent(WORKER, 0, after=0, now=30.0)
+
+
+async def test_clause_14_withdraw_is_compare_and_set(stores: Stores) -> None:
+    store = stores.open()
+    campaign = await campaign_of(store, 3)
+    await claim(campaign, 0, OTHER)
+    with pytest.raises(StaleTransition):  # held by another worker
+        await campaign.withdraw(WORKER, 0, state=S.CANCELLED, reason="x", now=20.0)
+    with pytest.raises(StaleTransition):  # a command from outside a run: only unheld ones
+        await campaign.withdraw(None, 0, state=S.CANCELLED, reason="x", now=20.0)
+    intent = await dial(campaign, 1)
+    with pytest.raises(StaleTransition):  # dialing: too late to withdraw
+        await campaign.withdraw(WORKER, 1, state=S.CANCELLED, reason="x", now=20.0)
+    await claim(campaign, 2)
+    with pytest.raises(StaleTransition):  # not a withdrawal state
+        await campaign.withdraw(WORKER, 2, state=S.SUCCESS, reason="x", now=20.0)
+    assert [await state(campaign, seq) for seq in range(3)] == ["scheduled", "dialing", "scheduled"]
+    assert intent == 1
