@@ -1,31 +1,46 @@
-"""A campaign's results: one record per contact, read from its journal, as JSONL or CSV.
+"""A campaign's results: one record per contact, read from its store, as JSONL or CSV.
 
 Records hold what an operator needs to act on the outcome and nothing more (no
 metadata: it may be personal data the results file does not need). The full number
 is there, because the operator must be able to tell who was called; it never
 reaches a log line.
+
+Everything reads through the store contract (``StoredCampaign.results``), so a report
+is the same on SQLite and PostgreSQL. :func:`iter_results` and :func:`export_results`
+are the synchronous doors for scripts: they run the store on a thread of their own.
 """
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import json
-import math
 import os
-import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal, TypeVar
 
 import attrs
 
-from polyout._campaign._clock import utc_datetime
-from polyout._campaign._journal import Journal
+from polyout._campaign._addressing import StoreRef, journal_ref, opened_campaign, parse_store
 from polyout._campaign._states import ContactState
+from polyout._campaign._store import StoredCampaign
 
-__all__ = ["RESULT_FIELDS", "ContactResult", "export_results", "iter_results"]
+__all__ = [
+    "RESULT_FIELDS",
+    "ContactResult",
+    "ResultsFile",
+    "export_results",
+    "iter_results",
+    "stored_results",
+]
 
 ResultFormat = Literal["jsonl", "csv"]
+T = TypeVar("T")
+R = TypeVar("R")
+#: Results handed from the store's loop to a synchronous reader at a time.
+_PAGE = 500
 
 
 @attrs.frozen
@@ -59,21 +74,95 @@ class ContactResult:
     def to_json(self) -> dict[str, object]:
         return attrs.asdict(self)
 
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> ContactResult:
+        """A store's record (``StoredCampaign.results``); a value of the wrong type (a
+        damaged file) reads as none rather than failing the whole report."""
+        state = _text(record.get("state")) or ContactState.UNKNOWN.value
+        row = record.get("row")
+        return cls(
+            contact_id=_text(record.get("contact_id")),
+            row=row if isinstance(row, int) and not isinstance(row, bool) else None,
+            to_number=_text(record.get("to_number")),
+            state=state,
+            call_sid=_text(record.get("call_sid")),
+            attempts=_count(record.get("attempts")),
+            reason=_text(record.get("reason")),
+            error=_text(record.get("error")),
+            correlation_id=_text(record.get("correlation_id")),
+            first_attempt_at=_text(record.get("first_attempt_at")),
+            last_attempt_at=_text(record.get("last_attempt_at")),
+            finished_at=_text(record.get("finished_at")),
+            next_attempt_at=(
+                _text(record.get("next_attempt_at")) if state == ContactState.SCHEDULED else None
+            ),
+        )
+
 
 RESULT_FIELDS: tuple[str, ...] = tuple(field.name for field in attrs.fields(ContactResult))
 
 
-def iter_results(journal: str | os.PathLike[str]) -> Iterator[ContactResult]:
-    """Every contact's result, in input order, streamed from the journal.
+async def stored_results(stored: StoredCampaign) -> AsyncIterator[ContactResult]:
+    """Every contact's result, in input order, streamed from the store."""
+    async for record in stored.results():
+        yield ContactResult.from_record(record)
 
-    Safe while the campaign runs (it reads the last committed state).
+
+def iter_results(
+    journal: str | os.PathLike[str], *, campaign: str | None = None
+) -> Iterator[ContactResult]:
+    """Every contact's result, in input order, streamed from a journal (or from the
+    store URL ``journal`` names, with ``campaign``).
+
+    Safe while the campaign runs: it reads the last committed state, taking no lock.
     """
-    store = Journal.open(journal, owner=False)
+    ref = journal_ref(journal) if campaign is None else parse_store(journal, campaign)
+    for page in _in_thread(_pages(ref)):
+        yield from page
+
+
+async def _pages(ref: StoreRef) -> AsyncIterator[list[ContactResult]]:
+    async with opened_campaign(ref, read_only=True) as (_, stored):
+        page: list[ContactResult] = []
+        async for result in stored_results(stored):
+            page.append(result)
+            if len(page) >= _PAGE:
+                yield page
+                page = []
+        if page:
+            yield page
+
+
+def _in_thread(pages: AsyncIterator[T]) -> Iterator[T]:
+    """``pages`` read by a loop on a thread of its own: the caller may be anywhere,
+    inside a running loop too (a test, a notebook)."""
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="polyout-results", daemon=True)
+    thread.start()
+
+    def call(step: Coroutine[Any, Any, R]) -> R:
+        return asyncio.run_coroutine_threadsafe(step, loop).result()
+
+    async def following() -> T:
+        return await pages.__anext__()
+
+    async def closing() -> None:
+        await pages.aclose()  # type: ignore[attr-defined]
+
     try:
-        for row in store.result_rows():
-            yield _result(row)
+        while True:
+            try:
+                page = call(following())
+            except StopAsyncIteration:
+                return
+            yield page
     finally:
-        store.close()
+        try:
+            call(closing())
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join()
+            loop.close()
 
 
 def export_results(
@@ -81,34 +170,58 @@ def export_results(
     path: str | os.PathLike[str],
     *,
     format: ResultFormat | None = None,
+    campaign: str | None = None,
 ) -> int:
     """Write one record per contact to ``path`` (JSONL or CSV, from its extension).
 
     Returns the number of records written. The file is written next to its final
     name and renamed into place, so a reader never sees half of it.
     """
-    target = Path(path)
-    kind = format or _format_from(target)
-    partial = target.with_name(target.name + ".partial")
-    count = 0
-    try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
-            if kind == "csv":
-                writer = csv.DictWriter(out, fieldnames=RESULT_FIELDS)
-                writer.writeheader()
-                for result in iter_results(journal):
-                    writer.writerow(result.to_json())
-                    count += 1
-            else:
-                for result in iter_results(journal):
-                    out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
-                    count += 1
-        partial.replace(target)
-    except BaseException:
-        # A full disk mid-file: leave nothing half-written; the journal still holds it all.
-        partial.unlink(missing_ok=True)
-        raise
-    return count
+    with ResultsFile(path, format=format) as out:
+        for result in iter_results(journal, campaign=campaign):
+            out.write(result)
+    return out.count
+
+
+class ResultsFile:
+    """A results file being written: whole under its name once the ``with`` ends well,
+    nothing at all if it ends with an error (a full disk mid-file: the store still
+    holds it all)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, format: ResultFormat | None = None):
+        self.path = Path(path)
+        self.kind = format or _format_from(self.path)
+        self.count = 0
+        self._partial = self.path.with_name(self.path.name + ".partial")
+        self._out: IO[str] | None = None
+        self._csv: csv.DictWriter[str] | None = None
+
+    def __enter__(self) -> ResultsFile:
+        self._out = self._partial.open("w", encoding="utf-8", newline="")
+        if self.kind == "csv":
+            self._csv = csv.DictWriter(self._out, fieldnames=RESULT_FIELDS)
+            self._csv.writeheader()
+        return self
+
+    def write(self, result: ContactResult) -> None:
+        assert self._out is not None
+        if self._csv is not None:
+            self._csv.writerow(result.to_json())
+        else:
+            self._out.write(json.dumps(result.to_json(), ensure_ascii=False) + "\n")
+        self.count += 1
+
+    def __exit__(self, kind: object, error: object, trace: object) -> None:
+        assert self._out is not None
+        try:
+            self._out.close()
+            if error is None:
+                self._partial.replace(self.path)
+        except BaseException:
+            self._partial.unlink(missing_ok=True)
+            raise
+        if error is not None:
+            self._partial.unlink(missing_ok=True)
 
 
 def _format_from(path: Path) -> ResultFormat:
@@ -118,22 +231,6 @@ def _format_from(path: Path) -> ResultFormat:
     if suffix == ".csv":
         return "csv"
     raise ValueError(f"cannot tell the format of {path.name!r}: use .jsonl or .csv, or format=")
-
-
-#: The latest time a datetime can show, in any zone (a day before year 10000).
-_LATEST_TIME = 253402214400.0
-
-
-def _iso(value: object) -> str | None:
-    """A stored time as ISO 8601, or None when it is none (or not a time at all).
-
-    Reading never fails on a stored value: a time past year 9999 (a 0.1 journal may
-    hold a retry 10^12 s away) shows as the latest one a datetime holds.
-    """
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
-        return None
-    seconds = min(max(float(value), 0.0), _LATEST_TIME)
-    return utc_datetime(seconds).isoformat().replace("+00:00", "Z")
 
 
 def _count(value: object) -> int:
@@ -146,22 +243,3 @@ def _text(value: object) -> str | None:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return str(value)
-
-
-def _result(row: sqlite3.Row) -> ContactResult:
-    state = _text(row["state"]) or ContactState.UNKNOWN.value
-    return ContactResult(
-        contact_id=_text(row["contact_id"]),
-        row=row["row"] if isinstance(row["row"], int) else None,
-        to_number=_text(row["to_number"]),
-        state=state,
-        call_sid=_text(row["call_sid"]),
-        attempts=_count(row["attempts"]),
-        reason=_text(row["reason"]),
-        error=_text(row["error"]),
-        correlation_id=_text(row["correlation_id"]),
-        first_attempt_at=_iso(row["first_attempt_at"]),
-        last_attempt_at=_iso(row["last_attempt_at"]),
-        finished_at=_iso(row["finished_at"]),
-        next_attempt_at=_iso(row["next_due"]) if state == ContactState.SCHEDULED else None,
-    )

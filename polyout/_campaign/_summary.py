@@ -1,8 +1,9 @@
 """A campaign's results in aggregate: counts, attempts, time span, and who needs a look.
 
-Pure arithmetic over :class:`ContactResult` records (as :func:`iter_results` streams
-them from a journal), in one pass and bounded memory, so a report on a million
-contacts costs the time to read them and nothing more.
+Pure arithmetic over :class:`ContactResult` records (as the store streams them:
+:func:`summarize_stored`, or any iterable: :func:`summarize_results`), in one pass and
+bounded memory, so a report on a million contacts costs the time to read them and
+nothing more.
 """
 
 from __future__ import annotations
@@ -13,10 +14,17 @@ from datetime import datetime
 
 import attrs
 
-from polyout._campaign._results import ContactResult
+from polyout._campaign._results import ContactResult, stored_results
 from polyout._campaign._states import FINAL, ContactState
+from polyout._campaign._store import StoredCampaign
 
-__all__ = ["ATTENTION_STATES", "FAILED_STATES", "ResultsSummary", "summarize_results"]
+__all__ = [
+    "ATTENTION_STATES",
+    "FAILED_STATES",
+    "ResultsSummary",
+    "summarize_results",
+    "summarize_stored",
+]
 
 #: Final states where a person may have been rung and nobody knows how it ended.
 ATTENTION_STATES = frozenset({ContactState.UNKNOWN, ContactState.EXPIRED})
@@ -84,46 +92,69 @@ def summarize_results(
     results: Iterable[ContactResult], *, attention_limit: int = 20
 ) -> ResultsSummary:
     """Add up ``results`` in one pass, keeping at most ``attention_limit`` records."""
-    states: collections.Counter[str] = collections.Counter()
-    by_attempts: collections.Counter[int] = collections.Counter()
-    attention: list[ContactResult] = []
-    attention_count = total = attempts = timed = 0
-    time_to_final = longest = 0.0
-    first: datetime | None = None
-    last: datetime | None = None
+    tally = _Tally(attention_limit)
     for result in results:
-        total += 1
-        states[result.state] += 1
-        attempts += result.attempts
-        by_attempts[result.attempts] += 1
+        tally.add(result)
+    return tally.summary()
+
+
+async def summarize_stored(stored: StoredCampaign, *, attention_limit: int = 20) -> ResultsSummary:
+    """Add up a stored campaign's results, streamed from its store."""
+    tally = _Tally(attention_limit)
+    async for result in stored_results(stored):
+        tally.add(result)
+    return tally.summary()
+
+
+class _Tally:
+    """The running sums of one pass over the results."""
+
+    def __init__(self, attention_limit: int) -> None:
+        self._attention_limit = attention_limit
+        self._states: collections.Counter[str] = collections.Counter()
+        self._by_attempts: collections.Counter[int] = collections.Counter()
+        self._attention: list[ContactResult] = []
+        self._attention_count = self._total = self._attempts = self._timed = 0
+        self._time_to_final = self._longest = 0.0
+        self._first: datetime | None = None
+        self._last: datetime | None = None
+
+    def add(self, result: ContactResult) -> None:
+        self._total += 1
+        self._states[result.state] += 1
+        self._attempts += result.attempts
+        self._by_attempts[result.attempts] += 1
         if result.state in ATTENTION_STATES:
-            attention_count += 1
-            if len(attention) < attention_limit:
-                attention.append(result)
+            self._attention_count += 1
+            if len(self._attention) < self._attention_limit:
+                self._attention.append(result)
         started = _when(result.first_attempt_at)
         latest = max(
             (when for when in (_when(result.last_attempt_at), _when(result.finished_at)) if when),
             default=None,
         )
         if started is not None:
-            first = started if first is None else min(first, started)
+            self._first = started if self._first is None else min(self._first, started)
         if latest is not None:
-            last = latest if last is None else max(last, latest)
+            self._last = latest if self._last is None else max(self._last, latest)
         finished = _when(result.finished_at)
         if started is not None and finished is not None:
             seconds = (finished - started).total_seconds()
-            time_to_final += seconds
-            longest = max(longest, seconds)
-            timed += 1
-    return ResultsSummary(
-        total=total,
-        states=dict(states),
-        attempts=attempts,
-        contacts_by_attempts=dict(sorted(by_attempts.items())),
-        first_attempt_at=first,
-        last_activity_at=last,
-        mean_time_to_final=time_to_final / timed if timed else None,
-        longest_time_to_final=longest if timed else None,
-        attention=tuple(attention),
-        attention_count=attention_count,
-    )
+            self._time_to_final += seconds
+            self._longest = max(self._longest, seconds)
+            self._timed += 1
+
+    def summary(self) -> ResultsSummary:
+        timed = self._timed
+        return ResultsSummary(
+            total=self._total,
+            states=dict(self._states),
+            attempts=self._attempts,
+            contacts_by_attempts=dict(sorted(self._by_attempts.items())),
+            first_attempt_at=self._first,
+            last_activity_at=self._last,
+            mean_time_to_final=self._time_to_final / timed if timed else None,
+            longest_time_to_final=self._longest if timed else None,
+            attention=tuple(self._attention),
+            attention_count=self._attention_count,
+        )
