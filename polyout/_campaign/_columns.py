@@ -36,7 +36,12 @@ ROLES: dict[str, tuple[str, ...]] = {
     "id": ("id", "contact_id"),
     "country_code": ("country_code",),
     "timezone": ("timezone", "time_zone", "tz"),
+    "not_before": ("not_before",),
+    "not_after": ("not_after",),
+    "subdivision": ("subdivision",),
 }
+#: The columns of the contact policy (issue 12): times and the callee's region.
+_POLICY_ROLES = ("not_before", "not_after", "subdivision")
 
 
 @attrs.frozen
@@ -49,6 +54,9 @@ class Columns:
     country_code: int | None
     timezone: int | None
     metadata: tuple[tuple[int, str], ...]
+    not_before: int | None = None
+    not_after: int | None = None
+    subdivision: int | None = None
 
 
 def role_key(name: str) -> str:
@@ -100,6 +108,7 @@ def parse_header(names: Sequence[str], file_name: str) -> Columns:
         "id": find_role(names, "id", file_name),
         "country_code": find_role(names, "country_code", file_name),
         "timezone": find_role(names, "timezone", file_name),
+        **{role: find_role(names, role, file_name) for role in _POLICY_ROLES},
     }
     used = {index for index in known.values() if index is not None}
     metadata = tuple((index, name) for index, name in enumerate(names) if index not in used)
@@ -112,6 +121,7 @@ def parse_header(names: Sequence[str], file_name: str) -> Columns:
         country_code=known["country_code"],
         timezone=known["timezone"],
         metadata=metadata,
+        **{role: known[role] for role in _POLICY_ROLES},
     )
 
 

@@ -47,6 +47,12 @@ class Contact:
         factory=dict, converter=_frozen_copy, repr=False, hash=False
     )
     row: int | None = None
+    not_before: str | None = None
+    """ISO 8601 with an offset: the contact is not rung before then."""
+    not_after: str | None = None
+    """ISO 8601 with an offset: nor at or after then."""
+    subdivision: str | None = None
+    """``US-FL`` (or ``FL``, with the number's country): for holidays and regional rules."""
 
 
 @attrs.frozen

@@ -108,6 +108,9 @@ def _csv_contact(cells: Sequence[str], columns: Columns, row: int) -> Contact:
         # Empty cells are omitted: "no value" is not a value to send to the agent.
         metadata={key: cells[index] for index, key in columns.metadata if cells[index].strip()},
         row=row,
+        not_before=_cell(cells, columns.not_before),
+        not_after=_cell(cells, columns.not_after),
+        subdivision=_cell(cells, columns.subdivision),
     )
 
 

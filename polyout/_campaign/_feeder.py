@@ -195,6 +195,7 @@ def entry_for(
             "metadata": dict(request.metadata),
             "encryption": request.encryption.value if request.encryption else None,
             "variant_id": request.variant_id,
+            **({"policy": dict(plan.policy)} if plan.policy else {}),
         },
         zones=plan.zones,
     )

@@ -1,7 +1,8 @@
 """Contacts of a JSON Lines file: one object a line, strict about keys and types.
 
-An object has the keys ``id``, ``phone``, ``country_code``, ``timezone`` and ``metadata``
-(an object of strings); ``phone`` is required, ``null`` means absent. Anything else makes
+An object has the keys ``id``, ``phone``, ``country_code``, ``timezone``, ``metadata``
+(an object of strings), and the policy's ``not_before``, ``not_after`` and ``subdivision``
+(strings); ``phone`` is required, ``null`` means absent. Anything else makes
 that line a row error naming the problem: nothing is coerced, 42 is not "42".
 """
 
@@ -25,7 +26,16 @@ from polyout._campaign._records import (
 
 __all__ = ["JSONL_KEYS", "read_jsonl"]
 
-JSONL_KEYS = ("id", "phone", "country_code", "timezone", "metadata")
+JSONL_KEYS = (
+    "id",
+    "phone",
+    "country_code",
+    "timezone",
+    "metadata",
+    "not_before",
+    "not_after",
+    "subdivision",
+)
 
 
 def read_jsonl(path: str | os.PathLike[str]) -> Generator[ContactItem, None, None]:
@@ -89,6 +99,9 @@ def _jsonl_contact(value: dict[str, Any], row: int) -> ContactItem:
         timezone=_optional_text(value.get("timezone")),
         metadata=value.get("metadata") or {},
         row=row,
+        not_before=_optional_text(value.get("not_before")),
+        not_after=_optional_text(value.get("not_after")),
+        subdivision=_optional_text(value.get("subdivision")),
     )
 
 
@@ -103,7 +116,7 @@ def _jsonl_problem(value: dict[str, Any]) -> str | None:
     if value.get("phone") is None:
         return "has no phone"
     texts = []
-    for key in ("id", "phone", "country_code", "timezone"):
+    for key in ("id", "phone", "country_code", "timezone", *JSONL_KEYS[5:]):
         if value.get(key) is not None and not isinstance(value[key], str):
             return f"{key} must be a string, not a JSON {_json_type(value[key])}"
         texts.append(value.get(key) or "")

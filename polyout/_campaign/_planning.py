@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable
-from typing import Protocol
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
 
 import attrs
 
 from polyout._campaign._columns import repeated_ignoring_case, twice
 from polyout._campaign._contacts import Contact, ContactItem, RowError, fallback_id
 from polyout._campaign._keyset import KeySet
+from polyout._campaign._policy_planning import PlanPolicy, contact_policy
 from polyout._campaign._schedule import CallingWindow, check_zone, zones_for
 from polyout._campaign._states import ContactState
 from polyout._campaign._suppression import load_suppression_list, normalized_suppression
@@ -56,6 +57,8 @@ class Planned:
     contact: Contact
     request: CallRequest
     zones: tuple[str, ...] = ()
+    policy: Mapping[str, Any] = attrs.field(factory=dict)
+    """What the contact policy keeps (``_policy_planning``); empty without one."""
 
 
 @attrs.frozen
@@ -132,8 +135,10 @@ class Planner:
         default_timezone: str | None = None,
         default_country: str | None = None,
         record: PlanRecord | None = None,
+        policy: PlanPolicy | None = None,
     ) -> None:
         self.window = window
+        self._policy = policy
         self.default_timezone = check_zone(default_timezone) if default_timezone else None
         self.default_country = checked_country(default_country)
         self._suppressed = normalized_suppression(suppress)
@@ -159,6 +164,7 @@ class Planner:
         e164 = request.to_number
         try:
             zones = self._zones_for(item, e164)
+            policy = contact_policy(item, e164, self._policy)
         except ValueError as exc:
             return _exclude(item, ContactState.INVALID, str(exc), e164)
         repeated = self._repeated(item, e164)
@@ -168,7 +174,7 @@ class Planner:
             return _exclude(
                 item, ContactState.SUPPRESSED, "the number is on the suppression list", e164
             )
-        return Planned(item, request, zones)
+        return Planned(item, request, zones, policy)
 
     def _zones_for(self, contact: Contact, e164: str) -> tuple[str, ...]:
         """The zones the window must fit (none without a window), or ValueError."""
@@ -176,7 +182,7 @@ class Planner:
             own = check_zone(contact.timezone) if contact.timezone is not None else None
         except ValueError as exc:
             raise ValueError(f"timezone: {exc}") from None
-        if self.window is None:
+        if self.window is None and (self._policy is None or not self._policy.needs_zones):
             return ()
         zones = zones_for(e164, own, self.default_timezone)
         if not zones:
@@ -184,6 +190,8 @@ class Planner:
                 "no time zone is known for this number: give the contact a timezone, "
                 "or set a default time zone"
             )
+        if self.window is None:
+            return zones
         if zones not in self._zone_problems:
             self._zone_problems[zones] = _overlap_problem(self.window, zones)
         problem = self._zone_problems[zones]

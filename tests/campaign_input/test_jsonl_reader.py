@@ -79,7 +79,7 @@ def test_each_bad_line_is_one_row_error_naming_what_is_wrong(write: WriteFile) -
         (
             1,
             "has the unknown key 'name' (a contact has only id, phone, country_code, "
-            "timezone, metadata; put other values in metadata)",
+            "timezone, metadata, not_before, not_after, subdivision; put other values in metadata)",
         ),
         (2, "metadata 'age' must be a string, not a JSON number"),
         (3, "metadata 'vip' must be a string, not a JSON boolean"),
