@@ -18,6 +18,23 @@ from __future__ import annotations
 __all__ = ["ADDED_IN_3", "ADDED_OBJECTS", "CONTROL_TABLES", "OUTBOX_TABLES", "POLICY_TABLES"]
 
 CONTROL_TABLES = """
+CREATE TABLE IF NOT EXISTS control (
+    campaign INTEGER PRIMARY KEY REFERENCES campaigns (id),
+    phase TEXT NOT NULL,            -- running, paused, cancelling, done (_store_control)
+    reason TEXT,
+    by TEXT,                        -- who commanded it: an operator's command, or auto
+    since REAL,
+    revision INTEGER NOT NULL       -- bumped by every command: workers poll it
+);
+CREATE TABLE IF NOT EXISTS campaign_log (
+    id INTEGER PRIMARY KEY,
+    campaign INTEGER NOT NULL REFERENCES campaigns (id),
+    at REAL NOT NULL,
+    kind TEXT NOT NULL,             -- paused, resumed, cancelled, auto_paused, retry_round, ...
+    by TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS campaign_log_kind ON campaign_log (campaign, kind);
 """
 
 OUTBOX_TABLES = """
@@ -30,4 +47,6 @@ POLICY_TABLES = """
 ADDED_IN_3 = CONTROL_TABLES + OUTBOX_TABLES + POLICY_TABLES
 
 #: (kind, name) of the objects every schema 3 store must hold.
-ADDED_OBJECTS: frozenset[tuple[str, str]] = frozenset()
+ADDED_OBJECTS: frozenset[tuple[str, str]] = frozenset(
+    {("table", "control"), ("table", "campaign_log")}
+)

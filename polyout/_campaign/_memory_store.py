@@ -31,6 +31,7 @@ from polyout._campaign._memory_backing import (
     result_of,
 )
 from polyout._campaign._memory_campaign import MemoryCampaignWrites
+from polyout._campaign._memory_control import MemoryControl
 from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState
 from polyout._campaign._store import (
     CampaignDefinition,
@@ -109,7 +110,7 @@ class MemoryStore:
         return campaign
 
 
-class MemoryCampaign(MemoryCampaignWrites):
+class MemoryCampaign(MemoryControl, MemoryCampaignWrites):
     """One campaign of a :class:`MemoryStore` (a ``StoredCampaign``)."""
 
     def __init__(self, store: MemoryStore, name: str) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from polyout._campaign._journal import Journal
 from polyout._campaign._memory_backing import check_entry
 from polyout._campaign._sqlite_base import SQLiteCampaignBase
+from polyout._campaign._sqlite_control import SQLiteControl
 from polyout._campaign._sqlite_rows import (
     NOT_PLACED,
     contact_state,
@@ -48,7 +49,7 @@ __all__ = ["SQLiteCampaign"]
 S = ContactState
 
 
-class SQLiteCampaign(SQLiteCampaignBase):
+class SQLiteCampaign(SQLiteControl, SQLiteCampaignBase):
     """A ``StoredCampaign`` in an SQLite store (see ``SQLiteStore.open``)."""
 
     async def append(

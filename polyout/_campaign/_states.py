@@ -40,6 +40,7 @@ __all__ = [
     "EXCLUSIONS",
     "FINAL",
     "RETRYABLE",
+    "RETRY_ROUND",
     "TRANSITIONS",
     "WITHDRAWALS",
     "ContactState",
@@ -94,6 +95,9 @@ ACTIVE = frozenset({S.DIALING, S.IN_FLIGHT})
 #: pre-dial hook says no (suppressed), a cancel or a deadline (cancelled).
 WITHDRAWALS = frozenset({S.SUPPRESSED, S.CANCELLED})
 
+#: Final states an operator's retry round may schedule again (with ``unknown``, only when
+#: asked to ring people who may have been rung).
+RETRY_ROUND = frozenset({S.NO_ANSWER, S.BUSY, S.FAILURE, S.EXPIRED, S.CANCELLED})
 
 #: Every allowed move, with why it happens.
 TRANSITIONS: frozenset[tuple[ContactState, ContactState]] = frozenset(
@@ -109,6 +113,9 @@ TRANSITIONS: frozenset[tuple[ContactState, ContactState]] = frozenset(
         (S.IN_FLIGHT, S.SCHEDULED),  # retryable outcome, attempts left
         *((S.IN_FLIGHT, outcome) for outcome in CALL_OUTCOMES),
         (S.UNKNOWN, S.SCHEDULED),  # explicit opt-in: requeue_unknown
+        # An operator's retry round (`polyout campaign retry`): these ends may be dialled
+        # again when asked. Never `success` (an answered call) nor an exclusion.
+        *((final, S.SCHEDULED) for final in RETRY_ROUND),
     }
 )
 

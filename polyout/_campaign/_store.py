@@ -94,6 +94,7 @@ import attrs
 
 from polyout._campaign._errors import JournalError
 from polyout._campaign._states import ContactState
+from polyout._campaign._store_control import StoreControl
 
 __all__ = [
     "LATEST_TIME",
@@ -252,7 +253,7 @@ class Recovery:
     """Contacts between two not-placed sends put back to ``scheduled``."""
 
 
-class StoredCampaign(Protocol):
+class StoredCampaign(StoreControl, Protocol):
     """One campaign in a store, as a worker sees it."""
 
     name: str
