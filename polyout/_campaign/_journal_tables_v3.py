@@ -37,7 +37,78 @@ CREATE TABLE IF NOT EXISTS campaign_log (
 CREATE INDEX IF NOT EXISTS campaign_log_kind ON campaign_log (campaign, kind);
 """
 
-OUTBOX_TABLES = """
+# The outbox (clauses O1-O7 of ``_store_outbox``). Events are written by triggers on the
+# contact's history (and on an exclusion's insert): every transition logs in its own
+# transaction, so its events commit or vanish with it, with no write path able to forget
+# them. ``data`` is read from the contact row as the transition left it.
+_CONTACT_DATA = """json_object('contact_id', c.contact_id, 'position', c.seq,
+        'to_number', c.to_number, 'state', c.state, 'outcome', {outcome},
+        'call_sid', c.call_sid, 'call_status', c.call_status, 'attempts', c.attempts,
+        'reason', c.reason, 'error', c.error,
+        'next_attempt_at', CASE WHEN c.state = 'scheduled' THEN c.next_due END)"""
+_EVENT_ID = "'evt_' || lower(hex(randomblob(12)))"
+
+
+def _log_event(type: str, when: str, outcome: str) -> str:
+    return f"""
+    INSERT INTO outbox (campaign, event_id, contact, type, created, data)
+    SELECT NEW.campaign, {_EVENT_ID}, NEW.contact, '{type}', NEW.at,
+        {_CONTACT_DATA.format(outcome=outcome)}
+    FROM contacts c WHERE c.campaign = NEW.campaign AND c.seq = NEW.contact AND ({when});"""
+
+
+_CALL_ENDED = """NEW.event IN ('retry', 'final') AND EXISTS (SELECT 1 FROM attempts a
+        WHERE a.campaign = NEW.campaign AND a.contact = NEW.contact AND a.n = NEW.attempt
+        AND a.call_sid IS NOT NULL AND a.outcome = NEW.status)"""
+
+OUTBOX_TABLES = f"""
+CREATE TABLE IF NOT EXISTS outbox_endpoints (
+    campaign INTEGER PRIMARY KEY REFERENCES campaigns (id),
+    url TEXT NOT NULL,              -- never a secret: the secret is never stored
+    disabled TEXT,                  -- why delivery stopped (410 Gone), NULL while enabled
+    set_at REAL NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY,         -- the order events were written in
+    campaign INTEGER NOT NULL REFERENCES campaigns (id),
+    event_id TEXT NOT NULL UNIQUE,
+    contact INTEGER,                -- the contact's seq; NULL for a campaign's own event
+    type TEXT NOT NULL,
+    created REAL NOT NULL,
+    data TEXT NOT NULL,             -- JSON
+    status TEXT NOT NULL DEFAULT 'pending',  -- pending, delivered, dead
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL,
+    error TEXT,
+    response TEXT,                  -- a dead event's answer (the dead-letter list)
+    ended_at REAL
+);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (campaign, id) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_contact_pending ON outbox (campaign, contact, id)
+    WHERE status = 'pending';
+
+CREATE TRIGGER IF NOT EXISTS outbox_on_log
+AFTER INSERT ON log
+WHEN NEW.event IN ('placed', 'retry', 'final')
+    AND EXISTS (SELECT 1 FROM outbox_endpoints WHERE campaign = NEW.campaign)
+BEGIN{_log_event("call.placed", "NEW.event = 'placed'", "NULL")}{
+    _log_event("call.ended", _CALL_ENDED, "NEW.status")}{
+    _log_event("contact.retry_scheduled", "NEW.event = 'retry'", "NEW.status")}{
+    _log_event("contact.finished", "NEW.event = 'final'", "NEW.status")}
+END;
+
+CREATE TRIGGER IF NOT EXISTS outbox_on_exclusion
+AFTER INSERT ON contacts
+WHEN NEW.dialable = 0
+    AND EXISTS (SELECT 1 FROM outbox_endpoints WHERE campaign = NEW.campaign)
+BEGIN
+    INSERT INTO outbox (campaign, event_id, contact, type, created, data)
+    SELECT NEW.campaign, {_EVENT_ID}, NEW.seq, 'contact.finished',
+        COALESCE(NEW.finished_at, NEW.created_at),
+        {_CONTACT_DATA.format(outcome="c.state")}
+    FROM contacts c WHERE c.campaign = NEW.campaign AND c.seq = NEW.seq;
+END;
 """
 
 POLICY_TABLES = """
@@ -48,5 +119,12 @@ ADDED_IN_3 = CONTROL_TABLES + OUTBOX_TABLES + POLICY_TABLES
 
 #: (kind, name) of the objects every schema 3 store must hold.
 ADDED_OBJECTS: frozenset[tuple[str, str]] = frozenset(
-    {("table", "control"), ("table", "campaign_log")}
+    {
+        ("table", "control"),
+        ("table", "campaign_log"),
+        ("table", "outbox_endpoints"),
+        ("table", "outbox"),
+        ("trigger", "outbox_on_log"),  # without it, events would go missing in silence
+        ("trigger", "outbox_on_exclusion"),
+    }
 )

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 
 from polyout._campaign._clock import utc_datetime
+from polyout._campaign._memory_outbox import OutboxLog
 from polyout._campaign._states import EXCLUSIONS, ContactState
 from polyout._campaign._store import (
     CampaignDefinition,
@@ -131,6 +132,8 @@ class MemoryBacking:
         self.commits = 0
         self._undo_contacts: dict[tuple[str, int], ContactRecord | None] = {}
         self._undo_positions: dict[str, FeedPosition] = {}
+        #: Each campaign's webhook outbox, committed and rolled back with its contacts.
+        self.outboxes: dict[str, OutboxLog] = {}
 
     @property
     def pending(self) -> int:
@@ -152,6 +155,8 @@ class MemoryBacking:
     def commit(self) -> None:
         self._undo_contacts.clear()
         self._undo_positions.clear()
+        for outbox in self.outboxes.values():
+            outbox.commit()
         self.commits += 1
 
     def rollback(self) -> None:
@@ -164,6 +169,8 @@ class MemoryBacking:
                 contacts[seq] = record
         for name, position in self._undo_positions.items():
             self.campaigns[name].position = position
+        for outbox in self.outboxes.values():
+            outbox.rollback()
         self._undo_contacts.clear()
         self._undo_positions.clear()
 

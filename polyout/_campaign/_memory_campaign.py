@@ -21,6 +21,7 @@ from polyout._campaign._memory_backing import (
     check_entry,
     due_contact_of,
 )
+from polyout._campaign._memory_outbox import outbox_logged
 from polyout._campaign._states import (
     EXCLUSIONS,
     RETRYABLE,
@@ -103,6 +104,7 @@ class MemoryCampaignWrites:
             if entry.state in EXCLUSIONS:
                 record.reason = entry.reason
                 record.finished_at = now
+                outbox_logged(self._backing, self.name, record, None)
             contacts[entry.seq] = record
             self._index(record)
         if position != self._data.position:
@@ -383,4 +385,6 @@ class MemoryCampaignWrites:
         status: str | None = None,
         detail: str | None = None,
     ) -> None:
-        record.log.append(LogEntry(now, event, intent, call_sid, status, detail))
+        logged = LogEntry(now, event, intent, call_sid, status, detail)
+        record.log.append(logged)
+        outbox_logged(self._backing, self.name, record, logged)  # in the same commit

@@ -32,6 +32,7 @@ from polyout._campaign._memory_backing import (
 )
 from polyout._campaign._memory_campaign import MemoryCampaignWrites
 from polyout._campaign._memory_control import MemoryControl
+from polyout._campaign._memory_outbox import MemoryOutbox
 from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState
 from polyout._campaign._store import (
     CampaignDefinition,
@@ -110,7 +111,7 @@ class MemoryStore:
         return campaign
 
 
-class MemoryCampaign(MemoryControl, MemoryCampaignWrites):
+class MemoryCampaign(MemoryControl, MemoryOutbox, MemoryCampaignWrites):
     """One campaign of a :class:`MemoryStore` (a ``StoredCampaign``)."""
 
     def __init__(self, store: MemoryStore, name: str) -> None:

@@ -19,6 +19,7 @@ from polyout._campaign._journal import Journal
 from polyout._campaign._memory_backing import check_entry
 from polyout._campaign._sqlite_base import SQLiteCampaignBase
 from polyout._campaign._sqlite_control import SQLiteControl
+from polyout._campaign._sqlite_outbox import SQLiteOutbox
 from polyout._campaign._sqlite_rows import (
     NOT_PLACED,
     contact_state,
@@ -49,7 +50,7 @@ __all__ = ["SQLiteCampaign"]
 S = ContactState
 
 
-class SQLiteCampaign(SQLiteControl, SQLiteCampaignBase):
+class SQLiteCampaign(SQLiteControl, SQLiteOutbox, SQLiteCampaignBase):
     """A ``StoredCampaign`` in an SQLite store (see ``SQLiteStore.open``)."""
 
     async def append(

@@ -95,6 +95,7 @@ import attrs
 from polyout._campaign._errors import JournalError
 from polyout._campaign._states import ContactState
 from polyout._campaign._store_control import StoreControl
+from polyout._campaign._store_outbox import StoredOutbox
 
 __all__ = [
     "LATEST_TIME",
@@ -253,7 +254,7 @@ class Recovery:
     """Contacts between two not-placed sends put back to ``scheduled``."""
 
 
-class StoredCampaign(StoreControl, Protocol):
+class StoredCampaign(StoreControl, StoredOutbox, Protocol):
     """One campaign in a store, as a worker sees it."""
 
     name: str
