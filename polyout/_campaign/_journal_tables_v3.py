@@ -111,7 +111,26 @@ BEGIN
 END;
 """
 
+# Contact policy (clauses P1-P5 of ``_store_policy``): each intent's audit receipt, sealed
+# in its campaign's hash chain, and the chain's head; the number index lets a cap count
+# one number's dials across every campaign of the store.
 POLICY_TABLES = """
+CREATE TABLE IF NOT EXISTS receipts (
+    campaign INTEGER NOT NULL REFERENCES campaigns (id),
+    n INTEGER NOT NULL,             -- 1, 2, ... in the campaign, no gap
+    contact INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    body TEXT NOT NULL,             -- canonical JSON: why the intent was allowed
+    previous TEXT NOT NULL,         -- the hash of receipt n - 1 ('' for the first)
+    hash TEXT NOT NULL,             -- SHA-256 of previous and body
+    PRIMARY KEY (campaign, n)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS receipt_heads (
+    campaign INTEGER PRIMARY KEY REFERENCES campaigns (id),
+    n INTEGER NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS contacts_by_number ON contacts (to_number) WHERE dialable = 1;
 """
 
 #: The whole of what schema 3 adds, safe to run on a store that already has it.
@@ -126,5 +145,7 @@ ADDED_OBJECTS: frozenset[tuple[str, str]] = frozenset(
         ("table", "outbox"),
         ("trigger", "outbox_on_log"),  # without it, events would go missing in silence
         ("trigger", "outbox_on_exclusion"),
+        ("table", "receipts"),
+        ("table", "receipt_heads"),
     }
 )

@@ -33,6 +33,7 @@ from polyout._campaign._memory_backing import (
 from polyout._campaign._memory_campaign import MemoryCampaignWrites
 from polyout._campaign._memory_control import MemoryControl
 from polyout._campaign._memory_outbox import MemoryOutbox
+from polyout._campaign._memory_policy import MemoryPolicy, MemoryPolicyStore
 from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState
 from polyout._campaign._store import (
     CampaignDefinition,
@@ -51,7 +52,7 @@ __all__ = ["MemoryBacking", "MemoryCampaign", "MemoryStore"]
 S = ContactState
 
 
-class MemoryStore:
+class MemoryStore(MemoryPolicyStore):
     """A :class:`~polyout._campaign._store.CampaignStore` held in memory.
 
     ``backing`` is where the data lives; pass the backing of a store that crashed (was
@@ -111,7 +112,7 @@ class MemoryStore:
         return campaign
 
 
-class MemoryCampaign(MemoryControl, MemoryOutbox, MemoryCampaignWrites):
+class MemoryCampaign(MemoryControl, MemoryOutbox, MemoryPolicy, MemoryCampaignWrites):
     """One campaign of a :class:`MemoryStore` (a ``StoredCampaign``)."""
 
     def __init__(self, store: MemoryStore, name: str) -> None:

@@ -13,6 +13,7 @@ writer-thread plumbing are in ``_sqlite_base``.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 
 from polyout._campaign._journal import Journal
@@ -20,6 +21,7 @@ from polyout._campaign._memory_backing import check_entry
 from polyout._campaign._sqlite_base import SQLiteCampaignBase
 from polyout._campaign._sqlite_control import SQLiteControl
 from polyout._campaign._sqlite_outbox import SQLiteOutbox
+from polyout._campaign._sqlite_policy import SQLitePolicy
 from polyout._campaign._sqlite_rows import (
     NOT_PLACED,
     contact_state,
@@ -44,13 +46,14 @@ from polyout._campaign._store import (
     StaleTransition,
     checked_time,
 )
+from polyout._campaign._store_policy import IntentPolicy
 
 __all__ = ["SQLiteCampaign"]
 
 S = ContactState
 
 
-class SQLiteCampaign(SQLiteControl, SQLiteOutbox, SQLiteCampaignBase):
+class SQLiteCampaign(SQLiteControl, SQLiteOutbox, SQLitePolicy, SQLiteCampaignBase):
     """A ``StoredCampaign`` in an SQLite store (see ``SQLiteStore.open``)."""
 
     async def append(
@@ -138,7 +141,9 @@ class SQLiteCampaign(SQLiteControl, SQLiteOutbox, SQLiteCampaignBase):
 
         await self._run(job)
 
-    async def open_intent(self, worker: str, seq: int, *, after: int, now: float) -> int:
+    async def open_intent(
+        self, worker: str, seq: int, *, after: int, now: float, policy: IntentPolicy | None = None
+    ) -> int:
         checked_time(now, "now")
 
         def job(journal: Journal) -> int:
@@ -146,12 +151,18 @@ class SQLiteCampaign(SQLiteControl, SQLiteOutbox, SQLiteCampaignBase):
             self._check_held(worker, seq)
             if tries != after:
                 raise StaleTransition(f"contact #{seq} has had {tries} intents, not {after}")
-            if state == S.SCHEDULED.value:
-                intent = journal.begin_attempt(seq, now)
-            elif state == S.DIALING.value and outcome == NOT_PLACED:
-                intent = journal.begin_retry(seq, after, now)
-            else:
+            between_sends = state == S.DIALING.value and outcome == NOT_PLACED
+            if state != S.SCHEDULED.value and not between_sends:
                 raise StaleTransition(f"contact #{seq} is {state}: no intent can be opened")
+            unseal = self._seal_receipt(journal, seq, after + 1, now, policy)  # its transaction
+            try:
+                if between_sends:
+                    intent = journal.begin_retry(seq, after, now)
+                else:
+                    intent = journal.begin_attempt(seq, now)
+            except (StaleTransition, sqlite3.IntegrityError):
+                unseal()
+                raise
             self._claimed.discard(seq)
             return intent
 

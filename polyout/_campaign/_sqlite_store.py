@@ -24,13 +24,14 @@ from polyout._campaign._journal import Journal
 from polyout._campaign._journal_schema import DEFAULT_CAMPAIGN, NewCampaign, base_meta
 from polyout._campaign._lock import JournalLock
 from polyout._campaign._sqlite_campaign import SQLiteCampaign
+from polyout._campaign._sqlite_policy import SQLitePolicyStore
 from polyout._campaign._sqlite_writer import Writer
 from polyout._campaign._store import CampaignDefinition, CampaignExists, CampaignNotFound
 
 __all__ = ["DEFAULT_CAMPAIGN", "SQLiteCampaign", "SQLiteStore"]
 
 
-class SQLiteStore:
+class SQLiteStore(SQLitePolicyStore):
     """A :class:`~polyout._campaign._store.CampaignStore` in one SQLite file.
 
     ``SQLiteStore(path)`` opens the store at ``path``, creating an empty one (whole)

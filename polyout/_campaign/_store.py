@@ -96,6 +96,7 @@ from polyout._campaign._errors import JournalError
 from polyout._campaign._states import ContactState
 from polyout._campaign._store_control import StoreControl
 from polyout._campaign._store_outbox import StoredOutbox
+from polyout._campaign._store_policy import IntentPolicy, PolicyCampaign, PolicyStore
 
 __all__ = [
     "LATEST_TIME",
@@ -254,7 +255,7 @@ class Recovery:
     """Contacts between two not-placed sends put back to ``scheduled``."""
 
 
-class StoredCampaign(StoreControl, StoredOutbox, Protocol):
+class StoredCampaign(StoreControl, StoredOutbox, PolicyCampaign, Protocol):
     """One campaign in a store, as a worker sees it."""
 
     name: str
@@ -298,11 +299,14 @@ class StoredCampaign(StoreControl, StoredOutbox, Protocol):
     ) -> None:
         """``scheduled`` -> ``state`` (a withdrawal), never dialled; batched (clause 14)."""
 
-    async def open_intent(self, worker: str, seq: int, *, after: int, now: float) -> int:
+    async def open_intent(
+        self, worker: str, seq: int, *, after: int, now: float, policy: IntentPolicy | None = None
+    ) -> int:
         """``scheduled`` -> ``dialing``, or the next send while ``dialing`` after
         ``close_intent``; durable. ``after`` is the contact's ``intents`` as the caller
         saw them (``DueContact.intents``, or the intent just closed). Returns the new
-        intent's number, ``after + 1``."""
+        intent's number, ``after + 1``. ``policy``: caps checked and a receipt sealed in
+        the same transaction (``_store_policy`` P1, P2)."""
 
     async def close_intent(self, seq: int, intent: int, *, error: str, now: float) -> None:
         """The send of ``intent`` provably placed nothing; durable. Stays ``dialing``."""
@@ -385,7 +389,7 @@ class StoredCampaign(StoreControl, StoredOutbox, Protocol):
         """Commit every batched write (durable)."""
 
 
-class CampaignStore(Protocol):
+class CampaignStore(PolicyStore, Protocol):
     """A store of named campaigns."""
 
     async def create(self, name: str, definition: CampaignDefinition) -> StoredCampaign: ...

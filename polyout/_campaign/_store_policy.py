@@ -8,8 +8,9 @@ P1. ``open_intent(..., policy=IntentPolicy(caps, notes))`` counts, in the SAME
     transaction as the intent, the *dials* of the contact's number (intents that were
     not closed as provably not placed) whose ``started_at`` is within each cap's window
     before ``now``, across every campaign of the store. If any cap would be exceeded it
-    raises :class:`CapReached` and changes nothing; two workers (two transactions) can
-    never both pass one cap. ``policy=None`` checks nothing and writes no receipt.
+    raises :class:`CapReached` (with the earliest moment the number may ring again) and
+    changes nothing; two workers (two transactions) can never both pass one cap.
+    ``policy=None`` checks nothing and writes no receipt.
 P2. With a policy, the intent and its :class:`Receipt` are written in one transaction
     (durable together, or neither). Receipts of a campaign are numbered from 1 with no
     gap; each seals its body with the hash of the previous one (:func:`seal`), and the
@@ -34,7 +35,7 @@ from typing import Any, Protocol
 
 import attrs
 
-from polyout._campaign._store import StaleTransition
+from polyout._campaign._errors import JournalError
 
 __all__ = [
     "CapReached",
@@ -69,8 +70,9 @@ class IntentPolicy:
     """Why the intent was allowed (JSON-able): the receipt's body."""
 
 
-class CapReached(StaleTransition):
-    """A frequency cap refused the intent; nothing changed (P1)."""
+class CapReached(JournalError):
+    """A frequency cap refused the intent; nothing changed (P1). Not a failure of the
+    store: the caller withdraws or defers the contact."""
 
     def __init__(self, cap: FrequencyCap, count: int, next_allowed: float) -> None:
         super().__init__(f"the frequency cap {cap.rule} is reached ({count} dials)")
