@@ -1,9 +1,10 @@
-"""The dispatcher: due contacts -> calling window -> pacer slot -> intent -> place -> record.
+"""The dispatcher: due contacts -> window -> admissions -> pacer slot -> intent -> place.
 
 A few worker tasks share one queue of contacts claimed from the store (a claim makes
 this worker the contact's holder: no other worker dials it). Each takes a slot of the
 concurrency (calls in flight at most, freed by the follower when a call ends), then a
-contact, checks its calling window on the wall clock, and places its call through the
+contact, checks its calling window on the wall clock, asks the admissions
+(:mod:`._admission`: caps, deadlines, the pre-dial hook), and places its call through the
 :class:`~._send_gate.SendGate`, which opens one durable intent per send. What the
 placer answered is classified (:mod:`._trigger_errors`), decided (:mod:`._decisions`)
 and recorded through the :class:`~._recorder.Recorder`; a placed call goes to the
@@ -17,6 +18,7 @@ import collections
 import math
 from collections.abc import Callable
 
+from polyout._campaign._admission import Defer, Withdraw, admit
 from polyout._campaign._breaker import CircuitBreaker
 from polyout._campaign._clock import sleep_or_wake
 from polyout._campaign._decisions import Refusal, not_placed_due, refusal_verdict
@@ -64,6 +66,8 @@ class Dispatcher:
         self._input_done = input_done
         self._stopping = stopping
         self._on_fatal = parts.on_fatal
+        self._control = parts.control
+        self._admissions = parts.admissions
         self.breaker = CircuitBreaker(outage_limit=parts.config.outage_limit)
         self._ready: collections.deque[DueContact] = collections.deque()
         self._fetch_lock = asyncio.Lock()
@@ -115,6 +119,9 @@ class Dispatcher:
             while True:
                 if self._stopping():
                     return None
+                if self._control.paused is not None:
+                    await sleep_or_wake(self._clock, None, changed)  # until unpaused
+                    continue
                 now = self._clock.time()
                 breaker = self.breaker
                 if breaker.outage_exceeded(now):
@@ -156,6 +163,13 @@ class Dispatcher:
         if not within_window(self._window, contact.zones, self._clock.time()):
             await self._wait_for_window(contact)
             return False
+        verdict = await admit(self._admissions, contact, self._clock.time())
+        if isinstance(verdict, Defer):
+            await self._recorder.waiting(self.worker, contact, verdict.until, verdict.why)
+            return False
+        if isinstance(verdict, Withdraw):
+            await self._recorder.withdrawn(self.worker, contact, verdict.state, verdict.reason)
+            return False
         gate = SendGate(
             self.pacer,
             self._turn,
@@ -165,6 +179,7 @@ class Dispatcher:
             close_intent=self._close_intent,
             on_rate_limited=self._recorder.rate_limited,
             closes=self._closes,
+            notes=verdict.notes,
         )
         try:
             call = await self._placer.place(_request_from(contact), pacer=gate)
@@ -174,9 +189,9 @@ class Dispatcher:
             if gate.intent is not None:  # between two sends that placed nothing
                 # Not the contact's fault: it does not count towards max_not_placed.
                 await self._not_placed(contact, gate.intent, str(abandoned), None, counted=False)
-            elif not self._stopping():
+            elif not self._stopping() and self._control.paused is None:
                 await self._wait_for_window(contact)
-            else:
+            else:  # stopped or paused: judged again by whoever claims it next
                 await self._store.release(self.worker, [contact.seq])
             return False
         except Exception as exc:
@@ -201,6 +216,8 @@ class Dispatcher:
     def _may_send(self, gate: SendGate) -> None:
         if self._stopping():
             raise Abandon("stopped before retrying")
+        if self._control.paused is not None:
+            raise Abandon(f"paused ({self._control.paused})")
         # Checked on the wall clock before every send: a client retry (up to
         # max_retry_wait later), or a machine that slept, must not ring someone after
         # their calling window has closed.

@@ -23,8 +23,11 @@ import asyncio
 import contextlib
 import enum
 import time
+from collections.abc import Sequence
 
+from polyout._campaign._admission import Admission
 from polyout._campaign._clock import Clock
+from polyout._campaign._companions import Companion, run_companion
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._dispatcher import Dispatcher
 from polyout._campaign._errors import CampaignError
@@ -35,9 +38,9 @@ from polyout._campaign._placer import Placer
 from polyout._campaign._poller import Poller
 from polyout._campaign._readers import ContactSource
 from polyout._campaign._recorder import Progress, Recorder
-from polyout._campaign._run_parts import RunParts, Slots
+from polyout._campaign._run_parts import RunControl, RunParts, Slots
 from polyout._campaign._schedule import CallingWindow
-from polyout._campaign._signals import stop_on_signals
+from polyout._campaign._signals import graceful_signals
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import StoredCampaign
 from polyout._campaign._supervisor import PartDied, watch
@@ -87,6 +90,9 @@ class Engine:
         worker: str = "main",
         recover_all: bool = True,
         seed: int | None = None,
+        admissions: Sequence[Admission] = (),
+        companions: Sequence[Companion] = (),
+        pacer: Pacer | None = None,
     ) -> None:
         self.store = store
         self.placer = placer
@@ -109,8 +115,43 @@ class Engine:
         self._started_at = 0.0
         self._real_started = 0.0
         self._recorder = Recorder(store, clock, bus, Progress({}, 0))
-        self._pacer: Pacer | None = None
+        self._pacer: Pacer | None = pacer
         self._slots = Slots(config.concurrency)
+        self._admissions = tuple(admissions)
+        self._companions = tuple(companions)
+        self._control = RunControl(self.wake)
+
+    # -- what companions see (``_companions.EngineHandle``) -------------------------------
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def pacer(self) -> Pacer:
+        if self._pacer is None:
+            self._pacer = Pacer(self.config.rate)
+        return self._pacer
+
+    @property
+    def paused(self) -> str | None:
+        return self._control.paused
+
+    def pause(self, reason: str) -> None:
+        """No new trigger; calls in flight are followed; the run waits for unpause."""
+        if self._control.paused is None:
+            _log.warning("campaign paused: %s", reason)
+            self._recorder.emit(EventKind.PAUSED, reason=reason)
+        self._control.pause(reason)
+
+    def unpause(self) -> None:
+        if self._control.paused is not None:
+            _log.info("campaign resumed")
+            self._recorder.emit(EventKind.RESUMED)
+        self._control.unpause()
+
+    def wake(self) -> None:
+        """Look again for due contacts (added by another process, or a pause lifted)."""
+        self._recorder.changed.set()
 
     # -- control --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -169,7 +210,7 @@ class Engine:
         if self.phase is Phase.NEW:
             self.phase = Phase.RUNNING
         try:
-            with self._signals(handle_signals):
+            with graceful_signals(handle_signals, self.stop):
                 await self._run()
         except BaseException:
             await self._settle_after_abort()
@@ -198,7 +239,7 @@ class Engine:
         position = await store.feed_position()
         recorder.progress = Progress(await store.counts(), position.count)
         self._input_done = position.done
-        pacer = self._pacer = Pacer(config.rate)
+        pacer = self.pacer
         parts = RunParts(
             recorder=recorder,
             placer=self.placer,
@@ -209,6 +250,8 @@ class Engine:
             pacer=pacer,
             slots=self._slots,
             on_fatal=self.on_fatal,
+            control=self._control,
+            admissions=self._admissions,
         )
         follower = Follower(parts, seed=self._seed)
         dispatcher = Dispatcher(
@@ -229,6 +272,10 @@ class Engine:
         poller = follower.poller
         polling = asyncio.create_task(poller.run(), name="polyout-poller")
         tasks = [polling]
+        companions = [
+            asyncio.create_task(run_companion(companion, self), name=f"polyout-{companion.name}")
+            for companion in self._companions
+        ]
         feeder = None
         try:
             if not self._input_done:
@@ -240,8 +287,9 @@ class Engine:
             ]
             tasks += workers
             try:
-                # The poller must outlive the workers: they wait for the slots it frees.
-                await watch(tasks, until_done=workers, vital=[polling])
+                # The poller must outlive the workers: they wait for the slots it frees. A
+                # companion may end; one that fails stops the run (if it is vital).
+                await watch([*tasks, *companions], until_done=workers, vital=[polling])
             except PartDied as death:
                 await self._after_death(death, poller, workers, feeder)
                 return
@@ -252,12 +300,12 @@ class Engine:
             poller.finish_when_idle()
             if self.stopping:
                 await self._grace(poller, polling)
-            await watch(tasks, until_done=tasks)
+            await watch([*tasks, *companions], until_done=tasks)
             poller.raise_failure()
         finally:
-            for task in tasks:
+            for task in (*tasks, *companions):
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *companions, return_exceptions=True)
             await dispatcher.intents_closed()  # before recover reads them (a cancellation)
             await dispatcher.release_unused()
 
@@ -336,18 +384,3 @@ class Engine:
             )
             self._recorder.emit(EventKind.DONE)
             self._bus.close()
-
-    def _signals(self, enabled: bool) -> contextlib.AbstractContextManager[None]:
-        if not enabled:
-            return contextlib.nullcontext()
-        task = asyncio.current_task()
-
-        def first() -> None:
-            _log.warning("signal received: stopping gracefully (again to stop at once)")
-            self.stop()
-
-        def again() -> None:
-            if task is not None:
-                task.cancel()
-
-        return stop_on_signals(asyncio.get_running_loop(), first=first, again=again)

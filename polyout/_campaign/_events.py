@@ -58,6 +58,11 @@ class EventKind(str, enum.Enum):
     """The server answered 429: every trigger pauses, and the pace slows down."""
     STOPPING = "stopping"
     """No new triggers from now on; calls in flight are followed for the stop grace."""
+    PAUSED = "paused"
+    """No new triggers until the run is resumed (``reason`` says why); calls in flight
+    are followed."""
+    RESUMED = "resumed"
+    """A pause was lifted: triggers go out again."""
     DONE = "done"
     """The run ended (the last event of a run)."""
 

@@ -125,6 +125,14 @@ class Recorder:
         )
         self.changed.set()
 
+    async def withdrawn(
+        self, worker: str, contact: DueContact, state: ContactState, reason: str
+    ) -> None:
+        """A claimed contact ends ``state`` without a dial (an admission said never)."""
+        await self.store.withdraw(worker, contact.seq, state=state, reason=reason, now=self.now())
+        self.progress.move(S.SCHEDULED, state)
+        self._finished(contact.contact_id, contact.seq, None, state, reason, None)
+
     async def intent(self, worker: str, contact: DueContact, after: int) -> int:
         """The intent for one send, durable; the first moves the contact to ``dialing``."""
         intent = await self.store.open_intent(worker, contact.seq, after=after, now=self.now())
@@ -284,7 +292,7 @@ class Recorder:
         self,
         contact_id: str | None,
         seq: int,
-        intent: int,
+        intent: int | None,
         state: ContactState,
         reason: str | None,
         error: str | None,

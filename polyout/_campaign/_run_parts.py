@@ -3,17 +3,19 @@
 The dispatcher and the follower each take one :class:`RunParts` rather than the same
 nine arguments: the recorder (the funnel to the store), the placer, the worker's name,
 the settings and calling window, the clock, the trigger pacer, the concurrency
-:class:`Slots` they share, and where a campaign-wide failure is reported.
+:class:`Slots` they share, where a campaign-wide failure is reported, whether the run is
+paused (:class:`RunControl`), and the admissions each contact passes before its intent.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import attrs
 
+from polyout._campaign._admission import Admission
 from polyout._campaign._clock import Clock
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._placer import Placer
@@ -22,7 +24,7 @@ from polyout._campaign._schedule import CallingWindow
 from polyout._errors import PolyOutError
 from polyout._pacing import Pacer
 
-__all__ = ["RunParts", "Slots"]
+__all__ = ["RunControl", "RunParts", "Slots"]
 
 
 class Slots:
@@ -67,6 +69,22 @@ class Slots:
                 waiter.set_result(None)
 
 
+class RunControl:
+    """Whether the run is paused, and why: read by the dispatcher before each send."""
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self.paused: str | None = None
+        self._wake = wake
+
+    def pause(self, reason: str) -> None:
+        self.paused = reason
+        self._wake()
+
+    def unpause(self) -> None:
+        self.paused = None
+        self._wake()
+
+
 @attrs.frozen
 class RunParts:
     """One run's shared pieces (see the module docstring)."""
@@ -80,3 +98,5 @@ class RunParts:
     pacer: Pacer
     slots: Slots
     on_fatal: Callable[[PolyOutError], None]
+    control: RunControl
+    admissions: Sequence[Admission] = ()

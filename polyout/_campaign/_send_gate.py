@@ -37,7 +37,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from polyout._campaign._store import DueContact
 from polyout._pacing import Pacer
@@ -99,10 +100,13 @@ class SendGate:
         close_intent: GateStep,
         on_rate_limited: Callable[[float | None], None],
         closes: set[asyncio.Future[None]],
+        notes: Mapping[str, Any] | None = None,
     ) -> None:
         self._pacer = pacer
         self._turn = turn
         self.contact = contact
+        self.notes: Mapping[str, Any] = notes or {}
+        """Why the admissions allowed this contact: its intents' audit receipts say so."""
         self.intent: int | None = None
         self.open = False
         self._open_intent = open_intent

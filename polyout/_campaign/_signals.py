@@ -16,7 +16,11 @@ import signal
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["loop_signal_handlers", "signals_blocked", "stop_on_signals"]
+from polyout._log import logger
+
+__all__ = ["graceful_signals", "loop_signal_handlers", "signals_blocked", "stop_on_signals"]
+
+_log = logger.getChild("campaign")
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -74,3 +78,23 @@ def signals_blocked() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+def graceful_signals(
+    enabled: bool, stop: Callable[[], None]
+) -> contextlib.AbstractContextManager[None]:
+    """A run's signal handling: the first Ctrl-C or SIGTERM calls ``stop`` (a graceful
+    drain), the second cancels the current task (stop at once)."""
+    if not enabled:
+        return contextlib.nullcontext()
+    task = asyncio.current_task()
+
+    def first() -> None:
+        _log.warning("signal received: stopping gracefully (again to stop at once)")
+        stop()
+
+    def again() -> None:
+        if task is not None:
+            task.cancel()
+
+    return stop_on_signals(asyncio.get_running_loop(), first=first, again=again)
