@@ -18,6 +18,7 @@ import attrs
 
 from polyout._campaign._clock import MAX_DELAY
 from polyout._campaign._errors import JournalError
+from polyout._campaign._retry_timing import RETRY_TIMINGS
 from polyout._client import DEFAULT_WAIT_DEADLINE
 from polyout._errors import ConfigurationError
 
@@ -106,6 +107,12 @@ def _poll_interval(value: float | tuple[float, float]) -> tuple[float, float]:
     return low, high
 
 
+def _retry_timing(value: object, attribute: attrs.Attribute[str]) -> str:
+    if value not in RETRY_TIMINGS:
+        raise ConfigurationError(attribute.name, f"must be 'fixed' or 'learned', got {value!r}")
+    return str(value)
+
+
 def _checked(check: Callable[[Any, attrs.Attribute[Any]], Any], default: Any) -> Any:
     """A field converted by ``check(value, attribute)``, which refuses it by name."""
     return attrs.field(default=default, converter=attrs.Converter(check, takes_field=True))
@@ -130,6 +137,8 @@ class CampaignConfig:
     stop_grace: float = _checked(_duration_or_zero, 60.0)
     max_not_placed: int = _checked(_count, 5)
     outage_limit: float = _checked(_positive_duration, 1800.0)
+    retry_timing: str = _checked(_retry_timing, "fixed")
+    """``learned``: no answer and busy retried at the best-answering hour (_retry_timing)."""
     source: str | None = None
     """The contact file's absolute path, when the contacts came from a file."""
     api: str | None = None

@@ -88,6 +88,8 @@ class Campaign:
       before a contact fails; ``outage_limit``: seconds of a plainly-down server before
       the run ends with :class:`CampaignError`.
     * ``requeue_unknown``: dial again the contacts that an earlier run left ``unknown``.
+    * ``retry_timing``: ``"learned"`` retries no answer and busy at the callee-local hour
+      that answers best so far (see ``_retry_timing``); ``"fixed"`` after ``retry_delay``.
     * ``seed``: the poll timing's draws, so that a rehearsal repeats exactly.
     * ``on_event``: a callback (or several) for every :class:`CampaignEvent`.
 
@@ -117,6 +119,7 @@ class Campaign:
         stop_grace: float = 60.0,
         max_not_placed: int = 5,
         outage_limit: float = 1800.0,
+        retry_timing: str = "fixed",
         requeue_unknown: bool = False,
         seed: int | None = None,
         clock: Clock | None = None,
@@ -160,6 +163,7 @@ class Campaign:
             stop_grace=stop_grace,
             max_not_placed=max_not_placed,
             outage_limit=outage_limit,
+            retry_timing=retry_timing,
             source=source_path(contacts),
             api=client.api,
             environment=client.environment,

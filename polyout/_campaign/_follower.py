@@ -13,6 +13,7 @@ from __future__ import annotations
 from polyout._campaign._decisions import outcome_retry_due
 from polyout._campaign._poller import FollowedCall as PolledCall
 from polyout._campaign._poller import Poller
+from polyout._campaign._retry_timing import learned_timing
 from polyout._campaign._run_parts import RunParts
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import FollowedCall
@@ -37,6 +38,7 @@ class Follower:
         self._clock = parts.clock
         self._slots = parts.slots
         self._calls: dict[int, FollowedCall] = {}  # by seq: one call in flight per contact
+        self._learned = learned_timing(config, parts.recorder.store, parts.window, seed)
         self.poller = Poller(
             parts.placer,
             parts.clock,
@@ -107,6 +109,8 @@ class Follower:
             zones=call.zones,
             now=self._clock.time(),
         )
+        if self._learned is not None:  # retry_timing="learned": the best-answering hour
+            retry_due = await self._learned.retry_due(call, outcome, retry_due)
         await self._recorder.outcome(
             call,
             outcome,

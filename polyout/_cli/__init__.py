@@ -33,6 +33,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "campaign report": ("_commands_campaign", "report", True),
     "campaign export": ("_commands_journal", "export", False),
     "campaign validate": ("_commands_campaign", "validate", True),
+    "campaign rehearse": ("_commands_rehearse", "rehearse", True),
     "demo": ("_demo", "demo", True),
 }
 

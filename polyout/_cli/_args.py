@@ -24,6 +24,7 @@ from polyout._cli._flag_groups import (
     run_control_flags,
     running_flags,
 )
+from polyout._cli._rehearse_args import REHEARSE_HELP, rehearse_arguments
 from polyout._cli._flag_types import bounded_float, bounded_int, parse_metadata
 from polyout._version import __version__
 from polyout.sandbox import add_arguments as add_sandbox_arguments
@@ -160,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument(
         "destination", metavar="DEST", help="the new journal file (must not exist yet)"
     )
+
+    rehearse = command(
+        campaign_commands, "rehearse", REHEARSE_HELP, [planning_flags(), running_flags()]
+    )
+    rehearse_arguments(rehearse, contacts_help)
 
     validate = command(
         campaign_commands,

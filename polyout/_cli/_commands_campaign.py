@@ -234,6 +234,7 @@ def _campaign_options(args: argparse.Namespace) -> dict[str, Any]:
         "poll_interval",
         "poll_rate",
         "stop_grace",
+        "retry_timing",
     )
     options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.country_code is not None:

@@ -164,6 +164,12 @@ def running_flags() -> argparse.ArgumentParser:
         "(default: 2s, growing to 5s)",
     )
     poll_rate_flag(group)
+    group.add_argument(
+        "--retry-timing",
+        choices=("fixed", "learned"),
+        help="learned: retry no answer and busy at the callee-local hour that answers best "
+        "so far, inside the window (default: fixed, after --retry-delay)",
+    )
     return parent
 
 
