@@ -24,8 +24,8 @@ from polyout._cli._flag_groups import (
     run_control_flags,
     running_flags,
 )
-from polyout._cli._rehearse_args import REHEARSE_HELP, rehearse_arguments
 from polyout._cli._flag_types import bounded_float, bounded_int, parse_metadata
+from polyout._cli._rehearse_args import REHEARSE_HELP, rehearse_arguments
 from polyout._version import __version__
 from polyout.sandbox import add_arguments as add_sandbox_arguments
 
