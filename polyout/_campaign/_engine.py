@@ -153,6 +153,17 @@ class Engine:
         """Look again for due contacts (added by another process, or a pause lifted)."""
         self._recorder.changed.set()
 
+    async def refresh(self) -> None:
+        """Another process changed contacts (added, cancelled, suppressed, a retry round):
+        re-read the counts and feed position the run's progress is judged by, then look
+        again. Exact beside the recorder's own moves: the store answers in order, and the
+        recorder moves its counters as soon as its write returns."""
+        self._recorder.progress.states = await self.store.counts()
+        position = await self.store.feed_position()
+        self._recorder.progress.total = position.count
+        self._input_done = position.done
+        self._recorder.changed.set()
+
     # -- control --------------------------------------------------------------------------
     def stop(self) -> None:
         """No new triggers; calls in flight are followed for ``stop_grace``."""
