@@ -10,7 +10,7 @@ Fixtures (re-exported by ``tests/conftest.py``, so any test can take them):
 
 The cluster is made with PostgreSQL's own ``initdb`` and ``pg_ctl`` from
 ``/usr/lib/postgresql/*/bin`` (Debian's layout; ``POLYOUT_PG_BIN`` names another
-folder), in a temporary folder, listening on 127.0.0.1 at a free port, with its unix
+folder), in a temporary folder (in ``/dev/shm`` when there is one), listening on 127.0.0.1 at a free port, with its unix
 socket in that folder. As root it runs as the ``postgres`` user (PostgreSQL refuses
 root). Its user ``postgres`` has a password, so the URLs carry one: a test can check
 that it never shows. With ``POLYOUT_TEST_POSTGRES_URL`` set the suite uses that server
@@ -138,7 +138,9 @@ class _Cluster:
 
     def __init__(self, bin_dir: Path) -> None:
         self.bin_dir = bin_dir
-        self.root = Path(tempfile.mkdtemp(prefix="polyout-pg-"))
+        # In memory when the machine has a tmpfs: a throwaway cluster need not touch a disk.
+        shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None
+        self.root = Path(tempfile.mkdtemp(prefix="polyout-pg-", dir=shm))
         self.data = self.root / "data"
         self.port = 0
         self._as_postgres: list[str] = []

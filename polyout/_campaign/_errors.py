@@ -1,10 +1,10 @@
-"""The campaign runner's exceptions (both are :class:`polyout.PolyOutError`)."""
+"""The campaign runner's exceptions (all are :class:`polyout.PolyOutError`)."""
 
 from __future__ import annotations
 
 from polyout._errors import PolyOutError
 
-__all__ = ["CampaignError", "JournalError"]
+__all__ = ["CampaignError", "JournalError", "StoreUnavailable"]
 
 
 class CampaignError(PolyOutError):
@@ -19,3 +19,9 @@ class CampaignError(PolyOutError):
 
 class JournalError(CampaignError):
     """The journal cannot be used: missing, corrupt, from a newer polyout, or in use."""
+
+
+class StoreUnavailable(JournalError):
+    """The store's database cannot be reached, refused the credentials, or the connection
+    was lost during a call (the CLI exits 3). The message names the host, port and
+    database and what failed, never the password."""

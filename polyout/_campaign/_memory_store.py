@@ -34,6 +34,7 @@ from polyout._campaign._memory_campaign import MemoryCampaignWrites
 from polyout._campaign._memory_control import MemoryControl
 from polyout._campaign._memory_outbox import MemoryOutbox
 from polyout._campaign._memory_policy import MemoryPolicy, MemoryPolicyStore
+from polyout._campaign._memory_workers import ProcessWorkers
 from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState
 from polyout._campaign._store import (
     CampaignDefinition,
@@ -112,7 +113,9 @@ class MemoryStore(MemoryPolicyStore):
         return campaign
 
 
-class MemoryCampaign(MemoryControl, MemoryOutbox, MemoryPolicy, MemoryCampaignWrites):
+class MemoryCampaign(
+    MemoryControl, MemoryOutbox, MemoryPolicy, ProcessWorkers, MemoryCampaignWrites
+):
     """One campaign of a :class:`MemoryStore` (a ``StoredCampaign``)."""
 
     def __init__(self, store: MemoryStore, name: str) -> None:

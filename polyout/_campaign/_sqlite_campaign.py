@@ -30,6 +30,7 @@ from polyout._campaign._sqlite_rows import (
     placed,
     sending,
 )
+from polyout._campaign._sqlite_workers import SQLiteWorkers
 from polyout._campaign._states import (
     CALL_OUTCOMES,
     RETRYABLE,
@@ -53,7 +54,7 @@ __all__ = ["SQLiteCampaign"]
 S = ContactState
 
 
-class SQLiteCampaign(SQLiteControl, SQLiteOutbox, SQLitePolicy, SQLiteCampaignBase):
+class SQLiteCampaign(SQLiteControl, SQLiteOutbox, SQLitePolicy, SQLiteWorkers, SQLiteCampaignBase):
     """A ``StoredCampaign`` in an SQLite store (see ``SQLiteStore.open``)."""
 
     async def append(

@@ -97,6 +97,7 @@ from polyout._campaign._states import ContactState
 from polyout._campaign._store_control import StoreControl
 from polyout._campaign._store_outbox import StoredOutbox
 from polyout._campaign._store_policy import IntentPolicy, PolicyCampaign, PolicyStore
+from polyout._campaign._store_workers import StoreWorkers
 
 __all__ = [
     "LATEST_TIME",
@@ -255,7 +256,7 @@ class Recovery:
     """Contacts between two not-placed sends put back to ``scheduled``."""
 
 
-class StoredCampaign(StoreControl, StoredOutbox, PolicyCampaign, Protocol):
+class StoredCampaign(StoreControl, StoredOutbox, PolicyCampaign, StoreWorkers, Protocol):
     """One campaign in a store, as a worker sees it."""
 
     name: str
