@@ -66,6 +66,7 @@ PRIOR_WEIGHT = 5.0
 #: How much better an hour must answer than the fixed time's hour to move a retry.
 MARGIN = 0.05
 _HOUR = 3600.0
+_SAME_MOMENT = 0.001
 _MOVED = frozenset({ContactState.NO_ANSWER, ContactState.BUSY})
 # The log entries that end a placed call (store: retried, or final), and their states.
 _ENDS = frozenset({"retry", "final"})
@@ -182,7 +183,8 @@ class LearnedRetryTiming:
         return jittered if self._inside(zones, jittered) else begins
 
     def _inside(self, zones: tuple[str, ...], at: float) -> bool:
-        return window_opening(self._window, zones, at) == at
+        # The opening is computed through datetimes (microseconds): not bit-equal.
+        return window_opening(self._window, zones, at) - at < _SAME_MOMENT
 
 
 @attrs.frozen
