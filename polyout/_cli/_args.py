@@ -11,6 +11,7 @@ import argparse
 from collections.abc import Sequence
 from typing import NoReturn
 
+from polyout._cli._control_args import add_control_commands
 from polyout._cli._errors import EXAMPLE_NUMBER, EXIT_CODES_HELP, CliError, ExitCode
 from polyout._cli._flag_groups import (
     CALL_POLL_INTERVAL,
@@ -151,6 +152,12 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("journal", metavar="JOURNAL")
     output_flag(report, "export every contact's result")
     report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument(
+        "--html",
+        metavar="PATH",
+        help="also write the report as one self-contained HTML page with charts "
+        "(needs plotly: pip install 'polyout[report]')",
+    )
 
     export = command(
         campaign_commands,
@@ -175,6 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("contacts", metavar="CONTACTS", help=contacts_help)
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
+
+    add_control_commands(campaign_commands, command)
 
     sandbox = command(commands, "sandbox", "run the local PolyAI API emulator until Ctrl-C")
     add_sandbox_arguments(sandbox)

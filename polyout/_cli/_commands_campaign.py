@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.console import Console, RenderableType
 
+from polyout._campaign._addressing import journal_ref
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._journal import Journal
 from polyout._campaign._planning import Planner, load_suppression_list
@@ -329,6 +330,10 @@ def report(args: argparse.Namespace) -> int:
     """Reads only: exits 0 once it has reported, whatever the results say."""
     journal = Path(args.journal)
     output = _checked_output(args.output, journal=journal)
+    if args.html is not None:  # the page first: without plotly, nothing at all is written
+        from polyout._report import html_report
+
+        html_report(journal_ref(journal), args.html)
     store = Journal.open(journal, owner=False)
     try:
         config = CampaignConfig.stored(store.config(), journal)

@@ -1,0 +1,277 @@
+"""The report's charts, as plotly figures built from :class:`~._data.ReportData`.
+
+plotly is the optional extra ``polyout[report]``: this module imports it, and only
+:mod:`._command` imports this module, after checking that plotly is there. Colours are
+the Okabe-Ito palette (told apart with every common colour-vision deficiency), and no
+chart relies on colour alone: every bar is labelled on its axis.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import plotly.graph_objects as go  # type: ignore[import-untyped]
+
+from polyout._report._data import DURATION_BINS, ReportData
+from polyout._report._timeline import Timeline
+
+__all__ = ["STATE_COLOURS", "Chart", "charts"]
+
+#: One colour per state, Okabe-Ito first; greys for work left and exclusions.
+STATE_COLOURS: Mapping[str, str] = {
+    "scheduled": "#BBBBBB",
+    "dialing": "#88CCEE",
+    "in_flight": "#0072B2",
+    "success": "#009E73",
+    "no_answer": "#E69F00",
+    "busy": "#CC79A7",
+    "failure": "#D55E00",
+    "cancelled": "#999999",
+    "expired": "#56B4E9",
+    "unknown": "#332288",
+    "invalid": "#882255",
+    "duplicate": "#AAAAAA",
+    "suppressed": "#777777",
+}
+_BAR = "#0072B2"
+_RATE = "#D55E00"
+_FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif"
+#: A timeline chart shows at most this many bars: a longer campaign gets wider bins.
+_MAX_BINS = 720
+_BIN_MINUTES = (1, 5, 15, 60, 240, 1440)
+
+Chart = tuple[str, str, "go.Figure"]
+"""(id, title, figure)."""
+
+
+def _layout(figure: go.Figure, *, height: int = 320, **axes: object) -> go.Figure:
+    figure.update_layout(
+        template="simple_white",
+        height=height,
+        margin={"l": 60, "r": 20, "t": 10, "b": 50},
+        font={"family": _FONT, "size": 13, "color": "#1b1b1b"},
+        showlegend=False,
+        hoverlabel={"font": {"family": _FONT}},
+        **axes,
+    )
+    return figure
+
+
+def _utc(minute: float) -> str:
+    return dt.datetime.fromtimestamp(minute * 60, dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def outcomes(data: ReportData) -> go.Figure:
+    states = list(data.states)
+    counts = [data.states[s] for s in states]
+    shares = [f"{n:,} ({100 * n / data.total:.1f}%)" if data.total else f"{n:,}" for n in counts]
+    figure = go.Figure(
+        go.Bar(
+            x=counts,
+            y=states,
+            orientation="h",
+            marker_color=[STATE_COLOURS.get(s, _BAR) for s in states],
+            text=shares,
+            textposition="auto",
+            hovertemplate="%{y}: %{x:,} contacts<extra></extra>",
+        )
+    )
+    return _layout(
+        figure,
+        height=max(320, 34 * len(states) + 60),
+        yaxis={"autorange": "reversed", "title": None},
+        xaxis={"title": "contacts"},
+    )
+
+
+def _bin_minutes(by_minute: Mapping[int, int]) -> int:
+    if not by_minute:
+        return 1
+    span = max(by_minute) - min(by_minute) + 1
+    return next((size for size in _BIN_MINUTES if span / size <= _MAX_BINS), _BIN_MINUTES[-1])
+
+
+def _binned(by_minute: Mapping[int, int], size: int) -> dict[int, int]:
+    bins: dict[int, int] = {}
+    for minute, count in by_minute.items():
+        start = minute - minute % size
+        bins[start] = bins.get(start, 0) + count
+    return bins
+
+
+def placements(data: ReportData) -> go.Figure:
+    size = _bin_minutes(data.placements_by_minute)
+    bins = _binned(data.placements_by_minute, size)
+    per = "per minute" if size == 1 else f"per minute, averaged over {size}-minute bins"
+    figure = go.Figure(
+        go.Bar(
+            x=[_utc(start + size / 2) for start in bins],
+            y=[count / size for count in bins.values()],
+            width=[size * 60_000 * 0.9] * len(bins),
+            marker_color=_BAR,
+            name="placements",
+            hovertemplate="%{x|%H:%M} UTC: %{y:.1f} placements " + per + "<extra></extra>",
+        )
+    )
+    rate = data.settings.get("rate")
+    if isinstance(rate, (int, float)) and bins:
+        figure.add_hline(
+            y=rate * 60,
+            line={"color": _RATE, "dash": "dash", "width": 2},
+            annotation_text=f"configured rate: {rate * 60:g}/min",
+            annotation_position="bottom right",
+        )
+    _mark_429s(figure, data.timeline, size)
+    _mark_control(figure, data.timeline)
+    return _layout(
+        figure,
+        xaxis={"title": "time (UTC)", "type": "date"},
+        yaxis={"title": "placements / min", "rangemode": "tozero"},
+    )
+
+
+def _mark_429s(figure: go.Figure, timeline: Timeline, size: int) -> None:
+    if not timeline.rate_limited_by_minute:
+        return
+    bins = _binned(timeline.rate_limited_by_minute, size)
+    figure.add_trace(
+        go.Scatter(
+            x=[_utc(start + size / 2) for start in bins],
+            y=[0] * len(bins),
+            mode="markers",
+            marker={"symbol": "x-thin", "size": 12, "line": {"width": 3, "color": _RATE}},
+            customdata=list(bins.values()),
+            name="429",
+            hovertemplate="%{x|%H:%M} UTC: %{customdata} × 429<extra></extra>",
+        )
+    )
+
+
+def _mark_control(figure: go.Figure, timeline: Timeline) -> None:
+    """A pause is a shaded span (until the resume or cancel that ends it); any other
+    command a dotted line, named at the top."""
+    paused: float | None = None
+    for event in timeline.events:
+        if event.kind in ("paused", "auto_paused"):
+            paused = event.at if paused is None else paused
+            continue
+        if paused is not None and event.kind in ("resumed", "cancelled"):
+            figure.add_vrect(
+                x0=_ms(paused),
+                x1=_ms(event.at),
+                fillcolor="#888888",
+                opacity=0.25,
+                line_width=0,
+                annotation_text="paused",
+                annotation_position="top left",
+            )
+            paused = None
+            if event.kind == "resumed":
+                continue
+        figure.add_vline(
+            x=_ms(event.at),
+            line={"color": "#555555", "dash": "dot", "width": 1},
+            annotation_text=event.what,
+            annotation_position="top right",
+            annotation_font_size=11,
+        )
+
+
+def _ms(seconds: float) -> float:
+    """A time as a date axis takes it as a number: milliseconds since the epoch."""
+    return seconds * 1000
+
+
+def _rates(pairs: list[tuple[int, int]]) -> list[float | None]:
+    return [100 * answered / placed if placed else None for placed, answered in pairs]
+
+
+def answer_by_hour(data: ReportData) -> go.Figure:
+    pairs = data.by_local_hour
+    figure = go.Figure(
+        go.Bar(
+            x=[f"{hour:02d}:00" for hour in range(24)],
+            y=_rates(pairs),
+            customdata=[[placed, answered] for placed, answered in pairs],
+            marker_color=STATE_COLOURS["success"],
+            hovertemplate="%{x} local: %{y:.0f}% answered "
+            "(%{customdata[1]:,} of %{customdata[0]:,})<extra></extra>",
+        )
+    )
+    return _layout(
+        figure,
+        xaxis={"title": "callee's local hour", "type": "category"},
+        yaxis={"title": "answered (%)", "range": [0, 100]},
+    )
+
+
+#: Countries shown one by one; the rest are added up as "other".
+_MAX_COUNTRIES = 25
+
+
+def answer_by_country(data: ReportData) -> go.Figure:
+    rows = list(data.by_country.items())
+    if len(rows) > _MAX_COUNTRIES:
+        rest = rows[_MAX_COUNTRIES - 1 :]
+        other = tuple(sum(values[i] for _, values in rest) for i in range(3))
+        rows = [*rows[: _MAX_COUNTRIES - 1], ("other", (other[0], other[1], other[2]))]
+    figure = go.Figure(
+        go.Bar(
+            x=[region for region, _ in rows],
+            y=_rates([(placed, answered) for _, (_, placed, answered) in rows]),
+            customdata=[list(values) for _, values in rows],
+            marker_color=STATE_COLOURS["success"],
+            hovertemplate="%{x}: %{y:.0f}% answered (%{customdata[2]:,} of %{customdata[1]:,} "
+            "calls; %{customdata[0]:,} contacts)<extra></extra>",
+        )
+    )
+    return _layout(
+        figure,
+        xaxis={"title": "country (from the number)", "type": "category"},
+        yaxis={"title": "answered (%)", "range": [0, 100]},
+    )
+
+
+def attempts(data: ReportData) -> go.Figure:
+    figure = go.Figure(
+        go.Bar(
+            x=[str(n) for n in data.attempts],
+            y=list(data.attempts.values()),
+            marker_color=_BAR,
+            hovertemplate="%{x} attempts: %{y:,} contacts<extra></extra>",
+        )
+    )
+    return _layout(
+        figure,
+        xaxis={"title": "attempts (calls placed or maybe placed)", "type": "category"},
+        yaxis={"title": "contacts"},
+    )
+
+
+def time_to_final(data: ReportData) -> go.Figure:
+    figure = go.Figure(
+        go.Bar(
+            x=[label for _, label in DURATION_BINS],
+            y=data.time_to_final,
+            marker_color=_BAR,
+            hovertemplate="%{x}: %{y:,} contacts<extra></extra>",
+        )
+    )
+    return _layout(
+        figure,
+        xaxis={"title": "first dial to final state", "type": "category"},
+        yaxis={"title": "contacts"},
+    )
+
+
+def charts(data: ReportData) -> list[Chart]:
+    """Every chart of the page, in reading order."""
+    return [
+        ("outcomes", "Outcomes", outcomes(data)),
+        ("placements", "Placements per minute", placements(data)),
+        ("answer-hour", "Answer rate by the callee's local hour", answer_by_hour(data)),
+        ("answer-country", "Answer rate by country", answer_by_country(data)),
+        ("attempts", "Attempts per contact", attempts(data)),
+        ("time-to-final", "Time from first dial to final state", time_to_final(data)),
+    ]
