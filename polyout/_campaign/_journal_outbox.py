@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from polyout._campaign._journal import Journal
-from polyout._campaign._store_outbox import OutboxEvent, WebhookEndpoint, event_id
+from polyout._campaign._store_outbox import FINISHED, OutboxEvent, WebhookEndpoint, event_id
 
 __all__ = [
     "add_event",
@@ -66,12 +66,28 @@ def disable_webhook(journal: Journal, reason: str) -> None:
 
 def add_event(journal: Journal, type: str, data: Mapping[str, Any], now: float) -> str | None:
     id = event_id(secrets.token_hex(12))
+    campaign = journal.campaign
     written = _write(
         journal,
         "INSERT INTO outbox (campaign, event_id, contact, type, created, data)"
         " SELECT ?, ?, NULL, ?, ?, ? WHERE EXISTS"
-        " (SELECT 1 FROM outbox_endpoints WHERE campaign = ?)",
-        (journal.campaign, id, type, now, json.dumps(dict(data)), journal.campaign),
+        " (SELECT 1 FROM outbox_endpoints WHERE campaign = ?)"
+        " AND (? != ? OR NOT EXISTS (SELECT 1 FROM outbox f WHERE f.campaign = ?"
+        "   AND f.type = ? AND f.id > (SELECT coalesce(max(c.id), 0) FROM outbox c"
+        "   WHERE c.campaign = ? AND c.contact IS NOT NULL)))",
+        (
+            campaign,
+            id,
+            type,
+            now,
+            json.dumps(dict(data)),
+            campaign,
+            type,
+            FINISHED,
+            campaign,
+            FINISHED,
+            campaign,
+        ),
     )
     return id if written else None
 

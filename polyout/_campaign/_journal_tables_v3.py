@@ -37,10 +37,10 @@ CREATE TABLE IF NOT EXISTS campaign_log (
 CREATE INDEX IF NOT EXISTS campaign_log_kind ON campaign_log (campaign, kind);
 """
 
-# The outbox (clauses O1-O7 of ``_store_outbox``). Events are written by triggers on the
-# contact's history (and on an exclusion's insert): every transition logs in its own
-# transaction, so its events commit or vanish with it, with no write path able to forget
-# them. ``data`` is read from the contact row as the transition left it.
+# The outbox (clauses O1-O8 of ``_store_outbox``). Events are written by triggers on the
+# contact's history, an exclusion's insert and an operator's command: each is written in
+# its own transaction, so its events commit or vanish with it, with no write path able
+# to forget them. ``data`` is read from the contact row as the transition left it.
 _CONTACT_DATA = """json_object('contact_id', c.contact_id, 'position', c.seq,
         'to_number', c.to_number, 'state', c.state, 'outcome', {outcome},
         'call_sid', c.call_sid, 'call_status', c.call_status, 'attempts', c.attempts,
@@ -60,6 +60,15 @@ def _log_event(type: str, when: str, outcome: str) -> str:
 _CALL_ENDED = """NEW.event IN ('retry', 'final') AND EXISTS (SELECT 1 FROM attempts a
         WHERE a.campaign = NEW.campaign AND a.contact = NEW.contact AND a.n = NEW.attempt
         AND a.call_sid IS NOT NULL AND a.outcome = NEW.status)"""
+
+_LOG_EVENTS = "".join(
+    (
+        _log_event("call.placed", "NEW.event = 'placed'", "NULL"),
+        _log_event("call.ended", _CALL_ENDED, "NEW.status"),
+        _log_event("contact.retry_scheduled", "NEW.event = 'retry'", "NEW.status"),
+        _log_event("contact.finished", "NEW.event = 'final'", "NEW.status"),
+    )
+)
 
 OUTBOX_TABLES = f"""
 CREATE TABLE IF NOT EXISTS outbox_endpoints (
@@ -92,10 +101,7 @@ CREATE TRIGGER IF NOT EXISTS outbox_on_log
 AFTER INSERT ON log
 WHEN NEW.event IN ('placed', 'retry', 'final')
     AND EXISTS (SELECT 1 FROM outbox_endpoints WHERE campaign = NEW.campaign)
-BEGIN{_log_event("call.placed", "NEW.event = 'placed'", "NULL")}{
-    _log_event("call.ended", _CALL_ENDED, "NEW.status")}{
-    _log_event("contact.retry_scheduled", "NEW.event = 'retry'", "NEW.status")}{
-    _log_event("contact.finished", "NEW.event = 'final'", "NEW.status")}
+BEGIN{_LOG_EVENTS}
 END;
 
 CREATE TRIGGER IF NOT EXISTS outbox_on_exclusion
@@ -108,6 +114,19 @@ BEGIN
         COALESCE(NEW.finished_at, NEW.created_at),
         {_CONTACT_DATA.format(outcome="c.state")}
     FROM contacts c WHERE c.campaign = NEW.campaign AND c.seq = NEW.seq;
+END;
+
+CREATE TRIGGER IF NOT EXISTS outbox_on_command
+AFTER INSERT ON campaign_log
+WHEN NEW.kind IN ('paused', 'auto_paused', 'resumed', 'cancelled')
+    AND EXISTS (SELECT 1 FROM outbox_endpoints WHERE campaign = NEW.campaign)
+BEGIN
+    INSERT INTO outbox (campaign, event_id, contact, type, created, data)
+    VALUES (NEW.campaign, {_EVENT_ID}, NULL,
+        CASE NEW.kind WHEN 'resumed' THEN 'campaign.resumed'
+            WHEN 'cancelled' THEN 'campaign.cancelled' ELSE 'campaign.paused' END,
+        NEW.at, json_object('reason', NEW.detail, 'by', NEW.by,
+            'auto', json(CASE NEW.kind WHEN 'auto_paused' THEN 'true' ELSE 'false' END)));
 END;
 """
 
@@ -145,6 +164,7 @@ ADDED_OBJECTS: frozenset[tuple[str, str]] = frozenset(
         ("table", "outbox"),
         ("trigger", "outbox_on_log"),  # without it, events would go missing in silence
         ("trigger", "outbox_on_exclusion"),
+        ("trigger", "outbox_on_command"),
         ("table", "receipts"),
         ("table", "receipt_heads"),
     }

@@ -14,6 +14,7 @@ import attrs
 
 from polyout._campaign._memory_backing import REQUEUED, MemoryBacking
 from polyout._campaign._memory_campaign import MemoryCampaignWrites
+from polyout._campaign._memory_outbox import outbox_commanded
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import checked_time
 from polyout._campaign._store_control import (
@@ -63,6 +64,7 @@ class MemoryControl(MemoryCampaignWrites):
             return control.state
         control.state = ControlState(phase, reason, by, now, control.state.revision + 1)
         control.log.append(CampaignLogEntry(now, command.value, by, reason))
+        outbox_commanded(self._backing, self.name, command.value, reason, by, now)
         self._backing.commit()
         return attrs.evolve(control.state, changed=True)
 

@@ -16,12 +16,12 @@ import attrs
 
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import LogEntry, checked_time
-from polyout._campaign._store_outbox import OutboxEvent, WebhookEndpoint, event_id
+from polyout._campaign._store_outbox import FINISHED, OutboxEvent, WebhookEndpoint, event_id
 
 if TYPE_CHECKING:
     from polyout._campaign._memory_backing import ContactRecord, MemoryBacking
 
-__all__ = ["MemoryOutbox", "OutboxLog", "outbox_logged"]
+__all__ = ["MemoryOutbox", "OutboxLog", "outbox_commanded", "outbox_logged"]
 
 _PENDING, _DELIVERED, _DEAD = "pending", "delivered", "dead"
 
@@ -60,6 +60,15 @@ class OutboxLog:
             del self.by_id[item.event.id]
         del self.items[self._committed :]
         self._first_open = min(self._first_open, len(self.items))
+
+    def finished_since_contacts(self) -> bool:
+        """Whether ``campaign.finished`` was written after the last contact event."""
+        for item in reversed(self.items):
+            if item.event.contact is not None:
+                return False
+            if item.event.type == FINISHED:
+                return True
+        return False
 
     def pending(self, limit: int, now: float) -> list[OutboxEvent]:
         items = self.items
@@ -128,6 +137,27 @@ def outbox_logged(
     outbox.write(kind, logged.at, seq, data)
 
 
+#: An operator's command (its campaign-log kind) -> the event it writes (clause O3).
+_COMMAND_EVENTS = {
+    "paused": "campaign.paused",
+    "auto_paused": "campaign.paused",
+    "resumed": "campaign.resumed",
+    "cancelled": "campaign.cancelled",
+}
+
+
+def outbox_commanded(
+    backing: MemoryBacking, name: str, kind: str, reason: str | None, by: str, now: float
+) -> None:
+    """The event of an operator's command, written with it (before its commit)."""
+    outbox = backing.outboxes.get(name)
+    type = _COMMAND_EVENTS.get(kind)
+    if outbox is None or outbox.endpoint is None or type is None:
+        return
+    data = {"reason": reason, "by": by, "auto": kind == "auto_paused"}
+    outbox.write(type, now, None, data)
+
+
 class MemoryOutbox:
     """The outbox methods of a ``MemoryCampaign`` (mixed into it)."""
 
@@ -162,7 +192,7 @@ class MemoryOutbox:
     async def add_event(self, type: str, data: Mapping[str, Any], *, now: float) -> str | None:
         checked_time(now, "now")
         outbox = self._outbox()
-        if outbox.endpoint is None:
+        if outbox.endpoint is None or (type == FINISHED and outbox.finished_since_contacts()):
             return None
         written = outbox.write(type, now, None, dict(data))
         self._commit()

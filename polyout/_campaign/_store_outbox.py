@@ -16,8 +16,9 @@ O3. The events of a contact's transitions (``data``: :data:`CONTACT_FIELDS`):
     ``contact.retry_scheduled`` when it is dialled again, or ``contact.finished``);
     ``contact.finished`` for every other way a contact becomes final (``unknown``,
     a send that failed for good, a refusal, a withdrawal, an exclusion when appended).
-    ``add_event`` writes a campaign's own events (``campaign.paused``, ...) durably,
-    and returns the event's id (None when the campaign has no endpoint).
+    An operator's command (live control, ``_store_control``) writes its event in the
+    command's transaction: ``campaign.paused`` (``auto`` true for an auto-pause),
+    ``campaign.resumed``, ``campaign.cancelled``; ``data`` is ``reason``, ``by``, ``auto``.
 O4. Every event has an id unique across stores and campaigns (receivers deduplicate on
     it). ``pending(limit, now=)`` gives undelivered events in the order written, and
     of each contact only its earliest undelivered one, once due (``next_at``): a
@@ -31,6 +32,10 @@ O6. ``disable_webhook(reason)`` (the receiver answered ``410 Gone``) is durable:
     ``webhook()`` shows why, and events keep being written, pending, until an endpoint
     is set again.
 O7. ``outbox_counts()`` is ``{"pending": n, "delivered": n, "dead": n}``, all three keys.
+O8. ``add_event`` writes a campaign's own event (``campaign.finished``) durably and
+    returns its id; None when the campaign has no endpoint, or for ``campaign.finished``
+    when one was written after the campaign's last contact event (several workers
+    finishing together write it once; a retry round that finishes again, once more).
 """
 
 from __future__ import annotations
@@ -49,6 +54,7 @@ __all__ = [
     "CAMPAIGN_EVENTS",
     "CONTACT_EVENTS",
     "CONTACT_FIELDS",
+    "FINISHED",
     "OutboxEvent",
     "StoredOutbox",
     "WebhookEndpoint",
@@ -62,8 +68,15 @@ CONTACT_EVENTS = (
     "contact.retry_scheduled",
     "contact.finished",
 )
-#: Events about the whole campaign (``add_event``).
-CAMPAIGN_EVENTS = ("campaign.paused", "campaign.resumed", "campaign.finished")
+#: Events about the whole campaign (commands, and ``add_event``).
+CAMPAIGN_EVENTS = (
+    "campaign.paused",
+    "campaign.resumed",
+    "campaign.cancelled",
+    "campaign.finished",
+)
+#: Written once per finish (clause O8).
+FINISHED = "campaign.finished"
 #: What ``data`` holds for a contact's event, in every store. ``outcome`` is the placed
 #: call's outcome (``call.ended`` and after); ``*_at`` are POSIX seconds in the store and
 #: ISO 8601 in the body.

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import FeedPosition, StoredCampaign
+from polyout._campaign._store_control import Command
 from polyout._campaign._store_outbox import CONTACT_FIELDS, OutboxEvent, WebhookEndpoint
 from tests.store.conftest import Stores
 from tests.store.scenario import NAME, campaign_of, dial, entry, place, reopened
@@ -34,7 +37,9 @@ async def types_of(campaign: StoredCampaign, seq: int | None = None) -> list[str
     return seen
 
 
-async def end_call(campaign: StoredCampaign, seq: int, intent: int, outcome: S, retry: bool) -> None:
+async def end_call(
+    campaign: StoredCampaign, seq: int, intent: int, outcome: S, retry: bool
+) -> None:
     await campaign.record_outcome(
         seq, intent, outcome=outcome, retry_due=50.0 if retry else None, reason=None, now=20.0
     )
@@ -102,10 +107,14 @@ async def test_o3_a_contact_s_life_in_events_with_its_data(stores: Stores) -> No
         assert event.data["contact_id"] == "c0"
         assert event.data["to_number"] == "+14155550000"
     placed, ended, retry, _, _, finished = events
-    assert placed.data["call_sid"] == "CA-first" and placed.data["state"] == "in_flight"
-    assert ended.data["outcome"] == "no_answer" and ended.data["state"] == "scheduled"
-    assert retry.data["next_attempt_at"] == 50.0 and retry.created == 20.0
-    assert finished.data["state"] == "success" and finished.data["attempts"] == 2
+    assert placed.data["call_sid"] == "CA-first"
+    assert placed.data["state"] == "in_flight"
+    assert ended.data["outcome"] == "no_answer"
+    assert ended.data["state"] == "scheduled"
+    assert retry.data["next_attempt_at"] == 50.0
+    assert retry.created == 20.0
+    assert finished.data["state"] == "success"
+    assert finished.data["attempts"] == 2
     assert finished.data["call_sid"] == "CA-second"
 
 
@@ -139,7 +148,8 @@ async def test_o3_recovery_s_unknown_is_a_contact_finished(stores: Stores) -> No
     campaign = await reopened(stores.crash(stores._live[-1]))
     await campaign.recover(30.0)
     (event,) = await campaign.pending(10, now=1e9)
-    assert event.type == "contact.finished" and event.data["state"] == "unknown"
+    assert event.type == "contact.finished"
+    assert event.data["state"] == "unknown"
 
 
 # -- O4 ----------------------------------------------------------------------------------
@@ -159,9 +169,13 @@ async def test_o4_pending_gives_each_contact_s_events_in_order(stores: Stores) -
     await campaign.failed(heads[0].id, attempt=1, next_at=500.0, error="HTTP 503")
     await campaign.delivered([heads[1].id, heads[2].id], now=3.0)
     later = await campaign.pending(100, now=100.0)
-    assert [(event.contact, event.type) for event in later] == [(1, "call.ended"), (2, "call.ended")]
+    assert [(event.contact, event.type) for event in later] == [
+        (1, "call.ended"),
+        (2, "call.ended"),
+    ]
     (retried, *_) = await campaign.pending(100, now=500.0)
-    assert retried.id == heads[0].id and retried.attempts == 1
+    assert retried.id == heads[0].id
+    assert retried.attempts == 1
     assert await campaign.pending(1, now=500.0) == [retried]
 
 
@@ -173,8 +187,10 @@ async def test_o4_ids_are_unique_and_a_campaign_s_events_keep_their_order(stores
         await place(campaign, seq, f"CA{seq}")
     events = await campaign.pending(100, now=1e9)
     ids = [event.id for event in events]
-    assert len(set(ids)) == len(ids) and all(id.startswith("evt_") for id in ids)
-    assert ids[0] == paused and resumed not in ids  # one queue: resumed after paused
+    assert len(set(ids)) == len(ids)
+    assert all(id.startswith("evt_") for id in ids)
+    assert ids[0] == paused
+    assert resumed not in ids
     other = await campaign_of(stores._live[-1], 1, name="autumn")  # another campaign
     await other.set_webhook(URL, now=1.0)
     await place(other, 0, "CA0")
@@ -215,6 +231,38 @@ async def test_the_body_is_the_documented_json(stores: Stores) -> None:
     (event,) = await campaign.pending(10, now=1e9)
     body = json.loads(event.body(NAME))
     assert set(body) == {"id", "type", "created", "campaign", "data"}
-    assert body["id"] == event.id and body["campaign"] == NAME
+    assert body["id"] == event.id
+    assert body["campaign"] == NAME
     assert body["created"] == "1970-01-01T00:00:10Z"
     assert event.body(NAME) == event.body(NAME)  # the same bytes on every attempt
+
+
+# -- commands and O8 -------------------------------------------------------------------------
+async def test_o3_an_operator_s_command_writes_its_event_with_it(stores: Stores) -> None:
+    campaign = await hooked(stores)
+    if not hasattr(campaign, "command"):
+        pytest.skip("this store has no live control (its commands) yet")
+    await campaign.command(Command.PAUSE, reason="checking the script", by="ops", now=5.0)
+    await campaign.command(Command.AUTO_PAUSE, reason="most calls fail", by="auto", now=6.0)
+    await campaign.command(Command.RESUME, reason=None, by="ops", now=7.0)
+    campaign = await reopened(stores.crash(stores._live[-1]))
+    events: list[OutboxEvent] = []
+    while batch := await campaign.pending(100, now=1e9):
+        events += batch
+        await campaign.delivered([event.id for event in batch], now=8.0)
+    assert [(event.type, dict(event.data), event.created) for event in events] == [
+        ("campaign.paused", {"reason": "checking the script", "by": "ops", "auto": False}, 5.0),
+        ("campaign.resumed", {"reason": None, "by": "ops", "auto": False}, 7.0),
+    ]
+
+
+async def test_o8_campaign_finished_is_written_once_per_finish(stores: Stores) -> None:
+    campaign = await hooked(stores, 1)
+    intent = await place(campaign, 0, "CA0")
+    await end_call(campaign, 0, intent, S.SUCCESS, retry=False)
+    first = await campaign.add_event("campaign.finished", {"success": 1}, now=30.0)
+    assert first is not None
+    assert await campaign.add_event("campaign.finished", {"success": 1}, now=31.0) is None
+    await campaign.append([entry(1)], FeedPosition(2, "d", True), now=32.0)
+    intent = await place(campaign, 1, "CA1", now=40.0)  # a contact event after it
+    assert await campaign.add_event("campaign.finished", {}, now=41.0) not in (None, first)
