@@ -7,11 +7,12 @@ settings, connection identity and do-not-call list; an existing one is checked a
 this placer (same API, same connection, same default country) before anything is sent.
 Then one :class:`~._engine.Engine` runs it.
 
-Where it lives: ``journal=PATH`` is the SQLite store at PATH with its one campaign
-(checked at once on resume, as a journal always was), or ``store=`` any
-:class:`~._store.CampaignStore` (the in-memory one for tests and rehearsals) with the
-campaign's ``name``. Calls go through any :class:`~._placer.Placer`: a
-``polyout.Client``, or ``polyout.testing.FakePlacer``.
+Where it lives (``_opening``): ``journal=PATH`` is the SQLite store at PATH with its
+one campaign (checked at once on resume, as a journal always was); ``store=`` is a store
+URL (``postgresql://…``, an SQLite path or ``sqlite:///path``: opened for the run and
+closed after it) or any :class:`~._store.CampaignStore` object (the caller's: left
+open), holding the campaign under ``name``. Calls go through any
+:class:`~._placer.Placer`: a ``polyout.Client``, or ``polyout.testing.FakePlacer``.
 """
 
 from __future__ import annotations
@@ -31,21 +32,17 @@ from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, CampaignStats, EventBus
 from polyout._campaign._fingerprint import check_source_opens
 from polyout._campaign._identity import connection_identity
+from polyout._campaign._opening import Opened, Place
 from polyout._campaign._placer import Placer
 from polyout._campaign._planning import checked_country, load_suppression_list
+from polyout._campaign._policy import ContactPolicy
+from polyout._campaign._policy_wiring import policy_parts
 from polyout._campaign._readers import ContactSource
-from polyout._campaign._resuming import Resume, checked, checked_journal
+from polyout._campaign._resuming import Resume, checked_journal
 from polyout._campaign._schedule import CallingWindow
-from polyout._campaign._sqlite_store import DEFAULT_CAMPAIGN, SQLiteStore
-from polyout._campaign._store import (
-    CampaignDefinition,
-    CampaignExists,
-    CampaignNotFound,
-    CampaignStore,
-    StoredCampaign,
-)
+from polyout._campaign._sqlite_store import DEFAULT_CAMPAIGN
+from polyout._campaign._store import CampaignDefinition, CampaignStore
 from polyout._campaign._windows import check_timezone, parse_window, window_text
-from polyout._errors import ConfigurationError
 
 __all__ = ["DEFAULT_NAME", "Campaign"]
 
@@ -92,6 +89,8 @@ class Campaign:
       that answers best so far (see ``_retry_timing``); ``"fixed"`` after ``retry_delay``.
     * ``seed``: the poll timing's draws, so that a rehearsal repeats exactly.
     * ``on_event``: a callback (or several) for every :class:`CampaignEvent`.
+    * ``policy``: a :class:`ContactPolicy` (start, deadline, frequency cap across the
+      store's campaigns, holidays, regional rules, quarantine), stored with the campaign.
 
     A setting that cannot work (``rate=0``, ``window="9-5"``, a negative or year-long
     delay, ...) raises :class:`polyout.ConfigurationError` naming the keyword.
@@ -103,8 +102,9 @@ class Campaign:
         contacts: ContactSource,
         *,
         journal: str | os.PathLike[str] | None = None,
-        store: CampaignStore | None = None,
+        store: CampaignStore | str | os.PathLike[str] | None = None,
         name: str = DEFAULT_NAME,
+        worker: str | None = None,
         rate: float = 1.0,
         concurrency: int = 50,
         max_attempts: int = 3,
@@ -124,14 +124,16 @@ class Campaign:
         seed: int | None = None,
         clock: Clock | None = None,
         on_event: EventCallback | Iterable[EventCallback] | None = None,
+        policy: ContactPolicy | None = None,
         _resume: Resume | None = None,
     ) -> None:
-        if (journal is None) == (store is None):
-            raise ConfigurationError("journal", "give a journal path or a store (not both)")
+        self._place = Place.of(journal, store, name)
         self.client = client
-        self.journal_path = os.fspath(journal) if journal is not None else None
-        self.store = store
+        self.journal_path = self._place.journal
+        self.store = self._place.store
+        """The caller's store object (None for a journal or a store URL)."""
         self.name = name
+        self._worker = worker if worker is not None else "main"
         self._contacts = contacts
         self._resume = _resume
         self._requeue_unknown = requeue_unknown
@@ -164,6 +166,11 @@ class Campaign:
             max_not_placed=max_not_placed,
             outage_limit=outage_limit,
             retry_timing=retry_timing,
+            policy=policy.stored(
+                now=self._clock.time(), default_timezone=check_timezone(default_timezone)
+            )
+            if policy is not None
+            else None,
             source=source_path(contacts),
             api=client.api,
             environment=client.environment,
@@ -186,7 +193,7 @@ class Campaign:
         client: Placer,
         journal: str | os.PathLike[str] | None = None,
         *,
-        store: CampaignStore | None = None,
+        store: CampaignStore | str | os.PathLike[str] | None = None,
         name: str = DEFAULT_NAME,
         contacts: ContactSource | None = None,
         rate: float | None = None,
@@ -195,6 +202,8 @@ class Campaign:
         stop_grace: float | None = None,
         requeue_unknown: bool = False,
         default_country: str | None = None,
+        worker: str | None = None,
+        join: bool = False,
         seed: int | None = None,
         clock: Clock | None = None,
         on_event: EventCallback | Iterable[EventCallback] | None = None,
@@ -208,6 +217,11 @@ class Campaign:
         ``concurrency``, ``poll_rate`` and ``stop_grace`` may be changed;
         ``default_country``, if given, must be the one the campaign started with. A
         journal is checked at once (in use, damaged, another API or connection).
+
+        ``join=True`` works as one more ``worker`` beside others: it never reads the
+        contacts (the creator feeds them; it waits until all are stored) and settles
+        only what it left itself, never another live worker's intents (on an SQLite
+        store, which one process holds at a time, it settles everything, as a resume).
         """
         changes = {
             "rate": rate,
@@ -215,10 +229,8 @@ class Campaign:
             "poll_rate": poll_rate,
             "stop_grace": stop_grace,
         }
-        resume = Resume(
-            {key: value for key, value in changes.items() if value is not None},
-            checked_country(default_country),
-            contacts,
+        resume = Resume.asked(
+            changes, default_country=default_country, contacts=contacts, join=join
         )
         if journal is not None:
             resume = checked_journal(os.fspath(journal), client, resume)
@@ -228,6 +240,7 @@ class Campaign:
             journal=journal,
             store=store,
             name=name,
+            worker=worker,
             requeue_unknown=requeue_unknown,
             seed=seed,
             clock=clock,
@@ -236,7 +249,11 @@ class Campaign:
         )
 
     def __repr__(self) -> str:
-        where = f"journal={self.journal_path!r}" if self.journal_path else f"name={self.name!r}"
+        where = (
+            f"journal={self.journal_path!r}"
+            if self.journal_path
+            else f"{self._place.label} worker={self._worker!r}"
+        )
         if self._config is None:
             return f"<Campaign {where} {self.phase}>"
         return (
@@ -312,52 +329,55 @@ class Campaign:
         if self._engine is not None or self.phase is Phase.ENDED:
             raise RuntimeError("a Campaign runs once: use Campaign.resume() to continue it")
         try:
-            owned, stored, source = await self._open()
+            opened, source = await self._open()
         except BaseException:
             self._bus.close()  # nothing ran: subscribers to events() are not left waiting
             raise
+        joining = self._resume is not None and self._resume.join
+        admissions, companions = policy_parts(
+            self.config.policy,
+            parse_window(self.config.window),
+            opened.stored,
+            suppressed=self._suppressed,
+            phase=lambda: str(self.phase),
+        )
         try:
             engine = self._engine = Engine(
-                stored,
+                opened.stored,
                 self.client,
                 source=source,
                 config=self.config,
                 window=parse_window(self.config.window),
                 clock=self._clock,
                 bus=self._bus,
-                label=self.journal_path or f"campaign {self.name!r}",
+                label=self._place.label,
                 suppressed=self._suppressed,
                 requeue_unknown=self._requeue_unknown,
+                worker=self._worker,
+                # A worker that joins settles its own share only: the others are alive.
+                recover_all=not joining or self._place.exclusive,
                 seed=self._seed,
+                admissions=admissions,
+                companions=companions,
             )
             if self._stop_asked:
                 engine.stop()
             return await engine.run(handle_signals=handle_signals)
         finally:
-            if owned is not None:
-                await owned.aclose()
+            await opened.aclose()
 
     # -- opening --------------------------------------------------------------------------
-    async def _open(self) -> tuple[SQLiteStore | None, StoredCampaign, ContactSource]:
-        """The campaign in its store (and the store, when this campaign opened it)."""
-        resume, path = self._resume, self.journal_path
+    async def _open(self) -> tuple[Opened, ContactSource]:
+        """The campaign, created or reopened in its place; where its contacts come from."""
+        resume = self._resume
         if resume is None:
-            definition = self._definition()
-            if path is not None:
-                owned, created = await SQLiteStore.create_path(path, definition, name=self.name)
-                return owned, created, self._contacts
-            return None, await self._create(definition), self._contacts
-        if path is not None:
-            owned, stored = await SQLiteStore.open_path(path)
-            try:
-                self._suppressed = (await stored.definition()).suppressed
-            except BaseException:
-                await owned.aclose()
-                raise
-            assert resume.source is not None
-            return owned, stored, resume.source
-        reopened, source = await self._reopen(resume)
-        return None, reopened, source
+            return await self._place.create(self._definition()), self._contacts
+        opened, resumed, self._suppressed = await self._place.reopen(
+            self.client, resume, self._clock
+        )
+        self._config = resumed.config
+        assert resumed.source is not None
+        return opened, resumed.source
 
     def _definition(self) -> CampaignDefinition:
         # A file that cannot be read is refused before the campaign exists: one left
@@ -369,33 +389,3 @@ class Campaign:
             suppressed=self._suppressed,
             created_at=self._clock.time(),
         )
-
-    async def _create(self, definition: CampaignDefinition) -> StoredCampaign:
-        assert self.store is not None
-        try:
-            return await self.store.create(self.name, definition)
-        except CampaignExists:
-            raise JournalError(
-                f"the store already holds a campaign named {self.name!r}: resume it with "
-                "Campaign.resume(), or choose another name"
-            ) from None
-
-    async def _reopen(self, resume: Resume) -> tuple[StoredCampaign, ContactSource]:
-        assert self.store is not None
-        try:
-            stored = await self.store.open(self.name)
-        except CampaignNotFound:
-            raise JournalError(f"the store holds no campaign named {self.name!r}") from None
-        definition = await stored.definition()
-        resumed = checked(
-            f"campaign {self.name!r}",
-            definition.settings,
-            definition.connection,
-            (await stored.feed_position()).done,
-            self.client,
-            resume,
-        )
-        self._config = resumed.config
-        self._suppressed = definition.suppressed
-        assert resumed.source is not None
-        return stored, resumed.source

@@ -5,6 +5,11 @@ that gave them, and its rows were planned with one default country: a resume thr
 anything else is refused before a single request is sent, naming both sides. A journal
 is checked at once, synchronously, when ``Campaign.resume`` is called (as it always
 was: the CLI refuses it before it connects); a store's campaign when it is opened.
+
+A worker that *joins* (``join``) works on what the store holds and never reads the
+contacts: the feed is the creator's. Where only one process holds the store (SQLite),
+nobody else could finish a feed left unfinished, so joining one is refused: ``resume``
+reads the rest.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from polyout._campaign._identity import connection_identity, identity_mismatch
 from polyout._campaign._journal import Journal
 from polyout._campaign._lock import JournalLock
 from polyout._campaign._placer import Placer
+from polyout._campaign._planning import checked_country
 from polyout._campaign._readers import ContactSource
 
 __all__ = ["Resume", "checked", "checked_journal"]
@@ -35,6 +41,25 @@ class Resume:
     contacts: ContactSource | None
     config: CampaignConfig | None = None
     source: ContactSource | None = None
+    join: bool = False
+    """One more worker on a campaign whose feed is the creator's."""
+
+    @classmethod
+    def asked(
+        cls,
+        changes: Mapping[str, Any],
+        *,
+        default_country: str | None,
+        contacts: ContactSource | None,
+        join: bool,
+    ) -> Resume:
+        """What ``Campaign.resume`` was asked: the settings it changes (None: kept)."""
+        return cls(
+            {key: value for key, value in changes.items() if value is not None},
+            checked_country(default_country),
+            contacts,
+            join=join,
+        )
 
 
 def checked_journal(path: str, client: Placer, resume: Resume) -> Resume:
@@ -62,9 +87,12 @@ def checked(
     input_done: bool,
     client: Placer,
     resume: Resume,
+    *,
+    exclusive: bool = True,
 ) -> Resume:
     """The stored settings with the resume's changes, once the campaign may be resumed
-    through ``client``; and where the rest of its input comes from."""
+    through ``client``; and where the rest of its input comes from. ``exclusive``: one
+    process at a time holds the store."""
     config = CampaignConfig.stored(settings, label)
     if (config.api, config.environment) != (client.api, client.environment):
         raise JournalError(
@@ -87,7 +115,14 @@ def checked(
             f"{config.default_country!r}, not {country!r}"
         )
     source = resume.contacts
-    if source is None and not input_done:
+    if resume.join:
+        if not input_done and exclusive:
+            raise JournalError(
+                f"{label}: not all of its contacts are stored yet, and a worker that joins "
+                "never reads the contacts file: continue it with resume, which reads the rest"
+            )
+        source = ()
+    elif source is None and not input_done:
         if config.source is None:
             raise JournalError(
                 f"{label}: the earlier run did not read all of its contacts, and they "

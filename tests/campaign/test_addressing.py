@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import polyout
+from polyout import Campaign, Contact
 from polyout._campaign._addressing import (
     StoreKind,
     opened_campaign,
@@ -21,7 +22,8 @@ from polyout._campaign._addressing import (
     store_url_secrets,
 )
 from polyout._campaign._sqlite_store import SQLiteStore
-from polyout.campaign import CampaignDefinition
+from polyout.campaign import CampaignDefinition, CampaignExists, CampaignNotFound, ContactState
+from polyout.testing import LAST_DIGIT, FakePlacer, VirtualClock
 
 PASSWORD = "pg-Pass%40word-9"  # percent-encoded "@": both spellings are secrets
 
@@ -144,3 +146,78 @@ async def test_a_postgresql_store_without_psycopg_names_the_extra(
             pass
     assert "pip install 'polyout[postgres]'" in caught.value.reason
     assert PASSWORD not in str(caught.value)
+
+
+def _people(count: int, digit: str) -> list[Contact]:
+    return [Contact(f"p{n}", f"+1415555{n:03d}{digit}") for n in range(count)]
+
+
+async def test_campaign_takes_a_store_url_holds_two_campaigns_and_closes_what_it_opened(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "campaigns.db"
+    async with VirtualClock() as clock:
+        placer = FakePlacer(clock=clock, outcomes=LAST_DIGIT, duration=30.0)
+        for name, url, digit in [("a", str(path), "0"), ("b", f"sqlite:///{path}", "1")]:
+            campaign = Campaign(placer, _people(4, digit), store=url, name=name, clock=clock)
+            assert str(path) in repr(campaign)
+            stats = await campaign.run()
+            assert stats.complete
+        # Both runs let go of the file: a third opener takes its lock at once.
+        store = SQLiteStore(path, create=False)
+        try:
+            assert await store.names() == ["a", "b"]
+            a, b = await store.open("a"), await store.open("b")
+            assert await a.counts() == {ContactState.SUCCESS: 4}
+            assert await b.counts() == {ContactState.SUCCESS: 4}
+        finally:
+            await store.aclose()
+        assert not placer.ledger.dialled_more_than_once()
+        with pytest.raises(CampaignExists, match="already holds a campaign named 'a'"):
+            await Campaign(placer, _people(1, "0"), store=path, name="a", clock=clock).run()
+        with pytest.raises(CampaignNotFound, match="holds no campaign named 'c'"):
+            await Campaign.resume(placer, store=path, name="c", clock=clock).run()
+
+
+async def test_a_store_object_stays_the_callers_and_a_worker_joins_without_reading_contacts(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "campaigns.db"
+    async with VirtualClock() as clock:
+        placer = FakePlacer(clock=clock, outcomes=LAST_DIGIT, duration=30.0)
+        store = SQLiteStore(path)
+        try:
+            unfed = Campaign(placer, _people(3, "0"), store=store, name="unfed", clock=clock)
+            unfed.stop()  # stops before its feed: no contact stored
+            await unfed.run()
+            # Nobody else can feed an SQLite store's campaign: only a resume reads the rest.
+            with pytest.raises(polyout.JournalError, match="continue it with resume"):
+                await Campaign.resume(placer, store=store, name="unfed", join=True).run()
+            running: list[Campaign] = []
+
+            def stop_once_fed(event: object) -> None:
+                stats = running[0].stats()
+                if stats.input_done and stats.placed >= 1:
+                    running[0].stop()
+
+            first = Campaign(
+                placer,
+                _people(6, "0"),
+                store=store,
+                name="spring",
+                rate=0.5,
+                clock=clock,
+                on_event=stop_once_fed,
+            )
+            running.append(first)
+            await first.run()
+            assert 1 <= len(placer.ledger.placements) < 6
+            assert await store.names() == ["spring", "unfed"]  # still open: the caller's
+            joined = Campaign.resume(
+                placer, store=store, name="spring", worker="w-2", join=True, clock=clock
+            )
+            assert "worker='w-2'" in repr(joined)
+            assert (await joined.run()).complete
+        finally:
+            await store.aclose()
+        assert sorted(placer.ledger.placements_per_number().values()) == [1] * 6
