@@ -13,7 +13,9 @@ one on its own:
   :class:`ScaledClock`), and the strict :class:`Pacer` that ``Client.place`` and
   ``Client.get_status`` accept through the :class:`RequestPacer` protocol;
 * **storage**: the :class:`CampaignStore` contract (its docstring is the spec) with
-  :class:`SQLiteStore` (the embedded default: ``journal=PATH``) and :class:`MemoryStore`,
+  :class:`SQLiteStore` (the embedded default: ``journal=PATH``), :class:`PostgresStore`
+  (many workers on one database; needs ``polyout[postgres]``, imported only when used)
+  and :class:`MemoryStore`,
   the contact state machine (:class:`ContactState`), and :func:`export_journal`;
 * **the engine's seam to the API**: :class:`Placer`, which ``polyout.Client`` and
   ``polyout.testing.FakePlacer`` both satisfy.
@@ -25,6 +27,7 @@ from polyout._apis import state_from_raw
 from polyout._campaign._clock import Clock, ScaledClock, SystemClock
 from polyout._campaign._journal import export_journal
 from polyout._campaign._memory_store import MemoryStore
+from polyout._campaign._pg_store import PostgresStore
 from polyout._campaign._placer import Placer
 from polyout._campaign._planning import Excluded, MemoryRecord, Planned, Planner, PlanRecord
 from polyout._campaign._preflight import Preflight, check_contacts
@@ -60,6 +63,7 @@ __all__ = [
     "PlanRecord",
     "Planned",
     "Planner",
+    "PostgresStore",
     "Preflight",
     "RequestPacer",
     "ResultsSummary",

@@ -27,6 +27,7 @@ CAMPAIGN = {
     "SuppressionList", "SystemClock", "aiter_contacts", "check_contacts", "export_journal",
     "iter_contacts", "load_suppression_list", "read_csv", "read_jsonl", "state_from_raw",
     "summarize_results",
+    "PostgresStore",
 }  # fmt: skip
 
 

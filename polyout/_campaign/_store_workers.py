@@ -9,7 +9,9 @@ workers' own clocks may disagree by any amount), the wall clock of the one proce
 the in-memory and SQLite stores (one process holds those, so a worker there dies with
 the process, but the methods work the same).
 
-15. ``heartbeat(worker)`` records that ``worker`` is alive now; it is durable. A worker
+15. ``heartbeat(worker)`` records that ``worker`` is alive now; it is durable where the
+    store outlives its processes (PostgreSQL: a reaper elsewhere judges it), while a store
+    one process holds forgets its workers with that process. A worker
     that left, or was reaped, and heartbeats again is alive again (its holds are gone:
     every move it makes on a contact it no longer holds is stale, clause 8).
 16. ``reap(worker, timeout=, now=)``: the live ``worker`` (it heartbeats by reaping)
