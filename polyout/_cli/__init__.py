@@ -34,6 +34,11 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "campaign export": ("_commands_journal", "export", False),
     "campaign validate": ("_commands_campaign", "validate", True),
     "campaign rehearse": ("_commands_rehearse", "rehearse", True),
+    "campaign pause": ("_commands_control", "pause", False),
+    "campaign cancel": ("_commands_control", "cancel", False),
+    "campaign status": ("_commands_control", "status", False),
+    "campaign suppress": ("_commands_control", "suppress", False),
+    "campaign retry": ("_commands_control", "retry", False),
     "demo": ("_demo", "demo", True),
 }
 

@@ -1,0 +1,75 @@
+"""The flags of the live-control commands (``pause``, ``cancel``, ``status``, ``suppress``,
+``retry``; see ``_commands_control``)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+
+from polyout._cli._control_target import add_ref_arguments
+from polyout._cli._flag_types import bounded_int
+
+__all__ = ["add_control_commands"]
+
+MakeCommand = Callable[..., argparse.ArgumentParser]
+
+
+def add_control_commands(
+    parent: argparse._SubParsersAction[argparse.ArgumentParser],
+    command: MakeCommand,
+    parents: Sequence[argparse.ArgumentParser] = (),
+) -> None:
+    """``polyout campaign pause|cancel|status|suppress|retry REF ...``."""
+    pause = command(parent, "pause", "stop placing new calls (calls in flight are followed)")
+    add_ref_arguments(pause)
+    pause.add_argument("--reason", metavar="TEXT", help="why: status and the report show it")
+
+    cancel = command(
+        parent,
+        "cancel",
+        "cancel the contacts not yet dialled; calls in flight are followed, then workers exit",
+    )
+    add_ref_arguments(cancel)
+    cancel.add_argument("--reason", metavar="TEXT", help="recorded on each cancelled contact")
+
+    status = command(
+        parent, "status", "the campaign now: phase, workers, counts, in flight, rate, ETA"
+    )
+    add_ref_arguments(status)
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+
+    suppress = command(
+        parent, "suppress", "add numbers to the campaign's do-not-call list, at any time"
+    )
+    add_ref_arguments(suppress)
+    suppress.add_argument(
+        "numbers",
+        nargs="*",
+        metavar="FILE|NUMBER",
+        help="E.164 numbers, or a file of them (one a line, or a CSV with a phone column)",
+    )
+
+    retry = command(
+        parent, "retry", "give chosen final contacts another round (never answered calls)"
+    )
+    add_ref_arguments(retry)
+    retry.add_argument(
+        "--states",
+        required=True,
+        metavar="LIST",
+        help="comma-separated: no_answer, busy, failure, expired, cancelled",
+    )
+    retry.add_argument(
+        "--max-attempts",
+        type=bounded_int(1, 1000),
+        metavar="N",
+        help="only contacts with fewer than N calls placed",
+    )
+    retry.add_argument(
+        "--include-unknown",
+        action="store_true",
+        help="also contacts whose call may have been placed (they may be rung twice)",
+    )
+    retry.add_argument(
+        "--yes", action="store_true", help="confirm --include-unknown without asking"
+    )
