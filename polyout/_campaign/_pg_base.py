@@ -91,7 +91,11 @@ class PgCampaignBase:
             try:
                 return await self._attempt(job, kind)
             except _NotSent:
-                return await self._attempt(job, kind)  # once, on a new connection
+                pass
+            try:
+                return await self._attempt(job, kind)  # once more, on a new connection
+            except _NotSent as again:
+                raise self._store.lost(again.__cause__, 0) from None
 
     async def _attempt(self, job: Job[T], kind: Kind) -> T:
         import psycopg

@@ -159,6 +159,9 @@ class PostgresStore:
                 max_size=max_size,
                 open=False,
                 kwargs={"application_name": self._application},
+                # A connection is checked when a campaign takes it (rarely: it keeps it):
+                # those the server cut while idle in the pool are replaced, not handed out.
+                check=AsyncConnectionPool.check_connection,
                 name=f"polyout-{self._session}",
             )
             await self._pool.open(wait=False)

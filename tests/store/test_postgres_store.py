@@ -2,9 +2,34 @@
 
 from __future__ import annotations
 
-import psycopg
+import asyncio
+import socket
+import sys
 
-from tests.pg_cluster import PgServer
+import attrs
+import psycopg
+import pytest
+
+import polyout
+from polyout._campaign._errors import JournalError, StoreUnavailable
+from polyout._campaign._pg_schema import SCHEMA_VERSION
+from polyout._campaign._pg_store import PostgresStore
+from polyout._campaign._states import ContactState
+from polyout._campaign._store import FeedPosition
+from tests.pg_cluster import CLUSTER_PASSWORD, PgServer
+from tests.store.scenario import (
+    DEFINITION,
+    NAME,
+    OTHER,
+    WORKER,
+    campaign_of,
+    dial,
+    entry,
+    place,
+    results,
+)
+
+S = ContactState
 
 
 def test_each_test_gets_a_fresh_database_of_its_own(
@@ -28,3 +53,159 @@ def _cut(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
     except psycopg.OperationalError:
         return True
     return False
+
+
+# -- the PostgreSQL store ------------------------------------------------------------------
+async def test_the_schema_is_created_on_first_use_and_a_newer_one_is_refused(
+    pg_database: str,
+) -> None:
+    store = await PostgresStore.connect(pg_database)
+    await store.aclose()
+    async with await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as conn:
+        cursor = await conn.execute("SELECT version FROM polyout_schema")
+        assert await cursor.fetchall() == [(SCHEMA_VERSION,)]
+        await conn.execute("UPDATE polyout_schema SET version = version + 1")
+    with pytest.raises(JournalError, match=r"newer polyout.*upgrade polyout") as refused:
+        await PostgresStore.connect(pg_database)
+    assert CLUSTER_PASSWORD not in str(refused.value)
+
+
+async def test_one_database_holds_several_campaigns_of_several_accounts(
+    pg_database: str,
+) -> None:
+    other_account = attrs.evolve(
+        DEFINITION, connection={"api": "account", "base_url": "https://eu.example.test"}
+    )
+    store = await PostgresStore.connect(pg_database)
+    try:
+        spring = await campaign_of(store, 2)
+        autumn = await store.create("autumn", other_account)
+        await autumn.append([entry(0)], FeedPosition(1, "d1", True), now=1.0)  # same number
+        await dial(spring, 0)
+        await autumn.flush()
+    finally:
+        await store.aclose()
+    store = await PostgresStore.connect(pg_database)  # another process
+    try:
+        assert await store.names() == ["autumn", NAME]
+        assert (await (await store.open("autumn")).definition()) == other_account
+        assert (await (await store.open(NAME)).definition()) == DEFINITION
+        assert await (await store.open("autumn")).counts() == {S.SCHEDULED: 1}
+    finally:
+        await store.aclose()
+
+
+async def test_concurrent_claimers_never_take_one_contact_twice(pg_database: str) -> None:
+    contacts = 400
+    first = await PostgresStore.connect(pg_database)
+    campaign = await first.create(NAME, DEFINITION)
+    entries = [entry(seq) for seq in range(contacts)]
+    await campaign.append(entries, FeedPosition(contacts, "d", True), now=0.0)
+    await campaign.flush()
+    # Four processes, each its own store (its own connections), claiming at once.
+    stores = [first, *[await PostgresStore.connect(pg_database) for _ in range(3)]]
+    try:
+        claimed: list[list[int]] = [[] for _ in stores]
+
+        async def claimer(index: int) -> None:
+            mine = await stores[index].open(NAME)
+            while batch := await mine.claim_due(f"w{index}", 10.0, 7):
+                claimed[index].extend(due.seq for due in batch)
+
+        await asyncio.gather(*(claimer(index) for index in range(len(stores))))
+        every = [seq for share in claimed for seq in share]
+        assert sorted(every) == list(range(contacts))  # each once, none lost
+        assert sum(1 for share in claimed if share) >= 2  # they really ran side by side
+    finally:
+        for store in stores:
+            await store.aclose()
+
+
+async def test_holds_die_with_the_process_that_took_them(pg_database: str) -> None:
+    crashed = await PostgresStore.connect(pg_database)
+    campaign = await campaign_of(crashed, 2)
+    assert [d.seq for d in await campaign.claim_due(WORKER, 10.0, 10)] == [0, 1]
+    survivor = await (await PostgresStore.connect(pg_database)).open(NAME)
+    try:
+        assert await survivor.claim_due(OTHER, 10.0, 10) == []  # held by a live process
+        crashed.abandon()  # SIGKILL: its connections close, its life lock goes
+        assert [d.seq for d in await survivor.claim_due(OTHER, 10.0, 10)] == [0, 1]
+    finally:
+        await crashed.aclose()
+        await survivor_store(survivor).aclose()
+
+
+def survivor_store(campaign: object) -> PostgresStore:
+    store = getattr(campaign, "_store", None)
+    assert isinstance(store, PostgresStore)
+    return store
+
+
+async def test_a_cut_connection_never_loses_a_durable_write_in_silence(
+    pg_server: PgServer, pg_database: str
+) -> None:
+    store = await PostgresStore.connect(pg_database)
+    try:
+        campaign = await campaign_of(store, 3)
+        intent = await place(campaign, 0, "CA0")  # durable
+        await campaign.record_status(0, intent, "ringing", 11.0)  # batched, pending
+        assert pg_server.terminate(pg_database) >= 1
+        with pytest.raises(StoreUnavailable, match="lost") as lost:
+            await dial(campaign, 1)
+        assert "\n" not in str(lost.value)
+        assert CLUSTER_PASSWORD not in str(lost.value)
+        # Reconnected: the next call works, and what was committed is all there.
+        assert await dial(campaign, 2) == 1
+        assert pg_server.terminate(pg_database) >= 1
+        assert await campaign.counts() == {S.IN_FLIGHT: 1, S.SCHEDULED: 1, S.DIALING: 1}
+    finally:
+        await store.aclose()
+    campaign = await (await PostgresStore.connect(pg_database)).open(NAME)
+    try:
+        states = [r["state"] for r in await results(campaign)]
+        assert states == ["in_flight", "scheduled", "dialing"]
+        [call] = await campaign.calls_in_flight(OTHER)
+        assert call.call_sid == "CA0"
+    finally:
+        await survivor_store(campaign).aclose()
+
+
+async def test_the_password_never_shows(pg_database: str) -> None:
+    store = await PostgresStore.connect(pg_database)
+    try:
+        campaign = await store.create(NAME, DEFINITION)
+        shown = [repr(store), str(store), store.where, repr(campaign)]
+        assert all(CLUSTER_PASSWORD not in text for text in shown)
+        assert "127.0.0.1" in store.where
+    finally:
+        await store.aclose()
+    wrong = pg_database.replace(CLUSTER_PASSWORD, "not-the-Password-0")
+    with pytest.raises(StoreUnavailable) as refused:
+        await PostgresStore.connect(wrong)
+    message = str(refused.value)
+    assert "password authentication failed" in message
+    assert "not-the-Password-0" not in message
+    assert CLUSTER_PASSWORD not in message
+    assert "\n" not in message
+
+
+async def test_an_unreachable_database_is_one_clear_line() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql://polyout:{CLUSTER_PASSWORD}@127.0.0.1:{port}/campaigns"
+    with pytest.raises(StoreUnavailable) as unreachable:
+        await PostgresStore.connect(url)
+    message = str(unreachable.value)
+    assert message.startswith(f"PostgreSQL store at 127.0.0.1:{port}/campaigns: cannot connect")
+    assert "refused" in message.lower()
+    assert "\n" not in message
+    assert CLUSTER_PASSWORD not in message
+
+
+def test_without_psycopg_the_store_says_which_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(polyout.ConfigurationError, match=r"install polyout\[postgres\]"):
+        PostgresStore("postgresql://u:secret@127.0.0.1/db")
