@@ -31,9 +31,8 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import attrs
 
 from polyout._campaign._errors import JournalError
-from polyout._campaign._sqlite_reader import SQLiteReader
-from polyout._campaign._sqlite_store import SQLiteStore
 from polyout._campaign._store import CampaignNotFound, CampaignStore, StoredCampaign
+from polyout._campaign._store_urls import SCHEME, redact_store_url, store_url_secrets
 from polyout._errors import ConfigurationError
 
 __all__ = [
@@ -54,11 +53,8 @@ __all__ = [
 POSTGRES_EXTRA = "pip install 'polyout[postgres]'"
 _POSTGRES_SCHEMES = ("postgresql", "postgres")
 _SQLITE_SCHEME = "sqlite"
-_MASK = "***"
 # A name that reads the same in a shell, a URL, a file name and a log line.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
-_SCHEME = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://")
-_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)(?P<value>[^&#]*)", re.IGNORECASE)
 
 
 class StoreKind(enum.Enum):
@@ -141,7 +137,7 @@ def parse_store(url: str | os.PathLike[str], campaign: str, *, setting: str = "s
     text = os.fspath(url)
     if not isinstance(text, str) or not text.strip():
         raise ConfigurationError(setting, "give a postgresql:// URL or an SQLite file's path")
-    scheme = _SCHEME.match(text)
+    scheme = SCHEME.match(text)
     if scheme is None:
         return StoreRef(StoreKind.SQLITE, text, name)
     kind = scheme["scheme"].lower()
@@ -206,44 +202,6 @@ def _sqlite_path(url: str, setting: str) -> str:
     return path
 
 
-def redact_store_url(url: str) -> str:
-    """``url`` with its password (userinfo or ``password=``) shown as ``***``; a user
-    name stays (it is no secret in a database URL). Never raises."""
-    scheme = _SCHEME.match(url)
-    if scheme is not None:
-        start = scheme.end()
-        end = len(url)
-        for stop in "/?#":
-            found = url.find(stop, start)
-            if found >= 0:
-                end = min(end, found)
-        at = url.rfind("@", start, end)
-        colon = url.find(":", start, at) if at >= 0 else -1
-        if colon >= 0:
-            url = f"{url[: colon + 1]}{_MASK}{url[at:]}"
-    return _QUERY_PASSWORD.sub(lambda match: f"{match['head']}{_MASK}", url)
-
-
-def store_url_secrets(url: str) -> list[str]:
-    """The passwords in a store URL, as typed and decoded: what must never be printed."""
-    if redact_store_url(url) == url:
-        return []
-    found: list[str] = []
-    scheme = _SCHEME.match(url)
-    if scheme is not None:
-        try:
-            parts = urlsplit(url)
-            password = (
-                parts.netloc.rpartition("@")[0].partition(":")[2] if "@" in parts.netloc else ""
-            )
-        except ValueError:
-            password = ""
-        found.append(password)
-    found += [match["value"] for match in _QUERY_PASSWORD.finditer(url)]
-    found += [unquote(secret) for secret in found]
-    return [secret for secret in dict.fromkeys(found) if secret and secret != _MASK]
-
-
 # -- opening ----------------------------------------------------------------------------------
 async def open_store(
     ref: StoreRef, *, create: bool = False, read_only: bool = False
@@ -256,6 +214,10 @@ async def open_store(
     """
     if ref.kind is StoreKind.POSTGRES:
         return await _postgres_store().connect(ref.target)
+    # Imported here: the command line parses references before it needs a store.
+    from polyout._campaign._sqlite_reader import SQLiteReader
+    from polyout._campaign._sqlite_store import SQLiteStore
+
     store: SQLiteStore = (
         SQLiteReader(ref.target) if read_only else SQLiteStore(ref.target, create=create)
     )

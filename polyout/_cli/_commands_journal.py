@@ -8,20 +8,25 @@ those contacts again. The export is a consistent snapshot in one file (``VACUUM 
 from __future__ import annotations
 
 import argparse
-import shlex
 import sys
 
+import attrs
+
 from polyout._campaign._journal import export_journal
-from polyout._cli._errors import ExitCode
+from polyout._cli._campaign_ref import campaign_command, ref_from_args
+from polyout._cli._errors import CliError, ExitCode
 
 __all__ = ["export"]
 
 
 def export(args: argparse.Namespace) -> int:
-    destination = export_journal(args.journal, args.destination)
-    resume = shlex.join(["polyout", "campaign", "resume", str(destination)])
+    ref = ref_from_args(args)
+    if not ref.exclusive:  # a database is backed up with its own tools
+        raise CliError(f"{ref.shown} is a database: back it up with pg_dump", ExitCode.USAGE)
+    destination = export_journal(ref.path, args.destination)
+    resume = campaign_command("resume", attrs.evolve(ref, target=str(destination)))
     print(
-        f"exported {args.journal} to {destination}: continue with '{resume}' there, "
+        f"exported {ref.path} to {destination}: continue with '{resume}' there, "
         "and never resume both the copy and the original (each would dial the contacts left)",
         file=sys.stderr,
         flush=True,

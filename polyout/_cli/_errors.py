@@ -12,7 +12,7 @@ import errno
 import sqlite3
 
 from polyout._campaign._contacts import ContactFileError
-from polyout._campaign._errors import CampaignError, JournalError
+from polyout._campaign._errors import CampaignError, JournalError, StoreUnavailable
 from polyout._errors import (
     APIStatusError,
     AuthenticationError,
@@ -127,6 +127,8 @@ def explain(exc: BaseException) -> CliError | None:
     if isinstance(exc, ConfigurationError):
         flag = "--" + exc.setting.replace("_", "-")
         return CliError(f"{flag}: {exc.reason}", ExitCode.USAGE)
+    if isinstance(exc, StoreUnavailable):  # the database, not the input: nothing was dialled
+        return CliError(str(exc), ExitCode.API)
     if isinstance(exc, ContactFileError | JournalError):
         return CliError(str(exc), ExitCode.USAGE)
     if isinstance(exc, CampaignError):

@@ -25,6 +25,8 @@ __all__ = [
     "poll_rate_flag",
     "run_control_flags",
     "running_flags",
+    "store_flags",
+    "work_arguments",
 ]
 
 #: The library's campaign defaults, shown in --help (the flags default to None: unset
@@ -207,4 +209,86 @@ def output_flag(parser: argparse.ArgumentParser, what: str) -> None:
         "-o",
         metavar="PATH",
         help=f"{what} (.jsonl or .csv by extension): the only place with full numbers",
+    )
+
+
+def store_flags() -> argparse.ArgumentParser:
+    """``--store URL --campaign NAME``: a campaign in a store of several."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group("where the campaign lives (instead of a journal path)")
+    group.add_argument(
+        "--store",
+        metavar="URL",
+        help="postgresql://USER@HOST:5432/DATABASE (the password from PGPASSWORD or "
+        "~/.pgpass: a URL's is never shown, but a flag is visible to other users), or an "
+        "SQLite file holding several campaigns: a path, or sqlite:///path",
+    )
+    group.add_argument(
+        "--campaign",
+        metavar="NAME",
+        help="the campaign in --store: 1 to 64 letters, digits, '.', '_' or '-'",
+    )
+    return parent
+
+
+def work_arguments(work: argparse.ArgumentParser) -> None:
+    """``polyout campaign work``: one more worker on a campaign another process created."""
+    work.add_argument(
+        "journal", metavar="JOURNAL", nargs="?", help="a journal (or --store and --campaign)"
+    )
+    work.add_argument(
+        "--concurrency",
+        type=CONCURRENCY,
+        metavar="N",
+        help="calls in flight for this worker, at most (default: the campaign's)",
+    )
+    run_control_flags(work)
+
+
+_WEBHOOK_DRAIN = bounded_duration(0, _HOUR)
+
+
+def webhook_flags(*, endpoint: bool) -> argparse.ArgumentParser:
+    """``--webhook URL`` (``run`` only: the endpoint is stored), ``--webhook-drain`` and
+    ``--before-dial-url``; the secret only ever from POLYOUT_WEBHOOK_SECRET."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group(
+        "webhooks and the pre-dial hook (signed with POLYOUT_WEBHOOK_SECRET)"
+    )
+    if endpoint:
+        group.add_argument(
+            "--webhook",
+            metavar="URL",
+            help="POST the campaign's events here, signed, at least once (stored with the "
+            "campaign: resume and work keep delivering)",
+        )
+    group.add_argument(
+        "--webhook-drain",
+        type=_WEBHOOK_DRAIN,
+        metavar="DURATION",
+        help="at the end, wait this long for undelivered events, 0s to 1h (default: 30s)",
+    )
+    group.add_argument(
+        "--before-dial-url",
+        metavar="URL",
+        help='ask this URL before each dial (POST of the contact; answer {"allow": true} or '
+        '{"allow": false, "reason": "..."}); give it again on resume and work',
+    )
+    return parent
+
+
+def deliver_arguments(deliver: argparse.ArgumentParser) -> None:
+    """``polyout campaign deliver REF``: send the events still in the outbox."""
+    deliver.add_argument(
+        "journal", metavar="JOURNAL", nargs="?", help="a journal (or --store and --campaign)"
+    )
+    deliver.add_argument(
+        "--webhook", metavar="URL", help="deliver here from now on (and enable it again)"
+    )
+    deliver.add_argument(
+        "--timeout",
+        type=_WEBHOOK_DRAIN,
+        default=60.0,
+        metavar="DURATION",
+        help="give up waiting after this long, 0s to 1h (default: 1m)",
     )

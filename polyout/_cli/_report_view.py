@@ -201,8 +201,11 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def preflight_renderables(preflight: Preflight, source: str) -> list[RenderableType]:
-    """The whole ``campaign validate`` report."""
+def preflight_renderables(
+    preflight: Preflight, source: str, held: tuple[str, int] | None = None
+) -> list[RenderableType]:
+    """The whole ``campaign validate`` report; ``held``: a campaign, and how many of the
+    file's numbers it holds already."""
     counts: list[tuple[str, object]] = [
         ("contacts", preflight.total),
         ("valid (would be dialled)", preflight.valid),
@@ -225,6 +228,8 @@ def preflight_renderables(preflight: Preflight, source: str) -> list[RenderableT
     counts.append(("estimated duration", estimate))
     countries = ", ".join(f"{code} {count}" for code, count in preflight.countries.items())
     counts.append(("countries", countries or "-"))
+    if held is not None:
+        counts.append((f"already in {held[0]}", held[1]))
     renderables: list[RenderableType] = [key_value_table(f"Pre-launch check of {source}", counts)]
     if preflight.problems:
         excluded = preflight.invalid + preflight.duplicates + preflight.suppressed

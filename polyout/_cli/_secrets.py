@@ -3,7 +3,9 @@
 argparse echoes the tokens it does not understand (``unrecognized arguments: --api-key
 ...``) before any namespace exists, so the secrets are taken from the raw arguments and
 the environment, not from parsed flags: a key is scrubbed even from the message that
-says its flag was misplaced. A URL's password is removed wherever a URL appears.
+says its flag was misplaced. A URL's password is removed wherever a URL appears; a
+store URL's (``--store postgresql://user:secret@host/db``, or ``?password=secret``) and
+``PGPASSWORD`` too. A database URL's user name is no secret, and is kept.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import quote
 
+from polyout._campaign._store_urls import SCHEME, store_url_secrets
 from polyout._secrets import Scrubber, url_password
 
 __all__ = ["scrub", "secrets_in"]
@@ -20,7 +23,7 @@ __all__ = ["scrub", "secrets_in"]
 #: Flags whose value is a credential: the client's key, and the sandbox's keys.
 _SECRET_FLAGS = ("--api-key", "--forbidden-key")
 #: Environment variables that hold a credential, and those that hold a URL.
-_ENVIRONMENT_SECRETS = ("POLYAI_API_KEY",)
+_ENVIRONMENT_SECRETS = ("POLYAI_API_KEY", "PGPASSWORD")
 _ENVIRONMENT_URLS = ("POLYAI_BASE_URL",)
 # Any URL's userinfo in running text, for the URLs no flag named: scheme://user:secret@
 # or scheme://token@ (the secret part is what polyout._secrets.url_password calls one).
@@ -52,9 +55,17 @@ def secrets_in(argv: Sequence[str], environ: Mapping[str, str] = os.environ) -> 
     return found
 
 
+#: Database URLs: their user is a name, not a token (``postgresql://postgres@host``).
+_DATABASE_SCHEMES = ("postgresql", "postgres")
+
+
 def _url_passwords(text: str) -> list[str]:
     if "://" not in text:  # not a URL: an "@" in an e-mail address is no password
         return []
+    _, _, value = text.partition("=") if text.startswith("--") else ("", "", text)
+    scheme = SCHEME.match(value)
+    if scheme is not None and scheme["scheme"].lower() in _DATABASE_SCHEMES:
+        return store_url_secrets(value)
     secret = url_password(text)
     return [secret] if secret else []
 
