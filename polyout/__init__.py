@@ -44,12 +44,14 @@ from polyout._phone import mask_number
 from polyout._request import build_request
 from polyout._retry import set_testing
 from polyout._version import __version__
+from polyout._webhooks import Allow, Deny, PendingDial, Webhook
 
 __all__ = [
     "DEFAULT_POLL_INTERVAL",
     "DEFAULT_WAIT_DEADLINE",
     "RESULT_FIELDS",
     "APIStatusError",
+    "Allow",
     "AuthenticationError",
     "BadRequestError",
     "Call",
@@ -67,10 +69,12 @@ __all__ = [
     "ContactFileError",
     "ContactResult",
     "ContactState",
+    "Deny",
     "Encryption",
     "EventKind",
     "JournalError",
     "NotFoundError",
+    "PendingDial",
     "PermissionDeniedError",
     "PolyOutError",
     "RateLimitError",
@@ -80,6 +84,7 @@ __all__ = [
     "TransportError",
     "TriggerOutcomeUnknown",
     "ValidationError",
+    "Webhook",
     "__version__",
     "build_request",
     "export_results",

@@ -17,6 +17,7 @@ POLYOUT = {
     "PermissionDeniedError", "PolyOutError", "RateLimitError", "RowError", "ServerError",
     "Timeout", "TransportError", "TriggerOutcomeUnknown", "ValidationError", "__version__",
     "build_request", "export_results", "iter_results", "mask_number", "set_testing",
+    "ContactPolicy",
 }  # fmt: skip
 
 CAMPAIGN = {
@@ -69,3 +70,6 @@ def test_polyout_webhooks_is_the_receivers_module() -> None:
     assert public_names(polyout.webhooks) - {"annotations"} == WEBHOOKS
     for name in ("WebhookSignatureError", "sign", "verify"):
         assert getattr(polyout.webhooks, name).__doc__
+
+# Webhooks and the pre-dial hook (issue 13).
+POLYOUT.update({"Allow", "Deny", "PendingDial", "Webhook"})

@@ -43,6 +43,7 @@ from polyout._campaign._schedule import CallingWindow
 from polyout._campaign._sqlite_store import DEFAULT_CAMPAIGN
 from polyout._campaign._store import CampaignDefinition, CampaignStore
 from polyout._campaign._windows import check_timezone, parse_window, window_text
+from polyout._webhooks import BeforeDial, HookParts, Webhook
 
 __all__ = ["DEFAULT_NAME", "Campaign"]
 
@@ -91,6 +92,8 @@ class Campaign:
     * ``on_event``: a callback (or several) for every :class:`CampaignEvent`.
     * ``policy``: a :class:`ContactPolicy` (start, deadline, frequency cap across the
       store's campaigns, holidays, regional rules, quarantine), stored with the campaign.
+    * ``webhook``: a :class:`Webhook`: events delivered, signed, from the store's outbox.
+    * ``before_dial``: ``async def hook(PendingDial) -> Allow | Deny``, asked before each dial.
 
     A setting that cannot work (``rate=0``, ``window="9-5"``, a negative or year-long
     delay, ...) raises :class:`polyout.ConfigurationError` naming the keyword.
@@ -125,6 +128,8 @@ class Campaign:
         clock: Clock | None = None,
         on_event: EventCallback | Iterable[EventCallback] | None = None,
         policy: ContactPolicy | None = None,
+        webhook: Webhook | None = None,
+        before_dial: BeforeDial | None = None,
         _resume: Resume | None = None,
     ) -> None:
         self._place = Place.of(journal, store, name)
@@ -139,6 +144,7 @@ class Campaign:
         self._requeue_unknown = requeue_unknown
         self._seed = seed
         self._clock: Clock = clock if clock is not None else SystemClock()
+        self._hooks = HookParts(webhook, before_dial, self._clock)
         callbacks: tuple[EventCallback, ...] = (
             () if on_event is None else (on_event,) if callable(on_event) else tuple(on_event)
         )
@@ -207,6 +213,8 @@ class Campaign:
         seed: int | None = None,
         clock: Clock | None = None,
         on_event: EventCallback | Iterable[EventCallback] | None = None,
+        webhook: Webhook | None = None,
+        before_dial: BeforeDial | None = None,
     ) -> Campaign:
         """Continue the campaign recorded in ``journal`` (or ``store``) with its settings.
 
@@ -245,6 +253,8 @@ class Campaign:
             seed=seed,
             clock=clock,
             on_event=on_event,
+            webhook=webhook,
+            before_dial=before_dial,
             _resume=resume,
         )
 
@@ -342,6 +352,9 @@ class Campaign:
             phase=lambda: str(self.phase),
         )
         try:
+            await self._hooks.open(opened.stored, new=self._resume is None, name=self.name)
+            admissions += self._hooks.admissions(self.name)
+            companions += self._hooks.companions()
             engine = self._engine = Engine(
                 opened.stored,
                 self.client,
@@ -362,7 +375,9 @@ class Campaign:
             )
             if self._stop_asked:
                 engine.stop()
-            return await engine.run(handle_signals=handle_signals)
+            stats = await engine.run(handle_signals=handle_signals)
+            await self._hooks.finish(opened.stored, stats)  # campaign.finished, the drain
+            return stats
         finally:
             await opened.aclose()
 
