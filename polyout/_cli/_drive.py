@@ -40,10 +40,11 @@ async def drive(campaign: Campaign, interrupts: Interrupts, view: ProgressView) 
 
     The caller owns the campaign's client (and closes it).
     """
-    seconds = campaign.config.stop_grace
-    grace = f"{seconds:g}s" if seconds < 60 else format_duration(seconds)
 
     def on_signal(count: int) -> None:
+        # Read now: a campaign resumed from a store knows its settings once it runs.
+        seconds = campaign.config.stop_grace
+        grace = f"{seconds:g}s" if seconds < 60 else format_duration(seconds)
         if count == 1:
             calls = plural(calls_in_flight(campaign.stats()), "call")
             view.note(
