@@ -7,7 +7,9 @@ state every :data:`POLL_SECONDS` (one small read). When its ``revision`` moves:
   slot is abandoned and its contact released); calls in flight are still followed and
   recorded; the workers wait. So a pause is obeyed within a poll of the command.
 * ``running``: a pause it had set is lifted.
-* ``cancelling``: every contact no worker holds is cancelled (``cancel_pending``), and
+* ``cancelling``: the run pauses while the sends queued for the pacer reach it (each is
+  abandoned, its contact released, never sent), every contact no worker holds is
+  cancelled (``cancel_pending``), and
   the :class:`ControlAdmission` withdraws the ones this worker holds as it reaches them,
   never dialling them; calls in flight are followed to their end, and the run ends by
   itself when nothing is left. The first worker to see nothing left marks it ``done``.
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 
 from polyout._campaign._admission import Allow, Defer, Verdict, Withdraw
 from polyout._campaign._companions import EngineHandle
@@ -61,6 +64,7 @@ class ControlWatch:
         self._read = asyncio.Event()
         self._paused_by_us = False
         self._rate_limited = 0
+        self._hold_until = 0.0
         self.admission = ControlAdmission(self)
 
     async def first_read(self) -> None:
@@ -87,9 +91,9 @@ class ControlWatch:
         previous, self.state = self.state, state
         if previous is None or state.revision != previous.revision:
             await self._obey(engine, state, first=previous is None)
+        elif state.phase in (P.CANCELLING, P.DONE):
+            await self._cancel_step(engine)  # from the poll after the one that saw it
         self._read.set()
-        if state.phase in (P.CANCELLING, P.DONE):
-            await self._cancel_step(engine)
         await self._note_rate_limits(engine)
 
     async def _obey(self, engine: EngineHandle, state: ControlState, *, first: bool) -> None:
@@ -102,6 +106,12 @@ class ControlWatch:
             engine.unpause()
             self._paused_by_us = False
         if state.phase in (P.CANCELLING, P.DONE):
+            # Paused for one poll: a send already past the admission, waiting for its
+            # pacer slot, is abandoned and its contact released, to be cancelled below;
+            # then the run goes on, and the admission withdraws what it still holds.
+            engine.pause(f"cancelling: {state.reason or CANCEL_REASON}")
+            self._paused_by_us = True
+            self._hold_until = now + _drain_seconds(engine)
             await engine.store.cancel_pending(state.reason or CANCEL_REASON, now)
         suppressed = (await engine.store.definition()).suppressed
         new = suppressed - self.suppressed
@@ -118,6 +128,9 @@ class ControlWatch:
         assert state is not None
         if await store.cancel_pending(state.reason or CANCEL_REASON, now):
             await _refresh(engine)
+        if self._paused_by_us and engine.paused is not None and now >= self._hold_until:
+            engine.unpause()
+            self._paused_by_us = False
         if state.phase is P.CANCELLING:
             await self._finish_cancel(engine)
 
@@ -169,6 +182,14 @@ class ControlAdmission:
         if state.phase is P.PAUSED:
             return Defer(now, "paused")
         return Allow()
+
+
+def _drain_seconds(engine: EngineHandle) -> float:
+    """How long the sends queued for the pacer take to reach it (each, paused, is then
+    abandoned): the dispatcher queues about two seconds of sends, ``2 * rate + 1``."""
+    rate = max(engine.pacer.rate, 0.01)
+    queued = min(engine.config.concurrency, math.ceil(2 * rate) + 1)
+    return queued / rate + POLL_SECONDS
 
 
 async def _refresh(engine: EngineHandle) -> None:

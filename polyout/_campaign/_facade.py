@@ -27,11 +27,13 @@ from polyout._campaign._config import (
     CampaignConfig,
     source_path,
 )
+from polyout._campaign._control_watch import ControlWatch
 from polyout._campaign._engine import Engine, Phase
 from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, CampaignStats, EventBus
 from polyout._campaign._fingerprint import check_source_opens
 from polyout._campaign._identity import connection_identity
+from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._opening import Opened, Place
 from polyout._campaign._placer import Placer
 from polyout._campaign._planning import checked_country, load_suppression_list
@@ -351,6 +353,12 @@ class Campaign:
             suppressed=self._suppressed,
             phase=lambda: str(self.phase),
         )
+        if not isinstance(self._place.store, MemoryStore):
+            # Live control (pause, cancel, added contacts) from any process, first in line.
+            # An in-memory store lives in this process only, often on a virtual clock
+            # that a poll every 0.4 s would hold back.
+            watch = ControlWatch()
+            admissions, companions = [watch.admission, *admissions], [watch, *companions]
         try:
             await self._hooks.open(opened.stored, new=self._resume is None, name=self.name)
             admissions += self._hooks.admissions(self.name)

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from polyout._campaign._addressing import StoreRef
 from polyout._campaign._states import ACTIVE, DISPLAY_ORDER, ContactState
 from polyout._campaign._store_control import (
     CampaignPhase,
@@ -35,7 +36,7 @@ from polyout._cli._control_target import (
 )
 from polyout._cli._errors import CliError, ExitCode
 
-__all__ = ["cancel", "pause", "retry", "status", "suppress"]
+__all__ = ["cancel", "lift_pause", "pause", "retry", "status", "suppress"]
 
 S = ContactState
 P = CampaignPhase
@@ -274,3 +275,35 @@ def _confirmed(unknown: int, yes: bool) -> bool:
     if not sys.stdin.isatty():
         raise CliError("--include-unknown needs --yes when not run from a terminal", ExitCode.USAGE)
     return input("ring them again? [y/N] ").strip().lower() in ("y", "yes")
+
+
+# -- resume (the pause part; the run itself is ``campaign resume``'s) -----------------------
+def lift_pause(ref: StoreRef) -> bool:
+    """Lift a pause of the campaign ``ref`` names (recorded with who); True when workers
+    are alive on it: they carry on within a second, and ``resume`` has nothing to run.
+    False: no worker is alive, and ``resume`` runs the campaign in this process."""
+
+    async def job(target: Target) -> bool:
+        campaign = target.campaign
+        state = await campaign.control()
+        if state.phase in (P.CANCELLING, P.DONE):
+            raise refuse(
+                "the campaign was cancelled; to dial its cancelled contacts again: "
+                "polyout campaign retry " + " ".join(target.ref.flags()) + " --states cancelled"
+            )
+        if state.phase is P.PAUSED:
+            await campaign.command(
+                Command.RESUME, reason=None, by=operator("campaign resume"), now=time.time()
+            )
+            print(f"resumed (it was paused: {state.reason})", flush=True)
+        if target.workers_alive:
+            if state.phase is not P.PAUSED:
+                print("the campaign is running: its workers carry on")
+            return True
+        return False
+
+    async def go() -> bool:
+        async with control_target(ref) as target:
+            return await job(target)
+
+    return asyncio.run(go())

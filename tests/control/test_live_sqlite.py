@@ -1,0 +1,166 @@
+"""Live control of a campaign that runs in ANOTHER process (``polyout campaign run``, SQLite).
+
+The campaign runs in a child process against a sandbox on 127.0.0.1 (calls last about
+two seconds); the commands run here, through ``main``, as an operator's second terminal
+would. What the sandbox's ledger recorded (the real time of each trigger) is the proof.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from polyout._cli._errors import ExitCode
+from tests.cli.conftest import (
+    SandboxThread,
+    run_polyout,
+    spawn_polyout,
+    start_sandbox,
+    subprocess_env,
+    wait_until_dialling,
+)
+from tests.cli.contacts import answered, write_csv
+
+CONTACTS = 40
+#: The promise: no trigger leaves more than this after ``pause`` returns.
+OBEYED_WITHIN = 1.0
+
+
+@pytest.fixture
+def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxThread]:
+    running = start_sandbox(time_scale=30.0)
+    env = subprocess_env(running.base_url)
+    for name in ("POLYAI_API_KEY", "POLYAI_BASE_URL", "POLYAI_AGENT_ID", "POLYAI_ENVIRONMENT"):
+        monkeypatch.setenv(name, env[name])
+    yield running
+    running.stop()
+
+
+def _start(sandbox: SandboxThread, folder: Path) -> tuple[subprocess.Popen[str], Path]:
+    contacts = write_csv(folder / "contacts.csv", answered(CONTACTS))
+    process = spawn_polyout(
+        "campaign",
+        "run",
+        str(contacts),
+        "--rate",
+        "6",
+        "--poll-interval",
+        "0.1",
+        "--progress-interval",
+        "0.1",
+        env=subprocess_env(sandbox.base_url),
+    )
+    wait_until_dialling(process)
+    return process, folder / "contacts.polyout.db"
+
+
+def _trigger_times(sandbox: SandboxThread) -> list[float]:
+    return [placement.wall_time for placement in sandbox.sandbox.ledger.placements]
+
+
+def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
+    _, err = process.communicate(timeout=60)
+    return process.returncode, err
+
+
+def test_pause_stops_triggers_within_a_second_and_resume_returns_at_once(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process, journal = _start(slow_sandbox, tmp_path)
+    try:
+        result = run_polyout(capsys, "campaign", "pause", str(journal), "--reason", "script")
+        returned = time.time()
+        assert result.code == ExitCode.OK, result.err
+        assert "the worker running it obey" in result.out
+        time.sleep(2.5)  # calls in flight end meanwhile; no new one may start
+        late = [t for t in _trigger_times(slow_sandbox) if t > returned + OBEYED_WITHIN]
+        assert late == []
+        assert slow_sandbox.placements() < CONTACTS
+        status = run_polyout(capsys, "campaign", "status", str(journal), "--json")
+        snapshot = json.loads(status.out)
+        assert snapshot["phase"] == "paused"
+        assert snapshot["reason"] == "script"
+        assert snapshot["workers_alive"] == 1
+        assert process.poll() is None  # paused, the worker waits
+
+        started = time.time()
+        result = run_polyout(capsys, "campaign", "resume", str(journal))
+        assert result.code == ExitCode.OK, result.err
+        assert time.time() - started < 5.0  # returned at once: the worker carries on
+        code, err = _finish(process)
+        assert code == ExitCode.OK, err
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert slow_sandbox.placements() == CONTACTS
+    assert not slow_sandbox.sandbox.ledger.dialled_more_than_once()
+    report = json.loads(run_polyout(capsys, "campaign", "report", str(journal), "--json").out)
+    assert report["states"] == {"success": CONTACTS}
+
+
+def test_cancel_follows_calls_in_flight_then_the_worker_exits(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process, journal = _start(slow_sandbox, tmp_path)
+    try:
+        result = run_polyout(capsys, "campaign", "cancel", str(journal), "--reason", "wrong list")
+        returned = time.time()
+        assert result.code == ExitCode.OK, result.err
+        code, err = _finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "Traceback" not in err
+    assert code in (ExitCode.OK, ExitCode.ATTENTION), err
+    assert [t for t in _trigger_times(slow_sandbox) if t > returned + OBEYED_WITHIN] == []
+    placed = slow_sandbox.placements()
+    report = json.loads(run_polyout(capsys, "campaign", "report", str(journal), "--json").out)
+    assert report["states"] == {"success": placed, "cancelled": CONTACTS - placed}
+    status = json.loads(run_polyout(capsys, "campaign", "status", str(journal), "--json").out)
+    assert status["phase"] == "cancelled"
+
+
+def test_a_pause_outlives_a_kill_9_and_a_restarted_worker_waits_until_resume(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process, journal = _start(slow_sandbox, tmp_path)
+    try:
+        assert run_polyout(capsys, "campaign", "pause", str(journal)).code == ExitCode.OK
+        time.sleep(1.0)
+    finally:
+        os.kill(process.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
+    status = json.loads(run_polyout(capsys, "campaign", "status", str(journal), "--json").out)
+    assert status["phase"] == "paused"
+    assert status["workers_alive"] == 0
+    before = slow_sandbox.placements()
+    assert before < CONTACTS
+
+    worker = spawn_polyout(
+        "campaign",
+        "work",
+        str(journal),
+        "--progress-interval",
+        "0.1",
+        env=subprocess_env(slow_sandbox.base_url),
+    )
+    try:
+        time.sleep(2.5)  # restarted on a paused campaign: it waits, dialling nobody
+        assert slow_sandbox.placements() == before
+        alive = json.loads(run_polyout(capsys, "campaign", "status", str(journal), "--json").out)
+        assert alive["workers_alive"] == 1
+        assert run_polyout(capsys, "campaign", "resume", str(journal)).code == ExitCode.OK
+        code, err = _finish(worker)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert code in (ExitCode.OK, ExitCode.ATTENTION), err
+    assert slow_sandbox.placements() >= CONTACTS - 1  # the kill may leave one unknown
+    assert not slow_sandbox.sandbox.ledger.dialled_more_than_once()
