@@ -19,13 +19,15 @@ import os
 import threading
 from collections.abc import AsyncIterator, Coroutine, Iterator, Mapping
 from pathlib import Path
-from typing import IO, Any, Literal, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 import attrs
 
-from polyout._campaign._addressing import StoreRef, journal_ref, opened_campaign, parse_store
 from polyout._campaign._states import ContactState
-from polyout._campaign._store import StoredCampaign
+
+if TYPE_CHECKING:  # the store's modules import the package, which imports this one
+    from polyout._campaign._addressing import StoreRef
+    from polyout._campaign._store import StoredCampaign
 
 __all__ = [
     "RESULT_FIELDS",
@@ -116,12 +118,16 @@ def iter_results(
 
     Safe while the campaign runs: it reads the last committed state, taking no lock.
     """
+    from polyout._campaign._addressing import journal_ref, parse_store
+
     ref = journal_ref(journal) if campaign is None else parse_store(journal, campaign)
     for page in _in_thread(_pages(ref)):
         yield from page
 
 
 async def _pages(ref: StoreRef) -> AsyncIterator[list[ContactResult]]:
+    from polyout._campaign._addressing import opened_campaign
+
     async with opened_campaign(ref, read_only=True) as (_, stored):
         page: list[ContactResult] = []
         async for result in stored_results(stored):

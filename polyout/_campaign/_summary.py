@@ -11,12 +11,15 @@ from __future__ import annotations
 import collections
 from collections.abc import Iterable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import attrs
 
 from polyout._campaign._results import ContactResult, stored_results
 from polyout._campaign._states import FINAL, ContactState
-from polyout._campaign._store import StoredCampaign
+
+if TYPE_CHECKING:  # the store's modules import the package, which imports this one
+    from polyout._campaign._store import StoredCampaign
 
 __all__ = [
     "ATTENTION_STATES",
