@@ -31,6 +31,8 @@ class ProcessWorkers:
 
         async def counts(self) -> dict[ContactState, int]: ...
 
+        async def flush(self) -> None: ...
+
     @property
     def _heartbeats(self) -> dict[str, float]:
         beats: dict[str, float] | None = self.__dict__.get("_worker_beats")
@@ -39,7 +41,8 @@ class ProcessWorkers:
         return beats
 
     async def heartbeat(self, worker: str) -> None:
-        await self._check_workers()
+        # Durable as on every store: it commits the batched writes before it.
+        await self.flush()
         self._heartbeats[worker] = self.worker_clock()
 
     async def reap(
@@ -55,10 +58,10 @@ class ProcessWorkers:
         for name in dead:
             await self.recover(now, worker=name)
             del self._heartbeats[name]
-        return dead
+        return dead  # durable: heartbeat committed, and so does every recover
 
     async def leave(self, worker: str) -> None:
-        await self._check_workers()
+        await self.flush()
         self._heartbeats.pop(worker, None)
 
     async def workers(self, *, timeout: float = DEFAULT_REAP_TIMEOUT) -> list[WorkerInfo]:

@@ -33,6 +33,7 @@ from hypothesis.stateful import (
 )
 
 from polyout._campaign._clock import utc_datetime
+from polyout._campaign._pg_store import PostgresStore
 from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState
 from polyout._campaign._store import (
     CampaignStore,
@@ -71,6 +72,9 @@ class Expected:
     attempts: int = 0
     call_sid: str | None = None
     holder: str | None = None
+    orphan: str | None = None
+    """PostgreSQL: the worker a crashed process dialled this contact as; only that
+    worker's recovery (or a reap of it) settles it."""
 
     def view(self) -> tuple[object, ...]:
         due = _iso(self.due) if self.state is S.SCHEDULED else None
@@ -132,6 +136,11 @@ class StoreMachine(RuleBasedStateMachine):
         self.run(self.campaign.append(self.entries, _position(CONTACTS), now=0.0))
         self.run(self.campaign.flush())
         self.since_commit = [copy.deepcopy(self.model)]
+        self.named_across_crashes = isinstance(self.store, PostgresStore)
+        """Workers outlive a process's crash by name (their heartbeats, their dialing)."""
+        self.beats: set[str] = set()
+        self.skew = dict.fromkeys(WORKERS, 0.0)
+        """How far each worker's own clock is off (the ``now`` it passes)."""
         self.writes = 0
         """Writes since the last crash: crashing twice in a row tells nothing new, and
         would starve the rules that take a contact through several steps."""
@@ -184,16 +193,17 @@ class StoreMachine(RuleBasedStateMachine):
 
     def _claim(self, worker: str, limit: int, seconds: int) -> list[int]:
         self.now += seconds
+        now = self.now + self.skew[worker]
         ready = [
             (contact.due, seq)
             for seq, contact in enumerate(self.model)
             if contact.state is S.SCHEDULED
             and contact.holder is None
             and contact.due is not None
-            and contact.due <= self.now
+            and contact.due <= now
         ]
         expected = [seq for _, seq in sorted(ready)[:limit]]
-        got = self.run(self.campaign.claim_due(worker, self.now, limit))
+        got = self.run(self.campaign.claim_due(worker, now, limit))
         assert [due.seq for due in got] == expected
         for due in got:
             assert due.intents == self.model[due.seq].intents
@@ -386,15 +396,67 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(worker=st.sampled_from([None, *WORKERS]))
     def recover(self, worker: str | None) -> None:
         self.run(self.campaign.recover(self.now, worker=worker))
+        self._settle(worker, self.now)
+        self.wrote(durable=True)
+
+    def _settle(self, worker: str | None, now: float) -> None:
+        """What ``recover(now, worker=worker)`` does, in the model."""
         for contact in self.model:
-            if worker is not None and contact.holder != worker:
+            orphaned = contact.orphan == worker and contact.state is S.DIALING
+            if worker is not None and contact.holder != worker and not orphaned:
                 continue
             if contact.state is S.DIALING and contact.open:
                 self._unknown(contact)
             elif contact.state is S.DIALING:
-                contact.state, contact.due = S.SCHEDULED, self.now
-            contact.holder = None
+                contact.state, contact.due = S.SCHEDULED, now
+            contact.holder = contact.orphan = None
+
+    # -- workers: leases, late answers, skewed clocks --------------------------------------
+    @rule(worker=workers)
+    def heartbeat(self, worker: str) -> None:
+        self.run(self.campaign.heartbeat(worker))
+        self.beats.add(worker)
         self.wrote(durable=True)
+
+    @rule(reaper=workers)
+    def lease_expires(self, reaper: str) -> None:
+        """Every other worker missed its heartbeats (a timeout below zero: its lease ran
+        out whatever the store's clock says): the reaper settles it as ``recover``."""
+        now = self.now + self.skew[reaper]
+        dead = sorted(self.beats - {reaper})
+        assert self.run(self.campaign.reap(reaper, timeout=-1.0, now=now)) == dead
+        for name in dead:
+            self._settle(name, now)
+        self.beats = {reaper}
+        self.wrote(durable=True)
+
+    @rule(worker=workers, seconds=st.integers(-30, 30))
+    def skew_clock(self, worker: str, seconds: int) -> None:
+        """The worker's own clock drifts: the ``now`` it passes is off by ``seconds``."""
+        self.skew[worker] = float(seconds)
+
+    @_any(lambda c: c.state is S.UNKNOWN)
+    @rule(pick=picks)
+    def late_answer(self, pick: int) -> None:
+        """A trigger's answer arrives after the contact was settled ``unknown`` (a reaped
+        worker was alive after all): nothing overwrites that decision."""
+        seq = self.pick(pick, lambda c: c.state is S.UNKNOWN)
+        if seq is None:
+            return
+        intent = self.model[seq].intents
+        self.sids += 1
+        self.stale(
+            self.campaign.record_placement(
+                seq,
+                intent,
+                call_sid=f"CA{self.sids:04d}",
+                call_status="queued",
+                correlation_id=None,
+                deadline=self.now + 600,
+                now=self.now,
+            )
+        )
+        self.stale(self.campaign.close_intent(seq, intent, error="late", now=self.now))
 
     @_any(lambda c: c.state is S.UNKNOWN)
     @rule()
@@ -426,7 +488,11 @@ class StoreMachine(RuleBasedStateMachine):
         self.model = copy.deepcopy(survivors[-1])
         del self.entries[len(self.model) :]  # the contacts fed since the commit are gone
         for contact in self.model:
+            if self.named_across_crashes and contact.state is S.DIALING:
+                contact.orphan = contact.holder or contact.orphan
             contact.holder = None  # a crash drops every hold
+        if not self.named_across_crashes:
+            self.beats = set()
         self.since_commit = [copy.deepcopy(self.model)]
         self.writes = 0
 
@@ -457,11 +523,16 @@ class StoreMachine(RuleBasedStateMachine):
 
     @invariant()
     def no_two_live_intents_and_no_result_lost(self) -> None:
+        STEPS[type(self).__name__] = STEPS.get(type(self).__name__, 0) + 1
         assert self.views() == [contact.view() for contact in self.model]
         tally: dict[ContactState, int] = {}
         for contact in self.model:
             tally[contact.state] = tally.get(contact.state, 0) + 1
         assert self.run(self.campaign.counts()) == tally
+
+
+#: Steps explored (invariant checks), by machine: the test prints them.
+STEPS: dict[str, int] = {}
 
 
 def _position(count: int) -> FeedPosition:
@@ -480,6 +551,7 @@ def test_the_contract_holds_under_two_workers_and_crashes(
             super().__init__(store_kind, tmp_path_factory.mktemp("store"))
 
     examples = os.environ.get("POLYOUT_STORE_EXAMPLES")
+    STEPS.pop(OnThisStore.__name__, None)
     run_state_machine_as_test(
         OnThisStore,
         settings=settings(
@@ -493,3 +565,4 @@ def test_the_contract_holds_under_two_workers_and_crashes(
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
         ),
     )
+    print(f"stateful: {STEPS.get(OnThisStore.__name__, 0)} steps explored")
