@@ -15,10 +15,12 @@ also end on its own (its job done).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Protocol
 
 from polyout._campaign._clock import Clock
 from polyout._campaign._config import CampaignConfig
+from polyout._campaign._errors import CampaignError
 from polyout._campaign._events import CampaignStats
 from polyout._campaign._store import StoredCampaign
 from polyout._errors import PolyOutError
@@ -69,6 +71,11 @@ class EngineHandle(Protocol):
 
     def on_fatal(self, exc: PolyOutError) -> None:
         """Stop the run for a campaign-wide reason; the run raises it at the end."""
+
+    def handle_trouble(self, handler: Callable[[CampaignError], bool]) -> None:
+        """Let ``handler`` take a campaign-wide refusal (a 401/403, a run of 400s; the
+        error's ``__cause__`` is the API's answer): True if it paused the run instead of
+        stopping it."""
 
     def wake(self) -> None:
         """Contacts may have become due (added by another process): look again now."""

@@ -66,6 +66,7 @@ class Dispatcher:
         self._input_done = input_done
         self._stopping = stopping
         self._on_fatal = parts.on_fatal
+        self._on_trouble = parts.on_trouble
         self._control = parts.control
         self._admissions = parts.admissions
         self.breaker = CircuitBreaker(outage_limit=parts.config.outage_limit)
@@ -292,7 +293,7 @@ class Dispatcher:
         elif verdict is Verdict.STOP:
             # About the campaign, not the contact: it is dialled after the fix.
             self.breaker.on_neutral()
-            self._on_fatal(CampaignError(sorted_as.why))
+            self._on_trouble(_caused_by(CampaignError(sorted_as.why), exc))
         elif verdict is Verdict.NOT_PLACED and sorted_as.server_down:
             self.breaker.on_failure(self._clock.time())
         else:
@@ -333,12 +334,11 @@ class Dispatcher:
             refused_in_a_row=self._refused_in_a_row, contact_not_placed=contact.not_placed
         )
         if refusal is Refusal.CAMPAIGN:
-            self._on_fatal(
-                CampaignError(
-                    f"the API refused {self._refused_in_a_row} triggers in a row ({exc}): "
-                    "check the environment and the agent's outbound set-up, then resume"
-                )
+            error = CampaignError(
+                f"the API refused {self._refused_in_a_row} triggers in a row ({exc}): "
+                "check the environment and the agent's outbound set-up, then resume"
             )
+            self._on_trouble(_caused_by(error, exc))
         return refusal
 
     async def _not_placed(
@@ -382,3 +382,8 @@ def _request_from(contact: DueContact) -> CallRequest:
         encryption=Encryption(encryption) if encryption else None,
         variant_id=stored.get("variant_id"),
     )
+
+
+def _caused_by(error: CampaignError, cause: Exception) -> CampaignError:
+    error.__cause__ = cause
+    return error

@@ -23,13 +23,14 @@ import asyncio
 import contextlib
 import enum
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from polyout._campaign._admission import Admission
 from polyout._campaign._clock import Clock
 from polyout._campaign._companions import Companion, run_companion
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._dispatcher import Dispatcher
+from polyout._campaign._engine_controls import EngineControls
 from polyout._campaign._errors import CampaignError
 from polyout._campaign._events import CampaignStats, EventBus, EventKind
 from polyout._campaign._feeder import Feeder
@@ -67,7 +68,7 @@ class Phase(enum.Enum):
         return self.value
 
 
-class Engine:
+class Engine(EngineControls):
     """Runs one campaign of a store, as worker ``worker``, until it is done or stopped.
 
     ``recover_all``: settle what any earlier run left (the store's only worker, as with
@@ -120,49 +121,7 @@ class Engine:
         self._admissions = tuple(admissions)
         self._companions = tuple(companions)
         self._control = RunControl(self.wake)
-
-    # -- what companions see (``_companions.EngineHandle``) -------------------------------
-    @property
-    def clock(self) -> Clock:
-        return self._clock
-
-    @property
-    def pacer(self) -> Pacer:
-        if self._pacer is None:
-            self._pacer = Pacer(self.config.rate)
-        return self._pacer
-
-    @property
-    def paused(self) -> str | None:
-        return self._control.paused
-
-    def pause(self, reason: str) -> None:
-        """No new trigger; calls in flight are followed; the run waits for unpause."""
-        if self._control.paused is None:
-            _log.warning("campaign paused: %s", reason)
-            self._recorder.emit(EventKind.PAUSED, reason=reason)
-        self._control.pause(reason)
-
-    def unpause(self) -> None:
-        if self._control.paused is not None:
-            _log.info("campaign resumed")
-            self._recorder.emit(EventKind.RESUMED)
-        self._control.unpause()
-
-    def wake(self) -> None:
-        """Look again for due contacts (added by another process, or a pause lifted)."""
-        self._recorder.changed.set()
-
-    async def refresh(self) -> None:
-        """Another process changed contacts (added, cancelled, suppressed, a retry round):
-        re-read the counts and feed position the run's progress is judged by, then look
-        again. Exact beside the recorder's own moves: the store answers in order, and the
-        recorder moves its counters as soon as its write returns."""
-        self._recorder.progress.states = await self.store.counts()
-        position = await self.store.feed_position()
-        self._recorder.progress.total = position.count
-        self._input_done = position.done
-        self._recorder.changed.set()
+        self._trouble_handlers: list[Callable[[CampaignError], bool]] = []
 
     # -- control --------------------------------------------------------------------------
     def stop(self) -> None:
@@ -261,6 +220,7 @@ class Engine:
             pacer=pacer,
             slots=self._slots,
             on_fatal=self.on_fatal,
+            on_trouble=self.on_trouble,
             control=self._control,
             admissions=self._admissions,
         )

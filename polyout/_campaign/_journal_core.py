@@ -139,7 +139,10 @@ class JournalCore:
 
     def _begin(self) -> None:
         if not self._db.in_transaction:
-            self._db.execute("BEGIN")
+            # IMMEDIATE: the write lock is taken here, where the busy timeout applies. A
+            # control command in another process may commit between a deferred BEGIN's
+            # first read and its first write, and SQLite would then fail the write at once.
+            self._db.execute("BEGIN IMMEDIATE")
 
     def _write(self, sql: str, params: tuple[Any, ...]) -> None:
         self._db.execute(sql, params)

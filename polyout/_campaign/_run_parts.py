@@ -18,6 +18,7 @@ import attrs
 from polyout._campaign._admission import Admission
 from polyout._campaign._clock import Clock
 from polyout._campaign._config import CampaignConfig
+from polyout._campaign._errors import CampaignError
 from polyout._campaign._placer import Placer
 from polyout._campaign._recorder import Recorder
 from polyout._campaign._schedule import CallingWindow
@@ -98,5 +99,8 @@ class RunParts:
     pacer: Pacer
     slots: Slots
     on_fatal: Callable[[PolyOutError], None]
+    on_trouble: Callable[[CampaignError], None]
+    """A campaign-wide refusal (401/403, a run of 400s): paused if a handler (auto-pause)
+    takes it, else fatal. The error's ``__cause__`` is the API's answer."""
     control: RunControl
     admissions: Sequence[Admission] = ()

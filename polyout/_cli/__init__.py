@@ -39,6 +39,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "campaign status": ("_commands_control", "status", False),
     "campaign suppress": ("_commands_control", "suppress", False),
     "campaign retry": ("_commands_control", "retry", False),
+    "campaign add": ("_commands_control", "add", False),
     "demo": ("_demo", "demo", True),
 }
 

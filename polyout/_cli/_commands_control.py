@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from polyout._campaign._addressing import StoreRef
+from polyout._campaign._control_add import add_contacts
 from polyout._campaign._states import ACTIVE, DISPLAY_ORDER, ContactState
 from polyout._campaign._store_control import (
     CampaignPhase,
@@ -36,7 +37,7 @@ from polyout._cli._control_target import (
 )
 from polyout._cli._errors import CliError, ExitCode
 
-__all__ = ["cancel", "lift_pause", "pause", "retry", "status", "suppress"]
+__all__ = ["add", "cancel", "lift_pause", "pause", "retry", "status", "suppress"]
 
 S = ContactState
 P = CampaignPhase
@@ -307,3 +308,30 @@ def lift_pause(ref: StoreRef) -> bool:
             return await job(target)
 
     return asyncio.run(go())
+
+
+# -- add ------------------------------------------------------------------------------------
+def add(args: argparse.Namespace) -> int:
+    if args.store is not None and args.journal is not None and args.contacts is None:
+        args.contacts, args.journal = args.journal, None  # --store form: the one positional
+    if args.contacts is None or not os.path.isfile(args.contacts):
+        raise CliError(f"no contact file at {args.contacts}: nothing was added")
+
+    async def job(target: Target) -> int:
+        state = await target.campaign.control()
+        if state.phase in (P.CANCELLING, P.DONE):
+            raise refuse("the campaign was cancelled")
+        added = await add_contacts(
+            target.campaign, args.contacts, now=time.time, by=operator("campaign add")
+        )
+        total = sum(added.values())
+        shown = ", ".join(f"{state} {count}" for state, count in sorted(added.items()))
+        print(f"{total} contacts added ({shown or 'none'})")
+        if added.get(S.SCHEDULED):
+            if target.workers_alive:
+                print(f"they are dialled without a restart ({_obeyed_by(target)})")
+            else:
+                print(f"to dial them: {_resume_hint(target)}")
+        return 0
+
+    return _on_target(args, job)

@@ -1,5 +1,5 @@
 """The flags of the live-control commands (``pause``, ``cancel``, ``status``, ``suppress``,
-``retry``; see ``_commands_control``)."""
+``add``, ``retry``; see ``_commands_control``)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def add_control_commands(
     command: MakeCommand,
     parents: Sequence[argparse.ArgumentParser] = (),
 ) -> None:
-    """``polyout campaign pause|cancel|status|suppress|retry REF ...``."""
+    """``polyout campaign pause|cancel|status|suppress|add|retry REF ...``."""
     pause = command(parent, "pause", "stop placing new calls (calls in flight are followed)")
     add_ref_arguments(pause)
     pause.add_argument("--reason", metavar="TEXT", help="why: status and the report show it")
@@ -48,6 +48,14 @@ def add_control_commands(
         metavar="FILE|NUMBER",
         help="E.164 numbers, or a file of them (one a line, or a CSV with a phone column)",
     )
+
+    add = command(
+        parent,
+        "add",
+        "add contacts to a running, paused or finished campaign (checked as a first load)",
+    )
+    add_ref_arguments(add)
+    add.add_argument("contacts", metavar="CONTACTS", nargs="?", help="CSV or JSONL, as for run")
 
     retry = command(
         parent, "retry", "give chosen final contacts another round (never answered calls)"

@@ -202,3 +202,22 @@ def test_status_counts_live_workers_beside_a_runner(
 
     asyncio.run(beside_a_runner())
     assert json.loads(capsys.readouterr().out)["workers_alive"] == 1
+
+
+def test_add_is_refused_while_the_campaign_file_is_still_being_loaded(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = tmp_path / "spring.db"
+
+    async def half_loaded() -> None:
+        store = SQLiteStore(journal)
+        campaign = await store.create("default", DEFINITION)
+        await campaign.append([entry(0)], FeedPosition(1, "d", False), now=1.0)
+        await store.aclose()
+
+    asyncio.run(half_loaded())
+    more = tmp_path / "more.csv"
+    more.write_text(f"id,phone\nx1,{number(5)}\n")
+    assert main(["campaign", "add", str(journal), str(more)]) == 2
+    assert "still being loaded" in capsys.readouterr().err
+    assert _read(journal)[0] == {S.SCHEDULED: 1}

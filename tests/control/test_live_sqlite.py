@@ -27,6 +27,7 @@ from tests.cli.conftest import (
     wait_until_dialling,
 )
 from tests.cli.contacts import answered, write_csv
+from tests.cli.contacts import number as phone
 
 CONTACTS = 40
 #: The promise: no trigger leaves more than this after ``pause`` returns.
@@ -164,3 +165,55 @@ def test_a_pause_outlives_a_kill_9_and_a_restarted_worker_waits_until_resume(
     assert code in (ExitCode.OK, ExitCode.ATTENTION), err
     assert slow_sandbox.placements() >= CONTACTS - 1  # the kill may leave one unknown
     assert not slow_sandbox.sandbox.ledger.dialled_more_than_once()
+
+
+def test_contacts_added_while_running_are_dialled_and_duplicates_refused(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    process, journal = _start(slow_sandbox, tmp_path)
+    numbers = answered(CONTACTS + 5)
+    extra = write_csv(
+        tmp_path / "more.csv",
+        numbers[CONTACTS:],
+        extra_rows=[f"again1,{phone(numbers[0])},,Dup", f"again2,{phone(numbers[-1])},,Dup"],
+    )
+    try:
+        result = run_polyout(capsys, "campaign", "add", str(journal), str(extra))
+        assert result.code == ExitCode.OK, result.err
+        assert "7 contacts added (duplicate 2, scheduled 5)" in result.out
+        assert "without a restart" in result.out
+        code, err = _finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code == ExitCode.OK, err
+    assert slow_sandbox.placements() == CONTACTS + 5
+    assert not slow_sandbox.sandbox.ledger.dialled_more_than_once()
+    report = json.loads(run_polyout(capsys, "campaign", "report", str(journal), "--json").out)
+    assert report["states"] == {"success": CONTACTS + 5, "duplicate": 2}
+
+
+def test_a_retry_round_dials_the_chosen_ends_again(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unanswered = [n for n in range(100) if n % 10 == 7][:4]  # the sandbox never answers these
+    contacts = write_csv(tmp_path / "c.csv", [*unanswered, 0, 1])
+    journal = tmp_path / "c.polyout.db"
+    args = ["--rate", "20", "--poll-interval", "0.1", "--max-attempts", "1"]
+    first = run_polyout(capsys, "campaign", "run", str(contacts), *args)
+    assert first.code == ExitCode.ATTENTION, first.err
+    ended = json.loads(run_polyout(capsys, "campaign", "report", str(journal), "--json").out)
+    left = {state: count for state, count in ended["states"].items() if state != "success"}
+    assert sum(left.values()) == 4
+    states = ",".join(sorted(left))
+    result = run_polyout(capsys, "campaign", "retry", str(journal), "--states", f"{states},success")
+    assert result.code == ExitCode.USAGE  # answered calls are never retried
+    result = run_polyout(capsys, "campaign", "retry", str(journal), "--states", states)
+    assert result.code == ExitCode.OK, result.err
+    assert "4 contacts are scheduled again" in result.out
+    again = run_polyout(capsys, "campaign", "resume", str(journal))
+    assert again.code == ExitCode.ATTENTION, again.err
+    counts = slow_sandbox.sandbox.ledger.placements_per_number()
+    assert sorted(counts.values()) == [1, 1, 2, 2, 2, 2]  # the round rang only the four
+    log = json.loads(run_polyout(capsys, "campaign", "status", str(journal), "--json").out)
+    assert log["phase"] == "done"

@@ -1,0 +1,92 @@
+"""How a running engine is steered: pause, wake, refresh, trouble (``EngineHandle``).
+
+The engine's companions (``_companions``) see the run through these methods; they are
+a base of :class:`~._engine.Engine`, kept apart so that the engine module holds the
+run itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from polyout._campaign._clock import Clock
+from polyout._campaign._config import CampaignConfig
+from polyout._campaign._errors import CampaignError
+from polyout._campaign._events import EventKind
+from polyout._campaign._recorder import Recorder
+from polyout._campaign._run_parts import RunControl
+from polyout._campaign._store import StoredCampaign
+from polyout._errors import PolyOutError
+from polyout._log import logger
+from polyout._pacing import Pacer
+
+__all__ = ["EngineControls"]
+
+_log = logger.getChild("campaign")
+
+
+class EngineControls:
+    """The steering half of the engine; the engine sets these attributes."""
+
+    store: StoredCampaign
+    config: CampaignConfig
+    _clock: Clock
+    _pacer: Pacer | None
+    _recorder: Recorder
+    _control: RunControl
+    _input_done: bool
+    _trouble_handlers: list[Callable[[CampaignError], bool]]
+
+    def on_fatal(self, exc: PolyOutError) -> None:
+        """Stop the run for a campaign-wide reason (the engine's own)."""
+        raise NotImplementedError  # Engine.on_fatal
+
+    @property
+    def clock(self) -> Clock:
+        return self._clock
+
+    @property
+    def pacer(self) -> Pacer:
+        if self._pacer is None:
+            self._pacer = Pacer(self.config.rate)
+        return self._pacer
+
+    @property
+    def paused(self) -> str | None:
+        return self._control.paused
+
+    def pause(self, reason: str) -> None:
+        """No new trigger; calls in flight are followed; the run waits for unpause."""
+        if self._control.paused is None:
+            _log.warning("campaign paused: %s", reason)
+            self._recorder.emit(EventKind.PAUSED, reason=reason)
+        self._control.pause(reason)
+
+    def unpause(self) -> None:
+        if self._control.paused is not None:
+            _log.info("campaign resumed")
+            self._recorder.emit(EventKind.RESUMED)
+        self._control.unpause()
+
+    def wake(self) -> None:
+        """Look again for due contacts (added by another process, or a pause lifted)."""
+        self._recorder.changed.set()
+
+    async def refresh(self) -> None:
+        """Another process changed contacts (added, cancelled, suppressed, a retry round):
+        re-read the counts and feed position the run's progress is judged by, then look
+        again. Exact beside the recorder's own moves: the store answers in order, and the
+        recorder moves its counters as soon as its write returns."""
+        self._recorder.progress.states = await self.store.counts()
+        position = await self.store.feed_position()
+        self._recorder.progress.total = position.count
+        self._input_done = position.done
+        self._recorder.changed.set()
+
+    def handle_trouble(self, handler: Callable[[CampaignError], bool]) -> None:
+        """Let ``handler`` take a campaign-wide refusal (True: it paused the run)."""
+        self._trouble_handlers.append(handler)
+
+    def on_trouble(self, error: CampaignError) -> None:
+        if not any(handler(error) for handler in self._trouble_handlers):
+            self.on_fatal(error)
