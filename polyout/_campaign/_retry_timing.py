@@ -112,10 +112,11 @@ def learned_timing(
     """The run's learned timing, or None when the campaign retries after fixed delays."""
     if config.retry_timing != LEARNED:
         return None
-    # The deadline setting belongs to the contact policy; a config without it has none.
-    deadline = getattr(config, "end_by", None)
+    # The deadline belongs to the contact policy, stored in the settings (POSIX seconds).
+    policy = getattr(config, "policy", None) or {}
+    deadline = policy.get("end_by")
     return LearnedRetryTiming(
-        store, window, deadline=deadline if isinstance(deadline, float) else None, seed=seed
+        store, window, deadline=float(deadline) if deadline is not None else None, seed=seed
     )
 
 

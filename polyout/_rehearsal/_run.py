@@ -23,9 +23,10 @@ DEFAULT_SEED = 1
 #: pauses itself, on trouble or after a canary, would otherwise wait for ever).
 HORIZON = 366 * 86400.0
 _LOOK_EVERY = 3600.0
-#: Settings of a run that mean nothing in a rehearsal: a canary pauses the campaign
-#: for an operator to look, and a rehearsal forecasts the whole campaign.
-_NOT_REHEARSED = frozenset({"canary", "stop_grace"})
+#: Settings of a run that are not rehearsed: a canary pauses the campaign for an
+#: operator to look (a rehearsal forecasts the whole campaign); webhooks and the
+#: pre-dial hook would reach real services (a rehearsal touches no network).
+_NOT_REHEARSED = frozenset({"canary", "stop_grace", "webhook", "before_dial"})
 _NAME = "rehearsal"
 
 
@@ -67,7 +68,7 @@ async def rehearse(
         results,
         [call.placed_at for call in placer.calls.values()],
         started_at=start,
-        deadline=settings.get("end_by") is not None,
+        deadline=getattr(settings.get("policy"), "end_by", None) is not None,
         complete=stats.complete,
         seed=seed,
         retry_timing=str(settings.get("retry_timing", "fixed")),
