@@ -10,11 +10,12 @@ Fixtures (re-exported by ``tests/conftest.py``, so any test can take them):
 
 The cluster is made with PostgreSQL's own ``initdb`` and ``pg_ctl`` from
 ``/usr/lib/postgresql/*/bin`` (Debian's layout; ``POLYOUT_PG_BIN`` names another
-folder), in a temporary folder (in ``/dev/shm`` when there is one), listening on 127.0.0.1 at a free port, with its unix
-socket in that folder. As root it runs as the ``postgres`` user (PostgreSQL refuses
-root). Its user ``postgres`` has a password, so the URLs carry one: a test can check
-that it never shows. With ``POLYOUT_TEST_POSTGRES_URL`` set the suite uses that server
-instead (its user must be allowed to create databases).
+folder), in a temporary folder (in ``/dev/shm`` when there is one), listening on
+127.0.0.1 at a free port, with its unix socket in that folder. As root it runs as the
+``postgres`` user (PostgreSQL refuses root). Its user ``postgres`` has a password, so
+the URLs carry one: a test can check that it never shows. With
+``POLYOUT_TEST_POSTGRES_URL`` set the suite uses that server instead (its user must be
+allowed to create databases).
 
 Without PostgreSQL the tests that need it skip, saying how to enable them; under
 ``CI=true`` they fail instead: CI never skips them.
