@@ -5,7 +5,8 @@ Everything comes through the async store contract (``definition``, ``counts``,
 bounded whatever the campaign's size: per-minute counters (bounded by the campaign's
 span), 24 hours, one counter per country, fixed histogram bins, and at most
 :data:`ATTENTION_LIMIT` contacts listed by name. Each contact's log is read only when
-it placed a call, a bounded number of reads in flight at once.
+it may hold more than its record says (a retry, a send that placed nothing: see
+``_Tally.single_intent``), a bounded number of reads in flight at once.
 
 A contact's results record has no ``seq``; records come in ``seq`` order and seqs are
 contiguous from 0 (clause 12: a new ``seq`` is the next one), so the n-th record is
@@ -23,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from polyout._campaign._states import DISPLAY_ORDER, ContactState
+from polyout._campaign._states import CALL_OUTCOMES, DISPLAY_ORDER, ContactState
 from polyout._campaign._store import LogEntry, StoredCampaign
 from polyout._phone import mask_number
 from polyout._report._numbers import NumberFacts, number_facts
@@ -47,6 +48,11 @@ ATTENTION_LIMIT = 500
 #: Outcomes of a placed call that say whether a person answered; ``expired`` and
 #: ``cancelled`` say nothing about it and stay out of answer rates.
 _KNOWN_OUTCOMES = frozenset({S.SUCCESS.value, S.NO_ANSWER.value, S.BUSY.value, S.FAILURE.value})
+# The states as the records spell them, looked up once: a report reads 100,000 records.
+_SUCCESS, _UNKNOWN, _INVALID = S.SUCCESS.value, S.UNKNOWN.value, S.INVALID.value
+_ATTENTION = frozenset(s.value for s in ATTENTION_STATES)
+#: The states of a contact whose one intent placed a call (an outcome, or still going).
+_PLACED_ONCE = frozenset({*(s.value for s in CALL_OUTCOMES), S.IN_FLIGHT.value})
 #: Upper edges (seconds) of the first-dial-to-final histogram: calls last minutes, retries
 #: come hours apart, so the bins widen as they go.
 DURATION_BINS: tuple[tuple[float, str], ...] = (
@@ -136,8 +142,15 @@ def _time(text: object) -> float | None:
     """A results record's ISO 8601 UTC time as POSIX seconds (None when absent)."""
     if not isinstance(text, str):
         return None
-    # fromisoformat reads the trailing "Z" from Python 3.11 only.
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    # The stores write "...Z" (UTC), which fromisoformat reads from Python 3.11 only:
+    # read it as a naive UTC time, and count from the epoch without a zone lookup.
+    naive = dt.datetime.fromisoformat(text[:-1] if text.endswith("Z") else text)
+    if naive.tzinfo is not None:
+        return naive.timestamp()
+    return (naive - _EPOCH).total_seconds()
+
+
+_EPOCH = dt.datetime(1970, 1, 1)
 
 
 def _duration_bin(seconds: float) -> int:
@@ -164,6 +177,7 @@ class _Tally:
         self.first: float | None = None
         self.last: float | None = None
         self._zones: dict[str, zoneinfo.ZoneInfo] = {}
+        self._hours: dict[tuple[str | None, int], int | None] = {}
 
     def record(self, seq: int, record: Mapping[str, Any]) -> NumberFacts | None:
         """Count one results record; the facts of its number (None: not a number)."""
@@ -178,13 +192,13 @@ class _Tally:
                 self.last = moment
         if attempts and started is not None and finished is not None and state != S.SCHEDULED:
             self.durations[_duration_bin(max(finished - started, 0.0))] += 1
-        if state == S.UNKNOWN.value:
+        if state == _UNKNOWN:
             self.possibly_placed += 1
-        if state in {s.value for s in ATTENTION_STATES}:
+        if state in _ATTENTION:
             self._attend(seq, record, state, attempts)
         number = record.get("to_number")
         facts = number_facts(number) if isinstance(number, str) else None
-        if facts is not None and state != S.INVALID.value:
+        if facts is not None and state != _INVALID:
             self.countries.setdefault(facts.region, [0, 0, 0])[0] += 1
         return facts
 
@@ -208,6 +222,39 @@ class _Tally:
             )
         )
 
+    def single_intent(
+        self, record: Mapping[str, Any], facts: NumberFacts | None, zones: tuple[str, ...]
+    ) -> bool:
+        """Count a contact whose one attempt was its one intent from its record alone
+        (most contacts: no log to read); False when its log is needed.
+
+        One intent (its first and last at the same moment) that ended in a call outcome
+        was placed, and ended so: its placement is timed by the intent (committed at most
+        50 ms before the send). ``unknown`` placed nothing the store saw; ``in_flight``
+        has no end yet. Anything else (retries, rounds, sends that placed nothing) is
+        read from the log.
+        """
+        first, last = record.get("first_attempt_at"), record.get("last_attempt_at")
+        if record.get("attempts") != 1 or first is None or first != last:
+            return False
+        state = record.get("state")
+        if state == _UNKNOWN:
+            return True
+        if state not in _PLACED_ONCE:
+            return False
+        at = _time(first)
+        assert at is not None
+        self._placed(at)
+        if state in _KNOWN_OUTCOMES:
+            self._answer(facts, zones, at, answered=state == _SUCCESS)
+        return True
+
+    def _placed(self, at: float) -> None:
+        self.placements += 1
+        self.by_minute[int(at // 60)] += 1
+        if self.first is None or at < self.first:
+            self.first = at
+
     def log(
         self, facts: NumberFacts | None, zones: tuple[str, ...], entries: list[LogEntry]
     ) -> None:
@@ -216,27 +263,36 @@ class _Tally:
         for entry in entries:
             if entry.event == "placed":
                 placed[entry.intent] = entry.at
-                self.placements += 1
-                self.by_minute[int(entry.at // 60)] += 1
-                if self.first is None or entry.at < self.first:
-                    self.first = entry.at
+                self._placed(entry.at)
             elif entry.event in ("retry", "final") and entry.intent in placed:
                 at = placed.pop(entry.intent)
                 if entry.status in _KNOWN_OUTCOMES:
-                    self._answer(facts, zones, at, answered=entry.status == S.SUCCESS.value)
+                    self._answer(facts, zones, at, answered=entry.status == _SUCCESS)
 
     def _answer(
         self, facts: NumberFacts | None, zones: tuple[str, ...], at: float, *, answered: bool
     ) -> None:
-        zone = self._zone(zones[0] if zones else None)
-        if zone is not None:
-            hour = dt.datetime.fromtimestamp(at, zone).hour
+        hour = self._local_hour(zones[0] if zones else None, at)
+        if hour is not None:
             self.hours[hour][0] += 1
             self.hours[hour][1] += answered
         if facts is not None:
             country = self.countries.setdefault(facts.region, [0, 0, 0])
             country[1] += 1
             country[2] += answered
+
+    def _local_hour(self, name: str | None, at: float) -> int | None:
+        """The hour at ``at`` in zone ``name``; looked up once per zone and quarter hour
+        (every UTC offset in use is a whole number of quarter hours)."""
+        key = (name, int(at // 900))
+        hour = self._hours.get(key, -1)
+        if hour == -1:
+            zone = self._zone(name)
+            hour = None if zone is None else dt.datetime.fromtimestamp(key[1] * 900, zone).hour
+            if len(self._hours) >= 65536:
+                self._hours.clear()  # a long campaign: stay small
+            self._hours[key] = hour
+        return hour
 
     def _zone(self, name: str | None) -> zoneinfo.ZoneInfo | None:
         name = name or self.default_zone
@@ -267,8 +323,9 @@ async def gather(stored: StoredCampaign, *, now: float) -> ReportData:
     seq = 0
     async for record in stored.results():
         facts = tally.record(seq, record)
-        if int(record.get("attempts") or 0) > 0:
-            batch.append((seq, facts, _zones_of(record, facts)))
+        zones = _zones_of(record, facts)
+        if int(record.get("attempts") or 0) > 0 and not tally.single_intent(record, facts, zones):
+            batch.append((seq, facts, zones))
             if len(batch) >= _HISTORY_BATCH:
                 await read_logs()
         seq += 1
@@ -282,8 +339,8 @@ async def gather(stored: StoredCampaign, *, now: float) -> ReportData:
     return ReportData(
         name=stored.name,
         generated_at=now,
-        settings=dict(definition.settings),
-        connection=dict(definition.connection),
+        settings=_public(definition.settings),
+        connection=_public(definition.connection),
         suppressed_count=len(definition.suppressed),
         created_at=definition.created_at,
         states=ordered,
@@ -316,3 +373,13 @@ def _zones_of(record: Mapping[str, Any], facts: NumberFacts | None) -> tuple[str
     if isinstance(zones, (list, tuple)) and zones:
         return tuple(str(zone) for zone in zones)
     return facts.zones if facts is not None else ()
+
+
+#: Words a setting's name would have if it held a credential. The store never keeps one
+#: (its contract: no key in the settings or the connection identity); this is the
+#: page's own guard, since a page is mailed around.
+_SECRET_WORDS = ("key", "secret", "password", "token", "credential")
+
+
+def _public(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if not any(w in k.lower() for w in _SECRET_WORDS)}

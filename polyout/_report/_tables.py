@@ -23,6 +23,17 @@ __all__ = [
 ]
 
 Cell = object
+#: The units of the settings that have one (``CampaignConfig``: rates per second,
+#: durations in seconds).
+_UNITS = {
+    "rate": "per second",
+    "poll_rate": "per second",
+    "retry_delay": "s",
+    "poll_deadline": "s",
+    "poll_interval": "s",
+    "stop_grace": "s",
+    "outage_limit": "s",
+}
 
 
 def utc_text(seconds: float | None) -> str:
@@ -144,6 +155,9 @@ def settings_table(data: ReportData) -> str:
     rows += [(f"connection: {key}", value) for key, value in sorted(data.connection.items())]
     for key, value in data.settings.items():
         shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else value
+        unit = _UNITS.get(key)
+        if unit and value is not None:
+            shown = f"{_cell(shown) if not isinstance(shown, str) else shown} {unit}"
         rows.append((key.replace("_", " "), shown))
     rows.append(("do-not-call numbers", data.suppressed_count))
     return table(("setting", "value"), rows, wrap=(1,))

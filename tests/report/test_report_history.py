@@ -1,0 +1,64 @@
+"""The campaign's own history on the page: pauses, resumes and cancels as the control
+commands log them, and 429s when the campaign log holds them."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import plotly.offline  # type: ignore[import-untyped]
+import pytest
+
+from polyout._campaign._store_control import Command
+from polyout._report._data import gather
+from polyout._report._html import page
+from polyout._report._timeline import control_timeline
+
+from .campaigns import START, known_campaign, page_data
+
+T0 = START.timestamp()
+
+
+@pytest.fixture(scope="module")
+def report_page() -> str:
+    async def build() -> str:
+        stored = await known_campaign()
+        await stored.command(Command.PAUSE, reason="agent script check", by="ann@ops", now=T0 + 5)
+        await stored.command(Command.RESUME, reason=None, by="ann@ops", now=T0 + 65)
+        await stored.command(Command.CANCEL, reason="list withdrawn", by="bob@ops", now=T0 + 900)
+        for at in (T0 + 10, T0 + 11, T0 + 70):
+            await stored.log_campaign_event("rate_limited", detail="retry after 5", now=at)
+        data = await gather(stored, now=T0 + 86400)
+        return page(data, plotly.offline.get_plotlyjs())
+
+    return asyncio.run(build())
+
+
+def test_pause_resume_and_cancel_are_listed_with_who_and_why(report_page: str) -> None:
+    timeline: dict[str, Any] = page_data(report_page)["timeline"]
+    assert timeline["recorded"] is True
+    events = [(e["at"] - T0, e["kind"], e["by"], e["detail"]) for e in timeline["events"]]
+    assert events == [
+        (5, "paused", "ann@ops", "agent script check"),
+        (65, "resumed", "ann@ops", None),
+        (900, "cancelled", "bob@ops", "list withdrawn"),
+    ]
+    assert "<td>2026-03-02 09:00:05 UTC</td><td>paused</td><td>ann@ops</td>" in report_page
+    # The placements chart shades the pause and marks the cancel.
+    assert '"text":"paused"' in report_page
+    assert '"text":"cancelled"' in report_page
+
+
+def test_429s_in_the_campaign_log_are_counted_per_minute_and_marked(report_page: str) -> None:
+    timeline = page_data(report_page)["timeline"]
+    minute = int(T0 // 60)
+    assert timeline["rate_limited_by_minute"] == {str(minute): 2, str(minute + 1): 1}
+    assert "429s (rate limited)" in report_page
+    assert '"name":"429"' in report_page
+    assert "429s: none recorded" not in report_page
+
+
+async def test_a_store_without_a_campaign_log_says_so() -> None:
+    timeline = await control_timeline(object())
+    assert timeline.recorded is False
+    assert timeline.events == ()
