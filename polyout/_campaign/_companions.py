@@ -15,13 +15,13 @@ also end on its own (its job done).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
 from polyout._campaign._clock import Clock
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._errors import CampaignError
-from polyout._campaign._events import CampaignStats
+from polyout._campaign._events import CampaignEvent, CampaignStats
 from polyout._campaign._store import StoredCampaign
 from polyout._errors import PolyOutError
 from polyout._log import logger
@@ -79,6 +79,12 @@ class EngineHandle(Protocol):
 
     def wake(self) -> None:
         """Contacts may have become due (added by another process): look again now."""
+
+    async def refresh(self) -> None:
+        """Another process changed contacts: re-read the counts, then look again."""
+
+    def events(self) -> AsyncIterator[CampaignEvent]:
+        """The run's events from now on (a bounded subscription)."""
 
 
 class Companion(Protocol):

@@ -194,7 +194,4 @@ def _drain_seconds(engine: EngineHandle) -> float:
 
 async def _refresh(engine: EngineHandle) -> None:
     """The run's counts again (contacts changed under it), and a look for due ones."""
-    refresh = getattr(engine, "refresh", None)
-    if refresh is not None:
-        await refresh()
-    engine.wake()
+    await engine.refresh()

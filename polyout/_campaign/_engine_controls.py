@@ -7,12 +7,12 @@ run itself.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from polyout._campaign._clock import Clock
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._errors import CampaignError
-from polyout._campaign._events import EventKind
+from polyout._campaign._events import CampaignEvent, EventBus, EventKind
 from polyout._campaign._recorder import Recorder
 from polyout._campaign._run_parts import RunControl
 from polyout._campaign._store import StoredCampaign
@@ -36,6 +36,7 @@ class EngineControls:
     _control: RunControl
     _input_done: bool
     _trouble_handlers: list[Callable[[CampaignError], bool]]
+    _bus: EventBus
 
     def on_fatal(self, exc: PolyOutError) -> None:
         """Stop the run for a campaign-wide reason (the engine's own)."""
@@ -82,6 +83,10 @@ class EngineControls:
         self._recorder.progress.total = position.count
         self._input_done = position.done
         self._recorder.changed.set()
+
+    def events(self) -> AsyncIterator[CampaignEvent]:
+        """The run's events from now on (a bounded subscription: a slow reader misses some)."""
+        return self._bus.subscribe()
 
     def handle_trouble(self, handler: Callable[[CampaignError], bool]) -> None:
         """Let ``handler`` take a campaign-wide refusal (True: it paused the run)."""

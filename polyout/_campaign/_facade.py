@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator, Callable, Iterable
 
+from polyout._campaign._auto_pause import AutoPauseRules
 from polyout._campaign._clock import Clock, SystemClock
 from polyout._campaign._config import (
     DEFAULT_POLL_DEADLINE,
@@ -27,13 +28,12 @@ from polyout._campaign._config import (
     CampaignConfig,
     source_path,
 )
-from polyout._campaign._control_watch import ControlWatch
+from polyout._campaign._control_parts import control_parts
 from polyout._campaign._engine import Engine, Phase
 from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, CampaignStats, EventBus
 from polyout._campaign._fingerprint import check_source_opens
 from polyout._campaign._identity import connection_identity
-from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._opening import Opened, Place
 from polyout._campaign._placer import Placer
 from polyout._campaign._planning import checked_country, load_suppression_list
@@ -96,6 +96,8 @@ class Campaign:
       store's campaigns, holidays, regional rules, quarantine), stored with the campaign.
     * ``webhook``: a :class:`Webhook`: events delivered, signed, from the store's outbox.
     * ``before_dial``: ``async def hook(PendingDial) -> Allow | Deny``, asked before each dial.
+    * ``auto_pause``: pause instead of stopping on trouble (``AutoPauseRules()``: most of the
+      last 20 calls failing, a run of 400s, a 401 or 403; the CLI's default). None: stop.
 
     A setting that cannot work (``rate=0``, ``window="9-5"``, a negative or year-long
     delay, ...) raises :class:`polyout.ConfigurationError` naming the keyword.
@@ -132,6 +134,7 @@ class Campaign:
         policy: ContactPolicy | None = None,
         webhook: Webhook | None = None,
         before_dial: BeforeDial | None = None,
+        auto_pause: AutoPauseRules | None = None,
         _resume: Resume | None = None,
     ) -> None:
         self._place = Place.of(journal, store, name)
@@ -147,6 +150,7 @@ class Campaign:
         self._seed = seed
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._hooks = HookParts(webhook, before_dial, self._clock)
+        self._auto_pause = auto_pause
         callbacks: tuple[EventCallback, ...] = (
             () if on_event is None else (on_event,) if callable(on_event) else tuple(on_event)
         )
@@ -217,6 +221,7 @@ class Campaign:
         on_event: EventCallback | Iterable[EventCallback] | None = None,
         webhook: Webhook | None = None,
         before_dial: BeforeDial | None = None,
+        auto_pause: AutoPauseRules | None = None,
     ) -> Campaign:
         """Continue the campaign recorded in ``journal`` (or ``store``) with its settings.
 
@@ -257,6 +262,7 @@ class Campaign:
             on_event=on_event,
             webhook=webhook,
             before_dial=before_dial,
+            auto_pause=auto_pause,
             _resume=resume,
         )
 
@@ -353,12 +359,9 @@ class Campaign:
             suppressed=self._suppressed,
             phase=lambda: str(self.phase),
         )
-        if not isinstance(self._place.store, MemoryStore):
-            # Live control (pause, cancel, added contacts) from any process, first in line.
-            # An in-memory store lives in this process only, often on a virtual clock
-            # that a poll every 0.4 s would hold back.
-            watch = ControlWatch()
-            admissions, companions = [watch.admission, *admissions], [watch, *companions]
+        admissions, companions = control_parts(
+            admissions, companions, self._place.store, self._auto_pause
+        )
         try:
             await self._hooks.open(opened.stored, new=self._resume is None, name=self.name)
             admissions += self._hooks.admissions(self.name)

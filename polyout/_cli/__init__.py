@@ -40,6 +40,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "campaign suppress": ("_commands_control", "suppress", False),
     "campaign retry": ("_commands_control", "retry", False),
     "campaign add": ("_commands_control", "add", False),
+    "campaign deliver": ("_commands_deliver", "deliver", False),
     "demo": ("_demo", "demo", True),
 }
 

@@ -19,11 +19,14 @@ from polyout._cli._flag_groups import (
     RATE,
     common_flags,
     connection_flags,
+    deliver_arguments,
     output_flag,
     planning_flags,
     poll_rate_flag,
     run_control_flags,
     running_flags,
+    store_flags,
+    webhook_flags,
 )
 from polyout._cli._flag_types import bounded_float, bounded_int, parse_metadata
 from polyout._cli._rehearse_args import REHEARSE_HELP, rehearse_arguments
@@ -116,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         campaign_commands,
         "run",
         "dial every contact of a file, journaled so that it can be resumed",
-        [connection, planning_flags(), running_flags()],
+        [connection, planning_flags(), running_flags(), webhook_flags(endpoint=True)],
     )
     run.add_argument("contacts", metavar="CONTACTS", help=contacts_help)
     run.add_argument(
@@ -131,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         campaign_commands,
         "resume",
         "continue a stopped campaign exactly where it stopped",
-        [connection],
+        [connection, webhook_flags(endpoint=False)],
     )
     resume.add_argument("journal", metavar="JOURNAL")
     output_flag(resume, "write one result per contact here at the end")
@@ -184,6 +187,15 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
 
     add_control_commands(campaign_commands, command)
+
+    deliver_arguments(
+        command(
+            campaign_commands,
+            "deliver",
+            "send a campaign's undelivered webhook events (signed with POLYOUT_WEBHOOK_SECRET)",
+            [store_flags()],
+        )
+    )
 
     sandbox = command(commands, "sandbox", "run the local PolyAI API emulator until Ctrl-C")
     add_sandbox_arguments(sandbox)

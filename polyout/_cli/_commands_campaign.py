@@ -42,6 +42,7 @@ from polyout._cli._connection import (
     client_from_args,
     connection_flags_for_resume,
 )
+from polyout._cli._control_args import control_options
 from polyout._cli._drive import RunOutcome, drive
 from polyout._cli._errors import CliError, ExitCode, storage_failure
 from polyout._cli._render import OPEN_ORDER, open_progress, plural, stdout_console
@@ -136,6 +137,7 @@ def resume(args: argparse.Namespace) -> int:
         "stop_grace": args.stop_grace,
         "requeue_unknown": args.requeue_unknown,
         **hook_options(args),  # webhook and pre-dial hook
+        **control_options(args),  # auto-pause
     }
 
     def start(client: Client) -> Campaign:
@@ -303,6 +305,7 @@ def _campaign_options(args: argparse.Namespace) -> dict[str, Any]:
     )
     options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     options.update(hook_options(args))  # webhook and pre-dial hook
+    options.update(control_options(args))  # auto-pause
     if args.country_code is not None:
         options["default_country"] = _country(args.country_code)
     return options

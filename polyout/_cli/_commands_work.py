@@ -16,6 +16,7 @@ from polyout._campaign._runner import Campaign
 from polyout._cli._campaign_ref import ref_from_args, worker_name
 from polyout._cli._commands_campaign import _note, check_store_file_exists, run_campaign
 from polyout._cli._commands_deliver import hook_options
+from polyout._cli._control_args import control_options
 from polyout._client import Client
 
 __all__ = ["work"]
@@ -25,7 +26,7 @@ def work(args: argparse.Namespace) -> int:
     ref = ref_from_args(args)
     check_store_file_exists(ref)
     worker = worker_name()
-    hooks = hook_options(args)  # webhook and pre-dial hook
+    hooks = {**hook_options(args), **control_options(args)}  # hooks, auto-pause
 
     def start(client: Client) -> Campaign:
         if ref.journal:

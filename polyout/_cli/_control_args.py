@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import attrs
+
+from polyout._campaign._auto_pause import AUTO_PAUSE_DEFAULTS
 from polyout._cli._control_target import add_ref_arguments
 from polyout._cli._flag_types import bounded_int
 
-__all__ = ["add_control_commands"]
+__all__ = ["add_control_commands", "control_options"]
 
 MakeCommand = Callable[..., argparse.ArgumentParser]
 
@@ -81,3 +85,17 @@ def add_control_commands(
     retry.add_argument(
         "--yes", action="store_true", help="confirm --include-unknown without asking"
     )
+
+
+def control_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``auto_pause=`` for the campaign, from the auto-pause flags (absent: the defaults)."""
+    if getattr(args, "no_auto_pause", False):
+        return {"auto_pause": None}
+    window = getattr(args, "auto_pause_window", None)
+    share = getattr(args, "auto_pause_share", None)
+    rules = AUTO_PAUSE_DEFAULTS
+    if window is not None:
+        rules = attrs.evolve(rules, failure_window=window)
+    if share is not None:
+        rules = attrs.evolve(rules, failure_share=share)
+    return {"auto_pause": rules}

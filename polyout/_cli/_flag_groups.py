@@ -203,6 +203,34 @@ def run_control_flags(parser: argparse.ArgumentParser) -> None:
     )
 
 
+    auto_pause_flags(parser)
+
+
+def auto_pause_flags(parser: argparse.ArgumentParser) -> None:
+    """When the campaign pauses itself (``_auto_pause``): defaults documented here."""
+    group = parser.add_argument_group(
+        "auto-pause (the campaign pauses itself, with the reason, on a run of 400s, a 401 or "
+        "403, or most of the last calls failing; resume continues)"
+    )
+    group.add_argument(
+        "--auto-pause-window",
+        type=bounded_int(0, 10_000),
+        metavar="K",
+        help="judge the last K calls that ended (default: 20; 0: never pause on failures)",
+    )
+    group.add_argument(
+        "--auto-pause-share",
+        type=bounded_float(1.0),
+        metavar="F",
+        help="pause when more than this share of them failed (default: 0.8)",
+    )
+    group.add_argument(
+        "--no-auto-pause",
+        action="store_true",
+        help="never pause by itself: a 401, 403 or a run of 400s stops the run, as before",
+    )
+
+
 def output_flag(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--output",

@@ -31,6 +31,7 @@ import aiohttp
 import attrs
 
 from polyout._campaign import _admission
+from polyout._campaign._clock import Clock
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import DueContact
 from polyout._errors import ConfigurationError
@@ -87,12 +88,14 @@ class BeforeDialCheck:
         hook: BeforeDial,
         *,
         campaign: str,
+        clock: Clock,
         timeout: float = 5.0,
         retry_in: float = 60.0,
         max_failures: int = 5,
     ) -> None:
         self._hook = hook
         self._campaign = campaign
+        self._clock = clock  # the timeout is in the campaign's time, as every delay is
         self._timeout = timeout
         self._retry_in = retry_in
         self._max_failures = max_failures
@@ -107,10 +110,17 @@ class BeforeDialCheck:
             attempts=contact.attempts,
             metadata=dict(contact.request.get("metadata") or {}),
         )
+        asking = asyncio.ensure_future(self._hook(pending))
+        waiting = asyncio.ensure_future(self._clock.sleep(self._timeout))
         try:
-            answer = await asyncio.wait_for(self._hook(pending), self._timeout)
-        except TimeoutError:
+            await asyncio.wait({asking, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            waiting.cancel()
+        if not asking.done():
+            asking.cancel()
             return self._failed(contact, now, f"no answer within {self._timeout:g} s")
+        try:
+            answer = asking.result()
         except Exception as exc:  # the hook's own failure: fail closed, never dial
             return self._failed(contact, now, f"{type(exc).__name__}: {exc}")
         if isinstance(answer, Allow):

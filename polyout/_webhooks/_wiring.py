@@ -76,7 +76,7 @@ class HookParts:
     def admissions(self, name: str) -> list[Admission]:
         if self._before_dial is None:
             return []
-        return [BeforeDialCheck(self._before_dial, campaign=name)]
+        return [BeforeDialCheck(self._before_dial, campaign=name, clock=self._clock)]
 
     def companions(self) -> list[Companion]:
         return [] if self._delivery is None else [_DeliveryCompanion(self._delivery)]

@@ -8,70 +8,17 @@ the fake's ledger (when each call was placed) against the moment of the command.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
-
-from polyout import Contact
-from polyout._campaign._config import CampaignConfig
-from polyout._campaign._control_watch import POLL_SECONDS, ControlWatch
-from polyout._campaign._engine import Engine
-from polyout._campaign._events import CampaignStats, EventBus
+from polyout._campaign._control_watch import POLL_SECONDS
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._states import ContactState
-from polyout._campaign._store import CampaignDefinition, ContactEntry, FeedPosition, StoredCampaign
+from polyout._campaign._store import ContactEntry, FeedPosition, StoredCampaign
 from polyout._campaign._store_control import CampaignPhase, Command
 from polyout.testing import FakePlacer, VirtualClock
+from tests.control.doubles import START, definition
+from tests.control.doubles import people as _people
+from tests.control.doubles import run_engine as _run
 
 S = ContactState
-START = datetime(2026, 5, 4, 15, 0, tzinfo=timezone.utc).timestamp()
-CONFIG = CampaignConfig(rate=1.0, concurrency=5, max_attempts=1, poll_interval=(5.0, 5.0))
-
-
-def _people(count: int, start: int = 0) -> list[Contact]:
-    return [Contact(f"c{n}", f"+1212555{1000 + n:04d}") for n in range(start, start + count)]
-
-
-Steer = Callable[[StoredCampaign, VirtualClock, FakePlacer], Awaitable[None]]
-
-
-async def _run(
-    people: list[Contact], steer: Steer, *, store: MemoryStore | None = None
-) -> tuple[CampaignStats, FakePlacer, StoredCampaign]:
-    async with VirtualClock(start=START) as clock:
-        placer = FakePlacer(clock=clock, duration=20.0)
-        store = store if store is not None else MemoryStore()
-        names = await store.names()
-        campaign = (
-            await store.open("spring")
-            if names
-            else await store.create(
-                "spring",
-                CampaignDefinition(
-                    settings=CONFIG.to_json(),
-                    connection={},
-                    suppressed=frozenset(),
-                    created_at=clock.time(),
-                ),
-            )
-        )
-        watch = ControlWatch()
-        engine = Engine(
-            campaign,
-            placer,
-            source=people,
-            config=CONFIG,
-            window=None,
-            clock=clock,
-            bus=EventBus(()),
-            label="spring",
-            companions=[watch],
-            admissions=[watch.admission],
-        )
-        steering = asyncio.ensure_future(steer(campaign, clock, placer))
-        stats = await engine.run()
-        await steering
-        return stats, placer, campaign
 
 
 async def test_a_pause_stops_triggers_within_a_poll_and_resume_carries_on() -> None:
@@ -122,12 +69,7 @@ async def test_cancel_withdraws_what_was_not_dialled_and_follows_calls_in_flight
 
 async def test_a_pause_outlives_a_crash_and_a_restarted_worker_waits_until_resume() -> None:
     dead = MemoryStore()
-    spring = await dead.create(
-        "spring",
-        CampaignDefinition(
-            settings=CONFIG.to_json(), connection={}, suppressed=frozenset(), created_at=START
-        ),
-    )
+    spring = await dead.create("spring", definition())
     await spring.command(Command.PAUSE, reason="overnight", by="test", now=START)
     restarted = MemoryStore(dead.backing)  # the first one dropped unclosed: a crash
     moments: dict[str, float] = {}
