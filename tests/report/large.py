@@ -56,29 +56,36 @@ def placed_at(seq: int, attempt: int) -> float:
     return START + seq / 20.0 + (attempt - 1) * 3660
 
 
+DEFINITION = CampaignDefinition(
+    settings={"rate": 20.0, "max_attempts": 2, "retry_delay": 3600.0},
+    connection={"api": "agents", "base_url": "http://127.0.0.1:8000"},
+    suppressed=frozenset(),
+    created_at=START,
+)
+
+
 async def write_campaign(path: Path, contacts: int) -> None:
-    definition = CampaignDefinition(
-        settings={"rate": 20.0, "max_attempts": 2, "retry_delay": 3600.0},
-        connection={"api": "agents", "base_url": "http://127.0.0.1:8000"},
-        suppressed=frozenset(),
-        created_at=START,
-    )
-    store, campaign = await SQLiteStore.create_path(path, definition)
+    """A new SQLite store at ``path`` holding the campaign."""
+    store, campaign = await SQLiteStore.create_path(path, DEFINITION)
     try:
-        for first in range(0, contacts, _BATCH):
-            seqs = range(first, min(first + _BATCH, contacts))
-            entries = [
-                ContactEntry(seq, f"c{seq}", seq + 2, number(seq), S.SCHEDULED, due=0.0)
-                for seq in seqs
-            ]
-            position = FeedPosition(seqs[-1] + 1, None, seqs[-1] + 1 == contacts)
-            await campaign.append(entries, position, now=START)
-            for attempt in (1, 2):
-                due = await campaign.claim_due(WORKER, _LATER, _BATCH)
-                await asyncio.gather(*(_call(campaign, contact, attempt) for contact in due))
-        await campaign.flush()
+        await fill(campaign, contacts)
     finally:
         await store.aclose()
+
+
+async def fill(campaign: StoredCampaign, contacts: int) -> None:
+    """Append ``contacts`` to a new campaign and take each to its end, batch by batch."""
+    for first in range(0, contacts, _BATCH):
+        seqs = range(first, min(first + _BATCH, contacts))
+        entries = [
+            ContactEntry(seq, f"c{seq}", seq + 2, number(seq), S.SCHEDULED, due=0.0) for seq in seqs
+        ]
+        position = FeedPosition(seqs[-1] + 1, None, seqs[-1] + 1 == contacts)
+        await campaign.append(entries, position, now=START)
+        for attempt in (1, 2):
+            due = await campaign.claim_due(WORKER, _LATER, _BATCH)
+            await asyncio.gather(*(_call(campaign, contact, attempt) for contact in due))
+    await campaign.flush()
 
 
 async def _call(campaign: StoredCampaign, contact: DueContact, attempt: int) -> None:
