@@ -38,6 +38,7 @@ __all__ = ["Dispatcher"]
 
 _log = logger.getChild("campaign")
 _MAX_WORKERS = 64  # trigger requests in flight at once, at most
+_IDLE_RECHECK = 1.0  # seconds between looks at the store while nothing is due
 _SEND_CLOSED = "not placed; the client tries again"
 _UNKNOWN_REASON = "the trigger was sent but its answer was lost: the call may have been placed"
 
@@ -147,7 +148,13 @@ class Dispatcher:
                 if self._nothing_left():
                     return None
                 due = await self._store.next_due()
-                await sleep_or_wake(self._clock, None if due is None else due - now, changed)
+                if due is None:
+                    # Waiting for calls to end, this worker's or another's: the others'
+                    # moves wake nobody here, so look at the store's counts now and then.
+                    await sleep_or_wake(self._clock, _IDLE_RECHECK, changed)
+                    self._recorder.progress.states = await self._store.counts()
+                    continue
+                await sleep_or_wake(self._clock, due - now, changed)
 
     def _nothing_left(self) -> bool:
         """No contact can become due again in this run."""

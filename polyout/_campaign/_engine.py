@@ -53,6 +53,8 @@ __all__ = ["Engine", "Phase"]
 
 _log = logger.getChild("campaign")
 S = ContactState
+#: How often a worker that joined looks how far the creator's feed is.
+FEED_FOLLOW_SECONDS = 1.0
 
 
 class Phase(enum.Enum):
@@ -80,7 +82,7 @@ class Engine(EngineControls):
         store: StoredCampaign,
         placer: Placer,
         *,
-        source: ContactSource,
+        source: ContactSource | None,
         config: CampaignConfig,
         window: CallingWindow | None,
         clock: Clock,
@@ -118,6 +120,7 @@ class Engine(EngineControls):
         self._recorder = Recorder(store, clock, bus, Progress({}, 0))
         self._pacer: Pacer | None = pacer
         self._slots = Slots(config.concurrency)
+        self._follower: Follower | None = None
         self._admissions = tuple(admissions)
         self._companions = tuple(companions)
         self._control = RunControl(self.wake)
@@ -224,7 +227,7 @@ class Engine(EngineControls):
             control=self._control,
             admissions=self._admissions,
         )
-        follower = Follower(parts, seed=self._seed)
+        follower = self._follower = Follower(parts, seed=self._seed)
         dispatcher = Dispatcher(
             parts,
             follow=follower.follow,
@@ -250,7 +253,8 @@ class Engine(EngineControls):
         feeder = None
         try:
             if not self._input_done:
-                feeder = asyncio.create_task(self._feed(), name="polyout-feeder")
+                feeding = self._feed() if self._source is not None else self._follow_feed()
+                feeder = asyncio.create_task(feeding, name="polyout-feeder")
                 tasks.append(feeder)
             workers = [
                 asyncio.create_task(dispatcher.work(), name=f"polyout-trigger-{n}")
@@ -280,7 +284,23 @@ class Engine(EngineControls):
             await dispatcher.intents_closed()  # before recover reads them (a cancellation)
             await dispatcher.release_unused()
 
+    async def _follow_feed(self) -> None:
+        """Another worker feeds (this one joined): follow the stored position until the
+        feed is done; until then, the run cannot be over."""
+        while True:
+            position = await self.store.feed_position()
+            progress = self._recorder.progress
+            # Exact beside the recorder's own moves (see ``refresh``): the counts include
+            # the contacts stored since, which this worker may claim.
+            progress.states, progress.total = await self.store.counts(), position.count
+            self._input_done = position.done
+            self._recorder.changed.set()
+            if position.done:
+                return
+            await self._clock.sleep(FEED_FOLLOW_SECONDS)
+
     async def _feed(self) -> None:
+        assert self._source is not None
         feeder = Feeder(
             self._recorder,
             self._source,

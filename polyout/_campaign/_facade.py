@@ -393,7 +393,7 @@ class Campaign:
             await opened.aclose()
 
     # -- opening --------------------------------------------------------------------------
-    async def _open(self) -> tuple[Opened, ContactSource]:
+    async def _open(self) -> tuple[Opened, ContactSource | None]:
         """The campaign, created or reopened in its place; where its contacts come from."""
         resume = self._resume
         if resume is None:
@@ -402,8 +402,7 @@ class Campaign:
             self.client, resume, self._clock
         )
         self._config = resumed.config
-        assert resumed.source is not None
-        return opened, resumed.source
+        return opened, resumed.source  # None: a worker that joins follows the feed
 
     def _definition(self) -> CampaignDefinition:
         # A file that cannot be read is refused before the campaign exists: one left

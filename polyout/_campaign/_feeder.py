@@ -25,7 +25,7 @@ the item again (planning is pure apart from taking the number, which comes last)
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 
 from polyout._campaign._contacts import ContactItem
 from polyout._campaign._fingerprint import EMPTY_DIGEST, chain, check_same_source
@@ -84,6 +84,7 @@ class Feeder:
         )
         self._stopping = stopping
         self._in_flight: asyncio.Future[None] | None = None  # at most one append
+        self._unstored = False  # items planned and not yet handed to the store
 
     async def run(self) -> None:
         stored = await self._store.feed_position()
@@ -108,7 +109,12 @@ class Feeder:
         batch: list[ContactEntry] = []
         loop = asyncio.get_running_loop()
         batch_started = loop.time()
-        async for item in aiter_contacts(self._source):
+        async for item in self._timely():
+            if item is None:  # a slow source is quiet: store what waits now
+                if batch and not self._storing():
+                    await self._hand_over(batch, FeedPosition(position, digest, False))
+                    batch = []
+                continue
             if position < skip:  # stored by an earlier run: it must be the same item
                 digest = chain(digest, item)
                 position += 1
@@ -120,6 +126,7 @@ class Feeder:
             if not batch:
                 batch_started = loop.time()
             batch.append(await self._entry(position, item))
+            self._unstored = True
             digest = chain(digest, item)
             position += 1
             if len(batch) >= BATCH or (
@@ -142,6 +149,33 @@ class Feeder:
             await self._hand_over(batch, FeedPosition(position, digest, False))
         await self._settled()
 
+    async def _timely(self) -> AsyncIterator[ContactItem | None]:
+        """The source's items; None when an async source stays quiet for BATCH_WAIT while
+        planned items wait to be stored: they are stored then, not when the next item
+        comes, which may be hours later. A file or a list never keeps anyone waiting."""
+        items = aiter_contacts(self._source)
+        if not isinstance(self._source, AsyncIterable):
+            async for item in items:
+                yield item
+            return
+        pending: asyncio.Future[ContactItem | None] | None = None
+        try:
+            while True:
+                if pending is None:
+                    pending = asyncio.ensure_future(anext(items, None))
+                if self._unstored:
+                    done, _ = await asyncio.wait({pending}, timeout=BATCH_WAIT)
+                    if not done:
+                        yield None
+                        continue
+                got, pending = await pending, None
+                if got is None:
+                    return
+                yield got
+        finally:
+            if pending is not None:
+                pending.cancel()
+
     def _storing(self) -> bool:
         # While an append is in flight the next batch could not be stored sooner, so it
         # keeps growing (up to BATCH): a fast source costs few hand-offs.
@@ -150,6 +184,7 @@ class Feeder:
     async def _hand_over(self, batch: list[ContactEntry], position: FeedPosition) -> None:
         """Store ``batch`` once the previous append returned, without waiting for it."""
         await self._settled()
+        self._unstored = False
         self._in_flight = asyncio.ensure_future(self._recorder.appended(batch, position))
         await asyncio.sleep(0)  # the append reaches the store's thread now
 

@@ -14,7 +14,8 @@ A new campaign is created whole there; an existing one is reopened and checked a
 the placer that resumes it (``_resuming``). A worker that *joins* a campaign never
 reads its contacts: the feed is the creator's. On a store only one process can hold
 (SQLite), a feed left unfinished can only be finished by ``resume``, so joining it is
-refused; elsewhere the worker waits for the creator to store the last contact.
+refused; elsewhere the worker dials what is stored while the creator stores the rest
+(the engine follows the feed's position in the store).
 """
 
 from __future__ import annotations
@@ -37,10 +38,7 @@ from polyout._campaign._store import (
 )
 from polyout._errors import ConfigurationError
 
-__all__ = ["FEED_POLL_SECONDS", "Opened", "Place"]
-
-#: How often a joining worker looks whether the creator has stored every contact.
-FEED_POLL_SECONDS = 1.0
+__all__ = ["Opened", "Place"]
 
 
 @attrs.frozen
@@ -149,8 +147,6 @@ class Place:
                     resume,
                     exclusive=self.exclusive,
                 )
-            if resume.join:
-                await _wait_for_feed(opened.stored, clock)
             return opened, resume, definition.suppressed
         except BaseException:
             await opened.aclose()
@@ -166,13 +162,6 @@ class Place:
 
     def _where(self) -> str:
         return self.ref.shown if self.ref is not None else "the store"
-
-
-async def _wait_for_feed(stored: StoredCampaign, clock: Clock) -> None:
-    """Until the campaign's creator has stored every contact: a worker that dialled
-    before then could end thinking the campaign done."""
-    while not (await stored.feed_position()).done:
-        await clock.sleep(FEED_POLL_SECONDS)
 
 
 async def _close(store: CampaignStore | None) -> None:

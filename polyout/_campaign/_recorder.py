@@ -52,11 +52,13 @@ class Progress:
 
     def move(self, old: ContactState | None, new: ContactState) -> None:
         if old is not None:
-            left = self.states[old] - 1
-            if left:
+            # A worker's view: another worker may have stored the contact since this one
+            # last read the counts (a feed it follows), so a count never goes below zero.
+            left = self.states.get(old, 0) - 1
+            if left > 0:
                 self.states[old] = left
             else:
-                del self.states[old]
+                self.states.pop(old, None)
         self.states[new] = self.states.get(new, 0) + 1
 
     def count(self, state: ContactState) -> int:

@@ -121,7 +121,7 @@ def checked(
                 f"{label}: not all of its contacts are stored yet, and a worker that joins "
                 "never reads the contacts file: continue it with resume, which reads the rest"
             )
-        source = ()
+        source = None  # the engine follows the creator's feed in the store
     elif source is None and not input_done:
         if config.source is None:
             raise JournalError(
@@ -132,5 +132,5 @@ def checked(
     return attrs.evolve(
         resume,
         config=CampaignConfig.from_json({**config.to_json(), **resume.changes}),
-        source=source if source is not None else (),
+        source=source if source is not None or resume.join else (),
     )

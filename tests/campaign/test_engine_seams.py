@@ -7,10 +7,11 @@ ledger (what was really placed) against what the store says.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 
-from polyout import CallState, CampaignError, Contact
+from polyout import Call, CallRequest, CallState, CallStatus, Campaign, CampaignError, Contact
 from polyout._campaign._admission import Allow, Defer, Verdict, Withdraw
 from polyout._campaign._companions import EngineHandle
 from polyout._campaign._config import CampaignConfig
@@ -19,6 +20,7 @@ from polyout._campaign._events import EventBus
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import CampaignDefinition, DueContact
+from polyout._pacing import RequestPacer
 from polyout.testing import FakePlacer, VirtualClock
 
 S = ContactState
@@ -151,3 +153,89 @@ async def test_a_failing_companion_stops_the_run_only_when_vital(vital: bool) ->
         else:
             stats = await engine.run()
             assert stats.states == {"success": 30}
+
+
+class _Worker:
+    """One worker's view of a shared fake API: which numbers it placed, and when."""
+
+    def __init__(self, api: FakePlacer, clock: VirtualClock) -> None:
+        self._api, self._clock = api, clock
+        self.placed: list[tuple[str, float]] = []
+
+    @property
+    def api(self) -> str:
+        return self._api.api
+
+    @property
+    def environment(self) -> str | None:
+        return self._api.environment
+
+    @property
+    def base_url(self) -> str:
+        return self._api.base_url
+
+    async def place(self, request: CallRequest, *, pacer: RequestPacer) -> Call:
+        call = await self._api.place(request, pacer=pacer)
+        self.placed.append((request.to_number, self._clock.time()))
+        return call
+
+    async def get_status(self, call_sid: str, *, pacer: RequestPacer) -> CallStatus:
+        return await self._api.get_status(call_sid, pacer=pacer)
+
+
+async def test_a_worker_that_joins_dials_while_the_creator_still_feeds() -> None:
+    people = _people(8)
+    async with VirtualClock() as clock:
+        fed_all_at: list[float] = []
+
+        async def slowly() -> AsyncIterator[Contact]:
+            for person in people:
+                yield person
+                await clock.sleep(20)  # a slow source: one contact every 20 s
+            fed_all_at.append(clock.time())
+
+        # Calls of 100 s, one at a time each: the creator is busy when contacts arrive.
+        api = FakePlacer(clock=clock, outcomes={CallState.SUCCESS: 1.0}, duration=100)
+        creator_side, joiner_side = _Worker(api, clock), _Worker(api, clock)
+        store = MemoryStore()
+        creator = Campaign(
+            creator_side, slowly(), store=store, name="slow", concurrency=1, clock=clock
+        )
+        creating = asyncio.create_task(creator.run())
+        await clock.sleep(30)  # two contacts stored, the feed far from done
+        joiner = Campaign.resume(
+            joiner_side,
+            store=store,
+            name="slow",
+            worker="w-2",
+            join=True,
+            concurrency=1,
+            clock=clock,
+        )
+        joined, created = await asyncio.gather(joiner.run(), creating)
+    assert created.complete
+    assert joined.complete
+    assert joiner_side.placed, "the joiner dialled nobody"
+    assert min(at for _, at in joiner_side.placed) < fed_all_at[0]
+    assert api.ledger.placements_per_number() == {person.phone: 1 for person in people}
+    assert len(creator_side.placed) + len(joiner_side.placed) == len(people)
+
+
+async def test_a_contact_from_a_slow_source_is_dialled_as_it_comes_not_with_the_next() -> None:
+    people = _people(3)
+    async with VirtualClock() as clock:
+        yielded: list[float] = []
+
+        async def hourly() -> AsyncIterator[Contact]:
+            for person in people:
+                yielded.append(clock.time())
+                yield person
+                await clock.sleep(3600)  # a queue that gives one contact an hour
+
+        api = FakePlacer(clock=clock, outcomes={CallState.SUCCESS: 1.0}, duration=5)
+        stats = await Campaign(api, hourly(), store=MemoryStore(), clock=clock).run()
+    assert stats.states == {"success": 3}
+    placed_at = sorted(p.at for p in api.ledger.placements)
+    assert [at - came for at, came in zip(placed_at, yielded, strict=True)] == pytest.approx(
+        [0, 0, 0], abs=2
+    )
