@@ -9,10 +9,11 @@ are the same.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from polyout._campaign._pg_store import PostgresStore
 from polyout._campaign._sqlite_store import SQLiteStore
+from polyout._campaign._store import StoredCampaign
 from polyout._report._data import gather
 
 from .large import DEFINITION, START, fill
@@ -46,15 +47,17 @@ async def test_a_postgresql_campaign_reports_as_an_sqlite_one(
 ) -> None:
     store = await PostgresStore.connect(pg_database)
     try:
-        campaign = await store.create("spring", DEFINITION)
+        # Typed as the contract: the PostgreSQL store lacks capabilities the report does
+        # not read (tests/store/conftest.py says which).
+        campaign = cast(StoredCampaign, await store.create("spring", DEFINITION))
         await fill(campaign, CONTACTS)
         on_postgres = (await gather(campaign, now=START)).to_json()
     finally:
         await store.aclose()
-    sqlite, campaign = await SQLiteStore.create_path(tmp_path / "s.db", DEFINITION)
+    sqlite, in_file = await SQLiteStore.create_path(tmp_path / "s.db", DEFINITION)
     try:
-        await fill(campaign, CONTACTS)
-        on_sqlite = (await gather(campaign, now=START)).to_json()
+        await fill(in_file, CONTACTS)
+        on_sqlite = (await gather(in_file, now=START)).to_json()
     finally:
         await sqlite.aclose()
     assert _numbers(on_postgres) == _numbers(on_sqlite)
