@@ -9,7 +9,6 @@ next to its final name and renamed into place, so nobody opens half a report.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import os
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from types import ModuleType
 
 from polyout._campaign._addressing import StoreKind, StoreRef, opened_campaign
+from polyout._cli import _interrupt
 from polyout._cli._errors import CliError, ExitCode, storage_failure
 
 __all__ = ["REPORT_EXTRA", "html_report", "require_plotly"]
@@ -70,7 +70,7 @@ def html_report(ref: StoreRef, output: str) -> int:
             data = await gather(stored, now=time.time())
         return page(data, offline.get_plotlyjs()), data.total
 
-    text, contacts = asyncio.run(build())
+    text, contacts = _interrupt.run(lambda _: build())
     partial = path.with_name(path.name + ".partial")
     try:
         partial.write_text(text, encoding="utf-8")
