@@ -4,8 +4,8 @@ The :class:`~._poller.Poller` does the polling (one heap, its own budget); the f
 says what each answer means for the contact (:func:`~._decisions.outcome_retry_due`)
 and records it through the :class:`~._recorder.Recorder`. It follows the calls this
 worker placed, and, when it starts, those the store hands it: calls an earlier run
-placed, or a dead worker's (``calls_in_flight``). Each call followed holds a slot of
-the concurrency until it ends.
+placed, or a dead worker's (``calls_in_flight``), and again whenever the reaper asks
+(``_worker_life``). Each call followed holds a slot of the concurrency until it ends.
 """
 
 from __future__ import annotations
@@ -54,8 +54,15 @@ class Follower:
         )
 
     async def adopt(self) -> int:
-        """Follow the calls in flight the store hands this worker; returns how many."""
-        calls = await self._recorder.store.calls_in_flight(self.worker)
+        """Follow the calls in flight the store hands this worker; returns how many new.
+
+        Called at the start and again during the run (a dead worker's calls, once no one
+        holds them): the calls already followed here are left as they are."""
+        calls = [
+            call
+            for call in await self._recorder.store.calls_in_flight(self.worker)
+            if call.seq not in self._calls
+        ]
         for call in calls:
             self._slots.taken += 1
             self._calls[call.seq] = call
