@@ -28,7 +28,7 @@ from collections.abc import Awaitable, Callable
 import attrs
 
 from polyout._apis import state_from_raw
-from polyout._campaign._clock import Clock, sleep_or_wake
+from polyout._campaign._clock import Clock, Wakeup, sleep_or_wake
 from polyout._campaign._placer import Placer
 from polyout._campaign._poll_budget import AutoPollBudget, poll_budget
 from polyout._errors import (
@@ -129,7 +129,7 @@ class Poller:
         self._heap: list[tuple[float, int, FollowedCall]] = []
         self._order = itertools.count()  # breaks ties without comparing calls
         self._requests: set[asyncio.Task[None]] = set()
-        self._wake = asyncio.Event()
+        self._wake = Wakeup()
         self._draining = False
         self._halted = False
         self._failure: BaseException | None = None
@@ -185,7 +185,11 @@ class Poller:
     def _request_done(self, task: asyncio.Task[None]) -> None:
         self._requests.discard(task)
         self._parallel.release()
-        self._wake.set()
+        if not self._heap:
+            # The loop waits without a timer: it may be time to finish. Otherwise it
+            # wakes for the next due call (``_push`` wakes it for an earlier one) or for
+            # a free request slot (the semaphore does): one wake-up per poll, not two.
+            self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             # A callback failed (the journal refused a change): stop following rather
             # than carry on from a state that may be wrong.

@@ -12,11 +12,10 @@ the counters and the events only ever describe what the store holds.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Any
 
-from polyout._campaign._clock import Clock, utc_datetime
+from polyout._campaign._clock import Clock, Wakeup, utc_datetime
 from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, EventBus, EventKind, RateMeter
 from polyout._campaign._states import ContactState
@@ -80,7 +79,7 @@ class Recorder:
         self._bus = bus
         self.progress = progress
         #: Set on every transition that may give a waiting dispatcher work (or none left).
-        self.changed = asyncio.Event()
+        self.changed = Wakeup()  # waited on by every dispatcher worker: a cheap wait
 
     def now(self) -> float:
         return self._clock.time()

@@ -97,6 +97,7 @@ class VirtualClock:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._restore: Callable[[], None] | None = None
         self._wall_waiters: set[asyncio.Future[None]] = set()
+        self._wall_timers: dict[_VirtualTimer, None] = {}  # ordered: a step re-arms them in turn
 
     # -- the Clock protocol ------------------------------------------------------------
     def time(self) -> float:
@@ -120,6 +121,16 @@ class VirtualClock:
             finally:
                 timer.cancel()
                 self._wall_waiters.discard(stepped)
+
+    def timer(self, seconds: float, callback: Callable[[], object]) -> _VirtualTimer:
+        """Call ``callback`` when the virtual wall clock reaches ``seconds`` from now.
+
+        Ends exactly when :meth:`sleep` would (a :meth:`step` forward brings it on, a
+        step back puts it off), as one loop timer: no task.
+        """
+        return _VirtualTimer(
+            self, self._running_loop(), self.time() + bounded_delay(seconds), callback
+        )
 
     # -- moving time by hand -----------------------------------------------------------
     def monotonic(self) -> float:
@@ -152,6 +163,8 @@ class VirtualClock:
         self._wall_offset += seconds
         for waiter in self._wall_waiters:
             _resolve(waiter)
+        for timer in list(self._wall_timers):
+            timer.arm()
 
     # -- installing it on the loop ---------------------------------------------------------
     async def __aenter__(self) -> VirtualClock:
@@ -252,6 +265,45 @@ class VirtualClock:
     def __repr__(self) -> str:
         state = "installed" if self._loop is not None else "not installed"
         return f"VirtualClock(now={self.now().isoformat()}, jumps={self._jumps}, {state})"
+
+
+class _VirtualTimer:
+    """One loop timer set for the virtual wall clock's ``end``; re-armed after a step."""
+
+    __slots__ = ("_callback", "_clock", "_end", "_handle", "_loop")
+
+    def __init__(
+        self,
+        clock: VirtualClock,
+        loop: asyncio.AbstractEventLoop,
+        end: float,
+        callback: Callable[[], object],
+    ) -> None:
+        self._clock = clock
+        self._loop = loop
+        self._end = end
+        self._callback = callback
+        self._handle = loop.call_later(max(0.0, end - clock.time()), self._due)
+        clock._wall_timers[self] = None
+
+    def arm(self) -> None:
+        """Set the loop timer again for what is left of the wall clock's wait."""
+        self._handle.cancel()
+        self._handle = self._loop.call_later(max(0.0, self._end - self._clock.time()), self._due)
+
+    def _due(self) -> None:
+        # No second look at the wall clock: every step re-arms, so the loop timer is
+        # due exactly when the wall clock reaches the end (a look could find it an ulp
+        # short, and re-arm for a delay too small to move the loop's time).
+        self._clock._wall_timers.pop(self, None)
+        self._callback()
+
+    def cancel(self) -> None:
+        self._handle.cancel()
+        self._clock._wall_timers.pop(self, None)
+
+    def cancelled(self) -> bool:
+        return self._handle.cancelled()
 
 
 def _shift_timers(loop: asyncio.AbstractEventLoop, by: float) -> None:
