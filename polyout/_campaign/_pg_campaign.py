@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from polyout._campaign._pg_control import PgControl
 from polyout._campaign._pg_outbox import PgOutbox
 from polyout._campaign._pg_rows import (
     DUE_COLUMNS,
@@ -47,7 +48,7 @@ S = ContactState
 _MINE = "held_by = %(w)s AND held_session = %(s)s"
 
 
-class PostgresCampaign(PgOutbox, PgWorkers):
+class PostgresCampaign(PgControl, PgOutbox, PgWorkers):
     """A ``StoredCampaign`` in a PostgreSQL store (see ``PostgresStore.open``)."""
 
     # -- dispatch ------------------------------------------------------------------------

@@ -156,8 +156,26 @@ CREATE TABLE IF NOT EXISTS polyout_workers (
 );
 """
 
-#: Live control (pause, resume, cancel, and who asked, when).
+#: Live control (pause, resume, cancel, and who asked, when): ``_store_control``,
+#: ``_pg_control``. A campaign with no control row is running, at revision 0.
 CONTROL_TABLES = """
+CREATE TABLE IF NOT EXISTS polyout_control (
+    campaign bigint PRIMARY KEY REFERENCES polyout_campaigns (id) ON DELETE CASCADE,
+    phase text NOT NULL CHECK (phase IN ('running', 'paused', 'cancelling', 'done')),
+    reason text,
+    by text,                            -- an operator's command, or auto
+    since double precision,
+    revision bigint NOT NULL            -- bumped by every command: workers poll it
+);
+CREATE TABLE IF NOT EXISTS polyout_campaign_log (
+    id bigserial PRIMARY KEY,
+    campaign bigint NOT NULL REFERENCES polyout_campaigns (id) ON DELETE CASCADE,
+    at double precision NOT NULL,
+    kind text NOT NULL,                 -- paused, resumed, cancelled, auto_paused, ...
+    by text,
+    detail text
+);
+CREATE INDEX IF NOT EXISTS polyout_campaign_log_campaign ON polyout_campaign_log (campaign, id);
 """
 
 #: The webhook outbox, written in the transaction of the transition each event describes

@@ -114,7 +114,9 @@ class PostgresKind:
 
 #: The test modules whose capability the PostgreSQL store implements (a capability's
 #: ``_pg_<capability>`` module adds its ``test_<capability>`` here when it lands).
-POSTGRES_READY = frozenset({"test_conformance", "test_stateful", "test_workers", "test_outbox"})
+POSTGRES_READY = frozenset(
+    {"test_conformance", "test_stateful", "test_workers", "test_outbox", "test_control"}
+)
 
 #: Every store implementation; one line each.
 STORES = [
