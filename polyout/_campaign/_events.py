@@ -1,9 +1,11 @@
 """What a running campaign tells the outside: progress events and a stats snapshot.
 
-Events reach callbacks (``on_event=``) synchronously and async iterators
-(``campaign.events()``) through bounded queues: a consumer that falls behind loses
-the oldest events (counted in ``CampaignStats.events_dropped``) rather than making the
-campaign wait or its memory grow. Events carry no phone numbers.
+Events reach plain callbacks (``on_event=``) synchronously, async callbacks (``async
+def``) through a bounded queue each with backpressure (``_event_callbacks``: new dials
+wait while one lags far behind), and async iterators (``campaign.events()``) through
+bounded queues: a consumer that falls behind loses the oldest events (counted in
+``CampaignStats.events_dropped``) rather than making the campaign's memory grow.
+Events carry no phone numbers.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import datetime
 
 import attrs
 
+from polyout._campaign._event_callbacks import AsyncCallbacks, is_async_callback
 from polyout._campaign._states import FINAL, ContactState
 from polyout._log import logger
 
@@ -194,17 +197,41 @@ class EventBus:
         callbacks: tuple[Callable[[CampaignEvent], object], ...] = (),
         queue_size: int = 10_000,
     ) -> None:
-        self._callbacks = callbacks
+        # Async callbacks are awaited by tasks of their own, with backpressure.
+        self._callbacks = tuple(c for c in callbacks if not is_async_callback(c))
+        self._async = AsyncCallbacks(
+            tuple(c for c in callbacks if is_async_callback(c)),  # type: ignore[misc]
+            high=max(queue_size // 10, 1),
+            limit=queue_size,
+        )
         self._queue_size = queue_size
         self._subscribers: list[collections.deque[CampaignEvent | None]] = []
         self._wake = asyncio.Event()
         self._closed = False
-        self.dropped = 0
+        self._dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        """Events a consumer too slow lost (an async callback's or a subscriber's)."""
+        return self._dropped + self._async.dropped
+
+    @property
+    def paced(self) -> bool:
+        """Whether an async callback may hold new dials back (:meth:`room`)."""
+        return bool(self._async)
+
+    async def room(self) -> None:
+        """Wait while an async callback lags far behind (backpressure on new dials)."""
+        await self._async.room()
+
+    async def settled(self) -> None:
+        """Wait until the async callbacks had every event (once the bus is closed)."""
+        await self._async.settled()
 
     @property
     def wanted(self) -> bool:
         """Whether anyone listens (so events are not built for nobody)."""
-        return bool(self._callbacks or self._subscribers)
+        return bool(self._callbacks or self._subscribers or self._async)
 
     def emit(self, event: CampaignEvent) -> None:
         for callback in self._callbacks:
@@ -212,10 +239,12 @@ class EventBus:
                 callback(event)
             except Exception:  # a broken progress bar must not stop the calls
                 _log.exception("campaign event callback %r failed", callback)
+        if self._async:
+            self._async.offer(event)
         for queue in self._subscribers:
             if len(queue) >= self._queue_size:
                 queue.popleft()
-                self.dropped += 1
+                self._dropped += 1
             queue.append(event)
         if self._subscribers:
             self._wake.set()
@@ -223,6 +252,7 @@ class EventBus:
     def close(self) -> None:
         """End every subscription after the events already queued."""
         self._closed = True
+        self._async.close()
         for queue in self._subscribers:
             queue.append(None)
         self._wake.set()

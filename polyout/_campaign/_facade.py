@@ -94,8 +94,7 @@ class Campaign:
     * ``on_event``: a callback (or several) for every :class:`CampaignEvent`.
     * ``policy``: a :class:`ContactPolicy` (start, deadline, frequency cap across the
       store's campaigns, holidays, regional rules, quarantine), stored with the campaign.
-    * ``webhook``: a :class:`Webhook`: events delivered, signed, from the store's outbox.
-    * ``before_dial``: ``async def hook(PendingDial) -> Allow | Deny``, asked before each dial.
+    * ``webhook`` (:class:`Webhook`), ``before_dial`` (``async (PendingDial) -> Allow|Deny``).
     * ``auto_pause``: pause instead of stopping on trouble (``AutoPauseRules()``: most of the
       last 20 calls failing, a run of 400s, a 401 or 403; the CLI's default). None: stop.
 
@@ -149,12 +148,12 @@ class Campaign:
         self._requeue_unknown = requeue_unknown
         self._seed = seed
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._hooks = HookParts(webhook, before_dial, self._clock)
         self._auto_pause = auto_pause
         callbacks: tuple[EventCallback, ...] = (
             () if on_event is None else (on_event,) if callable(on_event) else tuple(on_event)
         )
         self._bus = EventBus(callbacks)
+        self._hooks = HookParts(webhook, before_dial, self._clock, self._bus)
         self._engine: Engine | None = None
         self._stop_asked = False
         self._suppressed: frozenset[str] = frozenset()
@@ -387,8 +386,7 @@ class Campaign:
             if self._stop_asked:
                 engine.stop()
             stats = await engine.run(handle_signals=handle_signals)
-            await self._hooks.finish(opened.stored, stats)  # campaign.finished, the drain
-            return stats
+            return await self._hooks.finish(opened.stored, stats)  # callbacks, the outbox
         finally:
             await opened.aclose()
 

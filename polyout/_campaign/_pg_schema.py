@@ -261,6 +261,27 @@ DROP TRIGGER IF EXISTS polyout_outbox_on_exclusion ON polyout_contacts;
 CREATE TRIGGER polyout_outbox_on_exclusion AFTER INSERT ON polyout_contacts
     FOR EACH ROW WHEN (NEW.entry_state <> 'scheduled')
     EXECUTE FUNCTION polyout_outbox_on_exclusion();
+
+-- An operator's command (live control) writes its event in the command's transaction.
+CREATE OR REPLACE FUNCTION polyout_outbox_on_command() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM polyout_outbox_endpoints WHERE campaign = NEW.campaign) THEN
+        INSERT INTO polyout_outbox (campaign, event_id, seq, type, created, data)
+        VALUES (NEW.campaign,
+            'evt_' || substr(replace(gen_random_uuid()::text, '-', ''), 1, 24), NULL,
+            CASE NEW.kind WHEN 'resumed' THEN 'campaign.resumed'
+                WHEN 'cancelled' THEN 'campaign.cancelled' ELSE 'campaign.paused' END,
+            NEW.at, jsonb_build_object('reason', NEW.detail, 'by', NEW."by",
+                'auto', NEW.kind = 'auto_paused'));
+    END IF;
+    RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS polyout_outbox_on_command ON polyout_campaign_log;
+CREATE TRIGGER polyout_outbox_on_command AFTER INSERT ON polyout_campaign_log
+    FOR EACH ROW WHEN (NEW.kind IN ('paused', 'auto_paused', 'resumed', 'cancelled'))
+    EXECUTE FUNCTION polyout_outbox_on_command();
 """
 
 #: Contact policy across campaigns (audit receipts, quarantine).

@@ -46,8 +46,6 @@ from typing import Any, Protocol
 
 import attrs
 
-# The module, not its names: ``_store`` imports this module for StoredCampaign's base.
-from polyout._campaign import _store
 from polyout._campaign._clock import utc_datetime
 
 __all__ = [
@@ -100,8 +98,12 @@ def event_id(random_hex: str) -> str:
     return f"evt_{random_hex}"
 
 
+#: ``_store.LATEST_TIME``, spelled out: ``_store`` imports this module (its base class).
+_LATEST = 253402214400.0
+
+
 def _iso(value: float) -> str:
-    return utc_datetime(_store.readable_time(value)).isoformat().replace("+00:00", "Z")
+    return utc_datetime(min(max(value, 0.0), _LATEST)).isoformat().replace("+00:00", "Z")
 
 
 @attrs.frozen
