@@ -210,23 +210,30 @@ def _rates(pairs: list[tuple[int, int]]) -> list[float | None]:
     return [100 * answered / placed if placed else None for placed, answered in pairs]
 
 
-def answer_by_hour(data: ReportData) -> go.Figure:
-    pairs = data.by_local_hour
+def _answer_bars(
+    labels: list[str], pairs: list[tuple[int, int]], hover: str, axis: str
+) -> go.Figure:
+    """Answer rates as bars, with the calls and answers behind each in its hover."""
     figure = go.Figure(
         go.Bar(
-            x=[f"{hour:02d}:00" for hour in range(24)],
+            x=labels,
             y=_rates(pairs),
             customdata=[[placed, answered] for placed, answered in pairs],
             marker_color=STATE_COLOURS["success"],
-            hovertemplate="%{x} local: %{y:.0f}% answered "
-            "(%{customdata[1]:,} of %{customdata[0]:,})<extra></extra>",
+            hovertemplate=hover + ": %{y:.0f}% answered "
+            "(%{customdata[1]:,} of %{customdata[0]:,} calls)<extra></extra>",
         )
     )
     return _layout(
         figure,
-        xaxis={"title": "callee's local hour", "type": "category"},
+        xaxis={"title": axis, "type": "category"},
         yaxis={"title": "answered (%)", "range": [0, 100]},
     )
+
+
+def answer_by_hour(data: ReportData) -> go.Figure:
+    labels = [f"{hour:02d}:00" for hour in range(24)]
+    return _answer_bars(labels, data.by_local_hour, "%{x} local", "callee's local hour")
 
 
 #: Countries shown one by one; the rest are added up as "other".
@@ -234,26 +241,15 @@ _MAX_COUNTRIES = 25
 
 
 def answer_by_country(data: ReportData) -> go.Figure:
-    rows = list(data.by_country.items())
+    rows = [
+        (region, (placed, answered)) for region, (_, placed, answered) in data.by_country.items()
+    ]
     if len(rows) > _MAX_COUNTRIES:
-        rest = rows[_MAX_COUNTRIES - 1 :]
-        other = tuple(sum(values[i] for _, values in rest) for i in range(3))
-        rows = [*rows[: _MAX_COUNTRIES - 1], ("other", (other[0], other[1], other[2]))]
-    figure = go.Figure(
-        go.Bar(
-            x=[region for region, _ in rows],
-            y=_rates([(placed, answered) for _, (_, placed, answered) in rows]),
-            customdata=[list(values) for _, values in rows],
-            marker_color=STATE_COLOURS["success"],
-            hovertemplate="%{x}: %{y:.0f}% answered (%{customdata[2]:,} of %{customdata[1]:,} "
-            "calls; %{customdata[0]:,} contacts)<extra></extra>",
-        )
-    )
-    return _layout(
-        figure,
-        xaxis={"title": "country (from the number)", "type": "category"},
-        yaxis={"title": "answered (%)", "range": [0, 100]},
-    )
+        rest = [pair for _, pair in rows[_MAX_COUNTRIES - 1 :]]
+        other = (sum(placed for placed, _ in rest), sum(answered for _, answered in rest))
+        rows = [*rows[: _MAX_COUNTRIES - 1], ("other", other)]
+    labels = [region for region, _ in rows]
+    return _answer_bars(labels, [pair for _, pair in rows], "%{x}", "country (from the number)")
 
 
 def attempts(data: ReportData) -> go.Figure:

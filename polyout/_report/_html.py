@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 
+from polyout._cli._progress_line import format_duration
 from polyout._report._data import ATTENTION_LIMIT, ReportData
 from polyout._report._figures import charts
 from polyout._report._tables import (
@@ -93,17 +94,6 @@ def _card(value: str, label: str, kind: str = "") -> str:
     )
 
 
-def _duration(seconds: float) -> str:
-    minutes, secs = divmod(round(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
-
-
 def _rate_limited_text(data: ReportData) -> str:
     if data.timeline.rate_limited:
         return f"{data.timeline.rate_limited:,}"
@@ -128,7 +118,7 @@ def _headline(data: ReportData) -> str:
     ]
     if data.first_placement is not None and data.last_activity is not None:
         span = max(data.last_activity - data.first_placement, 0.0)
-        cards.append(_card(_duration(span), "first call to last activity"))
+        cards.append(_card(format_duration(span), "first call to last activity"))
         if span > 0:
             achieved = 60 * data.placements / span
             cards.append(_card(f"{achieved:.1f}/min", "achieved rate, pauses included"))
