@@ -49,9 +49,10 @@ from polyout._campaign._identity import connection_identity
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._placer import Placer
 from polyout._campaign._store import StoredCampaign
-from polyout._campaign._worker_life import worker_companions
+from polyout._campaign._worker_life import Heartbeat, worker_companions
 from polyout._errors import ConfigurationError
 from polyout._log import logger
+from polyout._metrics import take_metrics_request
 from polyout._pacing import Pacer
 from polyout._retry import MAX_RETRY_AFTER
 
@@ -241,21 +242,30 @@ class WorkerParts:
 
 def worker_parts(place: Place, stored: StoredCampaign, client: Placer, rate: float) -> WorkerParts:
     """The shared pacer (PostgreSQL) and the heartbeat and reaper, for a store that
-    several processes share. ``POLYOUT_REAP_TIMEOUT`` (seconds) sets the reap timeout;
+    several processes share; the metrics endpoint if ``--metrics-port`` asked for one.
+    ``POLYOUT_REAP_TIMEOUT`` (seconds) sets the reap timeout;
     set, it installs the heartbeat and reaper on any store (two workers in one process
     on an in-memory store)."""
     reap_timeout = reap_timeout_from_env()
     shared = not place.exclusive and not isinstance(place.store, MemoryStore)
-    if not shared and reap_timeout is None:
-        return WorkerParts()
-    companions: list[Companion] = list(
-        worker_companions() if reap_timeout is None else worker_companions(reap_timeout)
-    )
-    row = _pg_row(stored, account_key(client))
-    if row is None:
-        return WorkerParts(companions=companions)
-    pacer = SharedPacer(rate, row)
-    return WorkerParts(pacer=pacer, companions=[*companions, _RowKeeper(pacer)])
+    companions: list[Companion] = []
+    heartbeat: Heartbeat | None = None
+    pacer: SharedPacer | None = None
+    if shared or reap_timeout is not None:
+        heartbeat, reaper = (
+            worker_companions() if reap_timeout is None else worker_companions(reap_timeout)
+        )
+        companions += [heartbeat, reaper]
+        row = _pg_row(stored, account_key(client))
+        if row is not None:
+            pacer = SharedPacer(rate, row)
+            companions.append(_RowKeeper(pacer))
+    metrics = take_metrics_request()  # --metrics-port
+    if metrics is not None:
+        from polyout._metrics._endpoint import MetricsEndpoint
+
+        companions.append(MetricsEndpoint(metrics, heartbeat))
+    return WorkerParts(pacer=pacer, companions=companions)
 
 
 def reap_timeout_from_env() -> float | None:

@@ -14,7 +14,7 @@ import logging
 
 import pytest
 
-from polyout import Campaign, Contact
+from polyout import CallState, Campaign, Contact
 from polyout._campaign._memory_store import MemoryCampaign
 from polyout._campaign._shared_rate import REAP_TIMEOUT_ENV
 from polyout.campaign import ContactState, MemoryStore
@@ -37,7 +37,7 @@ async def test_a_silent_worker_is_reaped_and_its_calls_followed_to_their_end_by_
     async with VirtualClock() as clock:
         # Liveness on virtual time (the store's clock: the wall clock by default).
         monkeypatch.setattr(MemoryCampaign, "worker_clock", staticmethod(clock.time))
-        placer = FakePlacer(clock=clock, outcomes={S.SUCCESS: 1.0}, duration=CALL_SECONDS)
+        placer = FakePlacer(clock=clock, outcomes={CallState.SUCCESS: 1.0}, duration=CALL_SECONDS)
         first = Campaign(
             placer,
             _people(6),
