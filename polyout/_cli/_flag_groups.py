@@ -13,6 +13,7 @@ from polyout._apis import API_NAMES, ENVIRONMENTS
 from polyout._campaign._config import CampaignConfig
 from polyout._cli._durations import duration_text
 from polyout._cli._flag_types import bounded_duration, bounded_float, bounded_int
+from polyout._metrics import metrics_host, metrics_port
 
 __all__ = [
     "CALL_POLL_INTERVAL",
@@ -202,8 +203,28 @@ def run_control_flags(parser: argparse.ArgumentParser) -> None:
         help="when stderr is not a terminal: a progress line this often (default: 5s)",
     )
 
-
     auto_pause_flags(parser)
+    metrics_flags(parser)
+
+
+def metrics_flags(parser: argparse.ArgumentParser) -> None:
+    """``--metrics-port``/``--metrics-host`` (``polyout._metrics``): run, resume, work."""
+    group = parser.add_argument_group("operations")
+    group.add_argument(
+        "--metrics-port",
+        type=metrics_port,
+        default="off",  # converted on every parse: a parse without the flag asks for none
+        metavar="PORT",
+        help="serve Prometheus metrics on /metrics and health on /healthz at this port "
+        "(needs polyout[metrics])",
+    )
+    group.add_argument(
+        "--metrics-host",
+        type=metrics_host,
+        default="127.0.0.1",
+        metavar="HOST",
+        help="the address the metrics port listens on (default: 127.0.0.1; 0.0.0.0 for a pod)",
+    )
 
 
 def auto_pause_flags(parser: argparse.ArgumentParser) -> None:
