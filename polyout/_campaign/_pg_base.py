@@ -245,16 +245,21 @@ class PgCampaignBase:
         return FeedPosition(int(count), digest, bool(done))
 
     async def has_number(self, e164: str) -> bool:
-        return await self._taken("to_number", e164)
+        # One probe per partial index (dialable, suppressed): see the schema.
+        [(taken,)] = await self._rows(
+            "SELECT EXISTS (SELECT 1 FROM polyout_contacts WHERE campaign = %(c)s"
+            " AND to_number = %(v)s AND entry_state = 'scheduled')"
+            " OR EXISTS (SELECT 1 FROM polyout_contacts WHERE campaign = %(c)s"
+            " AND to_number = %(v)s AND entry_state = 'suppressed')",
+            {"v": e164},
+        )
+        return bool(taken)
 
     async def has_contact_id(self, contact_id: str) -> bool:
-        return await self._taken("contact_id", contact_id)
-
-    async def _taken(self, column: str, value: str) -> bool:
         rows = await self._rows(
-            f"SELECT 1 FROM polyout_contacts WHERE campaign = %(c)s AND {column} = %(v)s"
+            "SELECT 1 FROM polyout_contacts WHERE campaign = %(c)s AND contact_id = %(v)s"
             " AND entry_state IN ('scheduled', 'suppressed') LIMIT 1",
-            {"v": value},
+            {"v": contact_id},
         )
         return bool(rows)
 
