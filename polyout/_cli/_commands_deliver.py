@@ -27,19 +27,20 @@ def hook_options(args: argparse.Namespace) -> dict[str, Any]:
     """``webhook=`` and ``before_dial=`` for the campaign, from the flags and the env."""
     drain = getattr(args, "webhook_drain", None)
     drain = 30.0 if drain is None else drain
-    if not hasattr(args, "webhook"):  # resume, work: the campaign may have an endpoint
-        webhook = Webhook.from_env(None, drain=drain)
-    else:  # run: only when asked for
-        webhook = Webhook.from_env(args.webhook, drain=drain) if args.webhook else None
+    url = getattr(args, "webhook", None)
+    if getattr(args, "campaign_command", None) in ("resume", "work"):
+        webhook = Webhook.from_env(None, drain=drain)  # the campaign may have an endpoint
+    else:  # a new campaign (run, a rehearsal): only when asked for
+        webhook = Webhook.from_env(url, drain=drain) if url else None
     options: dict[str, Any] = {"webhook": webhook}
-    url = getattr(args, "before_dial_url", None)
-    if url is not None:
+    hook_url = getattr(args, "before_dial_url", None)
+    if hook_url is not None:
         secret = os.environ.get(SECRET_ENV, "")
         if not secret:
             raise CliError(
                 f"--before-dial-url: the request is signed: set {SECRET_ENV}", ExitCode.USAGE
             )
-        options["before_dial"] = UrlHook(url, secret)
+        options["before_dial"] = UrlHook(hook_url, secret)
     return options
 
 
