@@ -14,7 +14,7 @@ from collections.abc import Mapping
 import plotly.graph_objects as go  # type: ignore[import-untyped]
 
 from polyout._report._data import DURATION_BINS, ReportData
-from polyout._report._timeline import Timeline
+from polyout._report._timeline import UNMARKED_KINDS, Timeline
 
 __all__ = ["STATE_COLOURS", "Chart", "charts"]
 
@@ -176,6 +176,8 @@ def _mark_control(figure: go.Figure, timeline: Timeline) -> None:
     command a dotted line, named at the top."""
     paused: float | None = None
     for event in timeline.events:
+        if event.kind in UNMARKED_KINDS:
+            continue
         if event.kind in ("paused", "auto_paused"):
             paused = event.at if paused is None else paused
             continue

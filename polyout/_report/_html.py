@@ -22,6 +22,7 @@ from polyout._report._tables import (
     settings_table,
     utc_text,
 )
+from polyout._report._timeline import UNMARKED_KINDS
 from polyout._version import __version__
 
 __all__ = ["DATA_ELEMENT_ID", "page"]
@@ -176,15 +177,16 @@ def _attention_section(data: ReportData) -> str:
 
 
 def _history_section(data: ReportData) -> str:
-    if not data.timeline.recorded:
+    timeline = data.timeline
+    commands = [e for e in timeline.events if e.kind not in UNMARKED_KINDS]
+    if not timeline.recorded:
         body = '<p class="note">This store keeps no campaign log: no pause, resume or cancel.</p>'
-    elif not data.timeline.events:
-        body = '<p class="note">Never paused, resumed or cancelled.</p>'
     else:
-        body = history_table(data.timeline)
+        never = "" if commands else '<p class="note">Never paused, resumed or cancelled.</p>'
+        body = never + (history_table(timeline) if timeline.events else "")
     return (
-        '<section aria-labelledby="h-history"><h2 id="h-history">Pause, resume and cancel '
-        f"history</h2>{body}</section>"
+        '<section aria-labelledby="h-history"><h2 id="h-history">History: runs, pauses, '
+        f"resumes and cancels</h2>{body}</section>"
     )
 
 

@@ -15,7 +15,14 @@ from typing import Any, Protocol, cast
 
 import attrs
 
-__all__ = ["CONTROL_KINDS", "RATE_LIMITED", "ControlEvent", "Timeline", "control_timeline"]
+__all__ = [
+    "CONTROL_KINDS",
+    "RATE_LIMITED",
+    "UNMARKED_KINDS",
+    "ControlEvent",
+    "Timeline",
+    "control_timeline",
+]
 
 #: The campaign-log kinds an operator reads as the campaign's history, in words.
 CONTROL_KINDS: dict[str, str] = {
@@ -28,8 +35,14 @@ CONTROL_KINDS: dict[str, str] = {
     "contacts_added": "contacts added",
     "retry_round": "retry round",
     "suppressed": "numbers suppressed",
+    "run_started": "run started",
+    "run_ended": "run ended",
 }
-#: The kind of a 429 the engine met.
+#: Kinds listed in the history table but not drawn on the timeline chart (every run
+#: would add two lines to it).
+UNMARKED_KINDS = frozenset({"run_started", "run_ended"})
+#: The kind of the 429s the engine met: the control watch writes one entry per look
+#: (every 0.4 s) that saw any, its ``detail`` how many.
 RATE_LIMITED = "rate_limited"
 
 
@@ -71,7 +84,13 @@ async def control_timeline(stored: object) -> Timeline:
     for entry in entries:
         kind, at = str(entry.kind), float(entry.at)
         if kind == RATE_LIMITED:
-            limited[int(at // 60)] += 1
+            limited[int(at // 60)] += _how_many(entry.detail)
         elif kind in CONTROL_KINDS:
             events.append(ControlEvent(at, kind, CONTROL_KINDS[kind], entry.by, entry.detail))
     return Timeline(True, tuple(events), dict(sorted(limited.items())))
+
+
+def _how_many(detail: object) -> int:
+    """The 429s one entry stands for: its detail's count, else one."""
+    text = str(detail).strip() if detail is not None else ""
+    return int(text) if text.isdigit() and int(text) > 0 else 1

@@ -26,8 +26,9 @@ def report_page() -> str:
         await stored.command(Command.PAUSE, reason="agent script check", by="ann@ops", now=T0 + 5)
         await stored.command(Command.RESUME, reason=None, by="ann@ops", now=T0 + 65)
         await stored.command(Command.CANCEL, reason="list withdrawn", by="bob@ops", now=T0 + 900)
-        for at in (T0 + 10, T0 + 11, T0 + 70):
-            await stored.log_campaign_event("rate_limited", detail="retry after 5", now=at)
+        # As the control watch logs them: one entry per look that saw any, with how many.
+        for at, seen in ((T0 + 10, "3"), (T0 + 11, "1"), (T0 + 70, "2")):
+            await stored.log_campaign_event("rate_limited", detail=seen, now=at)
         data = await gather(stored, now=T0 + 86400)
         return page(data, plotly.offline.get_plotlyjs())
 
@@ -52,7 +53,7 @@ def test_pause_resume_and_cancel_are_listed_with_who_and_why(report_page: str) -
 def test_429s_in_the_campaign_log_are_counted_per_minute_and_marked(report_page: str) -> None:
     timeline = page_data(report_page)["timeline"]
     minute = int(T0 // 60)
-    assert timeline["rate_limited_by_minute"] == {str(minute): 2, str(minute + 1): 1}
+    assert timeline["rate_limited_by_minute"] == {str(minute): 4, str(minute + 1): 2}
     assert "429s (rate limited)" in report_page
     assert '"name":"429"' in report_page
     assert "429s: none recorded" not in report_page
