@@ -30,6 +30,7 @@ BENCHMARKS = (
     "polling",
     "campaign_speed",
     "engine",
+    "pg_load",
 )
 TIMEOUT = 600.0  # per benchmark: everything stops by itself
 

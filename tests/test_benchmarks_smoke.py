@@ -23,6 +23,7 @@ SCRIPTS = (
     "polling",
     "campaign_speed",
     "engine",
+    "pg_load",
 )
 ROW_PREFIX = "BENCH-ROW "
 
