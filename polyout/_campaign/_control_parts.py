@@ -1,4 +1,4 @@
-"""Live control's parts of a run: the control watch, its admission, and auto-pause.
+"""Live control's parts of a run: the control watch and its admission, auto-pause, a canary.
 
 The control watch goes first in both lists: a worker knows the commanded phase before
 any other check, and a withdrawn contact is asked nothing else. It is left out on a
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from polyout._campaign._admission import Admission
 from polyout._campaign._auto_pause import AutoPause, AutoPauseRules
+from polyout._campaign._canary import Canary
 from polyout._campaign._companions import Companion
 from polyout._campaign._control_watch import ControlWatch
 from polyout._campaign._memory_store import MemoryStore
@@ -25,6 +26,7 @@ def control_parts(
     companions: Sequence[Companion],
     store: CampaignStore | None,
     auto_pause: AutoPauseRules | None,
+    canary: int | None = None,
 ) -> tuple[list[Admission], list[Companion]]:
     """``admissions`` and ``companions`` with live control's own added."""
     admitting, running = list(admissions), list(companions)
@@ -34,4 +36,9 @@ def control_parts(
         running.insert(0, watch)
     if auto_pause is not None:
         running.append(AutoPause(auto_pause))
+    if canary is not None:
+        # Last: only a contact every other check lets through counts as one of the N.
+        bird = Canary(canary)
+        admitting.append(bird.admission)
+        running.append(bird)
     return admitting, running

@@ -95,8 +95,8 @@ class Campaign:
     * ``policy``: a :class:`ContactPolicy` (start, deadline, frequency cap across the
       store's campaigns, holidays, regional rules, quarantine), stored with the campaign.
     * ``webhook`` (:class:`Webhook`), ``before_dial`` (``async (PendingDial) -> Allow|Deny``).
-    * ``auto_pause``: pause instead of stopping on trouble (``AutoPauseRules()``: most of the
-      last 20 calls failing, a run of 400s, a 401 or 403; the CLI's default). None: stop.
+    * ``auto_pause``: pause on trouble instead of stopping (:class:`AutoPauseRules`; the CLI's
+      default). ``canary``: dial the first N contacts, follow them, then pause the campaign.
 
     A setting that cannot work (``rate=0``, ``window="9-5"``, a negative or year-long
     delay, ...) raises :class:`polyout.ConfigurationError` naming the keyword.
@@ -134,6 +134,7 @@ class Campaign:
         webhook: Webhook | None = None,
         before_dial: BeforeDial | None = None,
         auto_pause: AutoPauseRules | None = None,
+        canary: int | None = None,
         _resume: Resume | None = None,
     ) -> None:
         self._place = Place.of(journal, store, name)
@@ -148,7 +149,7 @@ class Campaign:
         self._requeue_unknown = requeue_unknown
         self._seed = seed
         self._clock: Clock = clock if clock is not None else SystemClock()
-        self._auto_pause = auto_pause
+        self._control = (auto_pause, canary)  # live control: _control_parts
         callbacks: tuple[EventCallback, ...] = (
             () if on_event is None else (on_event,) if callable(on_event) else tuple(on_event)
         )
@@ -359,7 +360,7 @@ class Campaign:
             phase=lambda: str(self.phase),
         )
         admissions, companions = control_parts(
-            admissions, companions, self._place.store, self._auto_pause
+            admissions, companions, self._place.store, *self._control
         )
         try:
             await self._hooks.open(opened.stored, new=self._resume is None, name=self.name)

@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Sequence
 from typing import NoReturn
 
-from polyout._cli._control_args import add_control_commands
+from polyout._cli._control_args import add_control_commands, canary_flag
 from polyout._cli._errors import EXAMPLE_NUMBER, EXIT_CODES_HELP, CliError, ExitCode
 from polyout._cli._flag_groups import (
     CALL_POLL_INTERVAL,
@@ -129,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     output_flag(run, "write one result per contact here at the end")
     run_control_flags(run)
+    canary_flag(run)
 
     resume = command(
         campaign_commands,

@@ -34,7 +34,7 @@ from polyout._cli._campaign_ref import (
     runs_anchor,
     worker_name,
 )
-from polyout._cli._commands_control import lift_pause
+from polyout._cli._commands_control import canary_report, lift_pause
 from polyout._cli._commands_deliver import hook_options, outbox_note
 from polyout._cli._connection import (
     base_url_has_password,
@@ -102,7 +102,8 @@ def run(args: argparse.Namespace) -> int:
             client, contacts, store=ref.target, name=str(ref.campaign), worker=worker, **options
         )
 
-    return run_campaign(args, ref, output, "run", start)
+    code = run_campaign(args, ref, output, "run", start)
+    return canary_report(ref, code) if args.canary is not None else code
 
 
 def _check_store_file(args: argparse.Namespace, ref: StoreRef, path: Path, contacts: Path) -> None:

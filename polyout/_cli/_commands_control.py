@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from polyout._campaign._addressing import StoreRef
+from polyout._campaign._canary import CANARY
 from polyout._campaign._control_add import add_contacts
 from polyout._campaign._states import ACTIVE, DISPLAY_ORDER, ContactState
 from polyout._campaign._store_control import (
@@ -37,7 +38,7 @@ from polyout._cli._control_target import (
 )
 from polyout._cli._errors import CliError, ExitCode
 
-__all__ = ["add", "cancel", "lift_pause", "pause", "retry", "status", "suppress"]
+__all__ = ["add", "canary_report", "cancel", "lift_pause", "pause", "retry", "status", "suppress"]
 
 S = ContactState
 P = CampaignPhase
@@ -335,3 +336,22 @@ def add(args: argparse.Namespace) -> int:
         return 0
 
     return _on_target(args, job)
+
+
+# -- canary (after ``campaign run --canary N``) ----------------------------------------------
+def canary_report(ref: StoreRef, code: int) -> int:
+    """After a canary run: its calls' outcomes and how to go on (exit 0), if it paused."""
+
+    async def job(target: Target) -> int:
+        state = await target.campaign.control()
+        if state.phase is not P.PAUSED or state.by != CANARY:
+            return code  # the campaign ended before its canary was full
+        print(f"{state.reason}: the campaign is paused")
+        print(f"to dial the rest: {_resume_hint(target)}")
+        return 0
+
+    async def go() -> int:
+        async with control_target(ref) as target:
+            return await job(target)
+
+    return asyncio.run(go())

@@ -13,7 +13,7 @@ from polyout._campaign._auto_pause import AUTO_PAUSE_DEFAULTS
 from polyout._cli._control_target import add_ref_arguments
 from polyout._cli._flag_types import bounded_int
 
-__all__ = ["add_control_commands", "control_options"]
+__all__ = ["add_control_commands", "canary_flag", "control_options"]
 
 MakeCommand = Callable[..., argparse.ArgumentParser]
 
@@ -90,7 +90,7 @@ def add_control_commands(
 def control_options(args: argparse.Namespace) -> dict[str, Any]:
     """``auto_pause=`` for the campaign, from the auto-pause flags (absent: the defaults)."""
     if getattr(args, "no_auto_pause", False):
-        return {"auto_pause": None}
+        return {"auto_pause": None, **_canary(args)}
     window = getattr(args, "auto_pause_window", None)
     share = getattr(args, "auto_pause_share", None)
     rules = AUTO_PAUSE_DEFAULTS
@@ -98,4 +98,20 @@ def control_options(args: argparse.Namespace) -> dict[str, Any]:
         rules = attrs.evolve(rules, failure_window=window)
     if share is not None:
         rules = attrs.evolve(rules, failure_share=share)
-    return {"auto_pause": rules}
+    return {"auto_pause": rules, **_canary(args)}
+
+
+def _canary(args: argparse.Namespace) -> dict[str, Any]:
+    canary = getattr(args, "canary", None)
+    return {} if canary is None else {"canary": canary}
+
+
+def canary_flag(run: argparse.ArgumentParser) -> None:
+    """``--canary N`` (``run`` only)."""
+    run.add_argument(
+        "--canary",
+        type=bounded_int(1, 1000),
+        metavar="N",
+        help="dial the first N contacts only, follow them to their end, then pause the "
+        "campaign and print their outcomes (resume continues)",
+    )

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from polyout import Contact
+from polyout._campaign._admission import Admission
 from polyout._campaign._companions import Companion
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._control_watch import ControlWatch
@@ -45,6 +46,7 @@ async def run_engine(
     *,
     store: MemoryStore | None = None,
     companions: Sequence[Companion] = (),
+    admissions: Sequence[Admission] = (),
     placer: dict[str, Any] | None = None,
 ) -> tuple[CampaignStats, FakePlacer, StoredCampaign]:
     async with VirtualClock(start=START) as clock:
@@ -65,7 +67,7 @@ async def run_engine(
             bus=EventBus(()),
             label=NAME,
             companions=[watch, *companions],
-            admissions=[watch.admission],
+            admissions=[watch.admission, *admissions],
         )
         steering = asyncio.ensure_future(steer(campaign, clock, fake))
         stats = await engine.run()

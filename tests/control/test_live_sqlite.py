@@ -217,3 +217,24 @@ def test_a_retry_round_dials_the_chosen_ends_again(
     assert sorted(counts.values()) == [1, 1, 2, 2, 2, 2]  # the round rang only the four
     log = json.loads(run_polyout(capsys, "campaign", "status", str(journal), "--json").out)
     assert log["phase"] == "done"
+
+
+def test_a_canary_dials_the_first_n_then_pauses_and_resume_dials_the_rest(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    contacts = write_csv(tmp_path / "c.csv", answered(20))
+    journal = tmp_path / "c.polyout.db"
+    args = ["--rate", "20", "--poll-interval", "0.1", "--canary", "5"]
+    result = run_polyout(capsys, "campaign", "run", str(contacts), *args)
+    assert result.code == ExitCode.OK, result.err
+    assert "canary: the first 5 calls ended (success 5): the campaign is paused" in result.out
+    assert f"to dial the rest: polyout campaign resume {journal}" in result.out
+    assert slow_sandbox.placements() == 5
+    status = json.loads(run_polyout(capsys, "campaign", "status", str(journal), "--json").out)
+    assert status["phase"] == "paused"
+    assert status["by"] == "canary"
+
+    rest = run_polyout(capsys, "campaign", "resume", str(journal))
+    assert rest.code == ExitCode.OK, rest.err
+    assert slow_sandbox.placements() == 20
+    assert not slow_sandbox.sandbox.ledger.dialled_more_than_once()

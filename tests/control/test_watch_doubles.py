@@ -8,6 +8,7 @@ the fake's ledger (when each call was placed) against the moment of the command.
 
 from __future__ import annotations
 
+from polyout._campaign._canary import Canary
 from polyout._campaign._control_watch import POLL_SECONDS
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._states import ContactState
@@ -105,3 +106,23 @@ async def test_contacts_added_while_running_are_dialled_without_a_restart() -> N
     stats, placer, _campaign = await _run(_people(4), steer)
     assert "+12125559999" in {p.number for p in placer.ledger.placements}
     assert stats.total == 5
+
+
+async def test_a_canary_dials_the_first_n_follows_them_then_pauses_in_the_store() -> None:
+    bird = Canary(3)
+
+    async def steer(campaign: StoredCampaign, clock: VirtualClock, placer: FakePlacer) -> None:
+        return None
+
+    stats, placer, campaign = await _run(
+        _people(10), steer, companions=[bird], admissions=[bird.admission]
+    )
+    assert len(placer.ledger.placements) == 3  # the first three, each once
+    assert {p.number for p in placer.ledger.placements} == {c.phone for c in _people(3)}
+    assert stats.states["scheduled"] == 7  # the rest wait for resume
+    control = await campaign.control()
+    assert control.phase is CampaignPhase.PAUSED
+    assert control.by == "canary"
+    assert control.reason is not None
+    assert control.reason.startswith("canary: the first 3 calls")
+    assert [e.kind for e in await campaign.campaign_log()][-2:] == ["canary", "run_ended"]
