@@ -4,15 +4,19 @@ commands log them, and 429s when the campaign log holds them."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 import plotly.offline  # type: ignore[import-untyped]
 import pytest
 
+import polyout
+from polyout._campaign._addressing import journal_ref, opened_campaign
 from polyout._campaign._store_control import Command
 from polyout._report._data import gather
 from polyout._report._html import page
 from polyout._report._timeline import control_timeline
+from polyout.testing import LAST_DIGIT, FakePlacer, VirtualClock, rate_limit_storm
 
 from .campaigns import START, known_campaign, page_data
 
@@ -63,3 +67,33 @@ async def test_a_store_without_a_campaign_log_says_so() -> None:
     timeline = await control_timeline(object())
     assert timeline.recorded is False
     assert timeline.events == ()
+
+
+async def test_the_429s_a_run_met_are_the_ones_the_page_counts(tmp_path: Path) -> None:
+    # A real run on an SQLite journal: its control watch logs the 429s the engine met.
+    journal = tmp_path / "storm.polyout.db"
+    storm = rate_limit_storm(T0 + 2, T0 + 60, retry_after=3.0)
+    contacts = [polyout.Contact(id=f"c{n}", phone=f"+44207946{n:04d}") for n in range(30)]
+    async with VirtualClock(start=START) as clock:
+        placer = FakePlacer(clock=clock, outcomes=LAST_DIGIT, duration=60.0, trigger_faults=storm)
+        campaign = polyout.Campaign(
+            cast(polyout.Client, placer),
+            contacts,
+            journal=journal,
+            rate=1.0,
+            max_attempts=1,
+            clock=clock,
+        )
+        stats = await campaign.run()
+    async with opened_campaign(journal_ref(journal), read_only=True) as (_, stored):
+        data = await gather(stored, now=T0 + 86400)
+    assert stats.rate_limited > 0
+    assert data.timeline.rate_limited == stats.rate_limited
+    assert all(
+        T0 // 60 <= minute <= (T0 + 120) // 60 for minute in data.timeline.rate_limited_by_minute
+    )
+    page_text = page(data, "")
+    assert (
+        f'<span class="n">{stats.rate_limited}</span><span class="l">429s (rate limited)'
+        in page_text
+    )
