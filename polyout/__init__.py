@@ -22,6 +22,7 @@ from polyout._campaign import (
     export_results,
     iter_results,
 )
+from polyout._campaign._policy import ContactPolicy
 from polyout._campaign._states import ContactState
 from polyout._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_DEADLINE, Client, Timeout
 from polyout._errors import (
@@ -67,6 +68,7 @@ __all__ = [
     "ConfigurationError",
     "Contact",
     "ContactFileError",
+    "ContactPolicy",
     "ContactResult",
     "ContactState",
     "Deny",

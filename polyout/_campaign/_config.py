@@ -139,6 +139,8 @@ class CampaignConfig:
     outage_limit: float = _checked(_positive_duration, 1800.0)
     retry_timing: str = _checked(_retry_timing, "fixed")
     """``learned``: no answer and busy retried at the best-answering hour (_retry_timing)."""
+    policy: Mapping[str, Any] | None = attrs.field(default=None, hash=False)
+    """The contact policy as stored (``ContactPolicy.stored``); None without one."""
     source: str | None = None
     """The contact file's absolute path, when the contacts came from a file."""
     api: str | None = None

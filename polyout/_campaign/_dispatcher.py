@@ -215,7 +215,7 @@ class Dispatcher:
         """Before a send leaves: still running, still in the window, intent stored."""
         self._may_send(gate)
         after = gate.contact.intents if gate.intent is None else gate.intent
-        gate.intent = await self._recorder.intent(self.worker, gate.contact, after)
+        gate.intent = await self._recorder.intent(self.worker, gate.contact, after, gate.notes)
         # Again once the intent is durable: a commit that stalled (a slow disk, a machine
         # that slept) may have outlasted the window. Nothing has left: the intent is
         # closed as not placed, and the contact waits for the next opening.

@@ -36,6 +36,7 @@ from polyout._campaign._events import CampaignStats, EventBus, EventKind
 from polyout._campaign._feeder import Feeder
 from polyout._campaign._follower import Follower
 from polyout._campaign._placer import Placer
+from polyout._campaign._policy_wiring import plan_policy
 from polyout._campaign._poller import Poller
 from polyout._campaign._readers import ContactSource
 from polyout._campaign._recorder import Progress, Recorder
@@ -310,6 +311,7 @@ class Engine(EngineControls):
             default_country=self.config.default_country,
             suppressed=self._suppressed,
             stopping=lambda: self.stopping,
+            policy=plan_policy(self.config.policy, self.config.window),
         )
         await feeder.run()
         self._input_done = (await self.store.feed_position()).done

@@ -30,6 +30,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Callable
 from polyout._campaign._contacts import ContactItem
 from polyout._campaign._fingerprint import EMPTY_DIGEST, chain, check_same_source
 from polyout._campaign._planning import Excluded, MemoryRecord, Planned, Planner
+from polyout._campaign._policy_planning import PlanPolicy
 from polyout._campaign._readers import ContactSource, aiter_contacts
 from polyout._campaign._recorder import Recorder
 from polyout._campaign._schedule import CallingWindow
@@ -68,6 +69,7 @@ class Feeder:
         default_country: str | None,
         suppressed: frozenset[str],
         stopping: Callable[[], bool],
+        policy: PlanPolicy | None = None,
     ) -> None:
         self._recorder = recorder
         self._store: StoredCampaign = recorder.store
@@ -81,6 +83,7 @@ class Feeder:
             default_timezone=default_timezone,
             default_country=default_country,
             record=self._record,
+            policy=policy,
         )
         self._stopping = stopping
         self._in_flight: asyncio.Future[None] | None = None  # at most one append

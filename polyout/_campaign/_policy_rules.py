@@ -33,7 +33,7 @@ from polyout._campaign._store_policy import FrequencyCap
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover (3.10: the tomli backport, a dependency there)
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found, unused-ignore]
 
 __all__ = ["RegionRule", "RegionRules", "load_rules"]
 

@@ -85,6 +85,19 @@ class PolicySchedule:
             moment = candidate
         return Closed("no moment in the next years satisfies every rule")  # pragma: no cover
 
+    def allowed_until(self, timing: ContactTiming, at: float) -> float | None:
+        """When a moment ``at`` that every rule allows stops being allowed (at the
+        earliest): the deadline, ``not_after``, a window's close in one of the zones, or
+        the local midnight after which a holiday may begin. None: never."""
+        ends = [end for end in (self.end_by, timing.not_after) if end is not None]
+        for _, window in self.windows(timing):
+            ends += [_window_close(window, zone, at) for zone in timing.zones]
+        if self.holidays is not None:
+            for name in timing.zones or ("UTC",):
+                place = zoneinfo.ZoneInfo(name)
+                ends.append(_next_midnight(place, utc_datetime(at).astimezone(place).date(), at))
+        return min(ends, default=None)
+
     def holiday(self, timing: ContactTiming, at: float) -> str | None:
         """The holiday that forbids ``at`` in one of the contact's zones, if any."""
         if self.holidays is None:
@@ -113,6 +126,14 @@ class PolicySchedule:
             if self.holidays.holiday(timing.region, day) is not None:
                 return _next_midnight(place, day, at)
         return at
+
+
+def _window_close(window: CallingWindow, zone: str, at: float) -> float:
+    """The end of the window's local day in ``zone`` that ``at`` (inside it) belongs to."""
+    place = zoneinfo.ZoneInfo(zone)
+    local = utc_datetime(at).astimezone(place)
+    close = dt.datetime.combine(local.date(), window.end, tzinfo=place).astimezone(_UTC)
+    return close.timestamp() if close.timestamp() > at else at
 
 
 def _next_midnight(place: zoneinfo.ZoneInfo, day: dt.date, after: float) -> float:

@@ -13,11 +13,14 @@ the counters and the events only ever describe what the store holds.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from polyout._campaign._clock import Clock, Wakeup, utc_datetime
 from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, EventBus, EventKind, RateMeter
+from polyout._campaign._policy_admission import intent_policy
+from polyout._campaign._send_gate import _AHEAD, Abandon
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import (
     ContactEntry,
@@ -27,6 +30,7 @@ from polyout._campaign._store import (
     FollowedCall,
     StoredCampaign,
 )
+from polyout._campaign._store_policy import CapReached
 from polyout._log import logger
 from polyout._phone import mask_number
 
@@ -134,9 +138,28 @@ class Recorder:
         self.progress.move(S.SCHEDULED, state)
         self._finished(contact.contact_id, contact.seq, None, state, reason, None)
 
-    async def intent(self, worker: str, contact: DueContact, after: int) -> int:
-        """The intent for one send, durable; the first moves the contact to ``dialing``."""
-        intent = await self.store.open_intent(worker, contact.seq, after=after, now=self.now())
+    async def intent(
+        self, worker: str, contact: DueContact, after: int, notes: Mapping[str, Any] | None = None
+    ) -> int:
+        """The intent for one send, durable; the first moves the contact to ``dialing``.
+
+        ``notes`` (the admissions'): the caps the store checks with the intent and the
+        receipt it seals. A cap another worker's dial filled meanwhile hands the contact
+        back (:class:`Abandon`): the policy admission judges it again, with the reason.
+        """
+        policy, now = intent_policy(notes), self.now()
+        until = policy.allowed_until if policy is not None else None
+        if until is not None and now + _AHEAD >= until:
+            # The send leaves up to _AHEAD after its intent: never past what the rules allow.
+            raise Abandon("the contact policy's allowed time ended while the send waited")
+        # Without a policy, the contract's plain call (stores and doubles of old take it).
+        extra = {"policy": policy} if policy is not None else {}
+        try:
+            intent = await self.store.open_intent(
+                worker, contact.seq, after=after, now=now, **extra
+            )
+        except CapReached as reached:
+            raise Abandon(f"the frequency cap was reached meanwhile ({reached.cap.rule})") from None
         if after == contact.intents:
             self.progress.move(S.SCHEDULED, S.DIALING)
         self.progress.triggers += 1

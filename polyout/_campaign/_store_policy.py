@@ -68,6 +68,9 @@ class IntentPolicy:
     caps: tuple[FrequencyCap, ...] = ()
     notes: Mapping[str, Any] = attrs.field(factory=dict)
     """Why the intent was allowed (JSON-able): the receipt's body."""
+    allowed_until: float | None = None
+    """When the rules that allowed it stop allowing it: checked by the caller before the
+    intent (a send that waited for its slot past a deadline is not sent)."""
 
 
 class CapReached(JournalError):

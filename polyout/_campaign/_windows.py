@@ -53,4 +53,9 @@ def window_opening(window: CallingWindow | None, zones: tuple[str, ...], at: flo
     """``at``, or the next time ``window`` is open in all of ``zones``."""
     if window is None:
         return at
-    return max(at, window.next_opening(zones, utc_datetime(at)).timestamp())
+    moment = utc_datetime(at)
+    if window.is_open(zones, moment):
+        # ``at`` itself, not its microsecond-rounded datetime read back: a float a
+        # microsecond later would be "not yet" to a caller comparing the two.
+        return at
+    return max(at, window.next_opening(zones, moment).timestamp())
