@@ -86,6 +86,12 @@ class EngineHandle(Protocol):
     def events(self) -> AsyncIterator[CampaignEvent]:
         """The run's events from now on (a bounded subscription)."""
 
+    async def adopt_calls(self) -> int:
+        """Follow the calls in flight no worker holds any more (a dead one's)."""
+
+    def share_concurrency(self, workers: int) -> None:
+        """``workers`` live workers share the campaign's concurrency."""
+
 
 class Companion(Protocol):
     """A task that runs alongside a run (see the module docstring)."""

@@ -13,8 +13,9 @@ from polyout._campaign._clock import Clock
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._errors import CampaignError
 from polyout._campaign._events import CampaignEvent, EventBus, EventKind
+from polyout._campaign._follower import Follower
 from polyout._campaign._recorder import Recorder
-from polyout._campaign._run_parts import RunControl
+from polyout._campaign._run_parts import RunControl, Slots
 from polyout._campaign._store import StoredCampaign
 from polyout._errors import PolyOutError
 from polyout._log import logger
@@ -36,6 +37,8 @@ class EngineControls:
     _control: RunControl
     _input_done: bool
     _trouble_handlers: list[Callable[[CampaignError], bool]]
+    _follower: Follower | None
+    _slots: Slots
     _bus: EventBus
 
     def on_fatal(self, exc: PolyOutError) -> None:
@@ -83,6 +86,14 @@ class EngineControls:
         self._recorder.progress.total = position.count
         self._input_done = position.done
         self._recorder.changed.set()
+
+    async def adopt_calls(self) -> int:
+        """Follow the calls in flight that no worker holds any more (a dead one's)."""
+        return 0 if self._follower is None else await self._follower.adopt()
+
+    def share_concurrency(self, workers: int) -> None:
+        """``workers`` share the campaign's concurrency: this one takes its part of it."""
+        self._slots.limit = max(1, self.config.concurrency // max(1, workers))
 
     def events(self) -> AsyncIterator[CampaignEvent]:
         """The run's events from now on (a bounded subscription: a slow reader misses some)."""

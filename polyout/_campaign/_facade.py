@@ -42,6 +42,7 @@ from polyout._campaign._policy_wiring import policy_parts
 from polyout._campaign._readers import ContactSource
 from polyout._campaign._resuming import Resume, checked_journal
 from polyout._campaign._schedule import CallingWindow
+from polyout._campaign._shared_rate import worker_parts
 from polyout._campaign._sqlite_store import DEFAULT_CAMPAIGN
 from polyout._campaign._store import CampaignDefinition, CampaignStore
 from polyout._campaign._windows import check_timezone, parse_window, window_text
@@ -366,6 +367,7 @@ class Campaign:
             await self._hooks.open(opened.stored, new=self._resume is None, name=self.name)
             admissions += self._hooks.admissions(self.name)
             companions += self._hooks.companions()
+            life = worker_parts(self._place, opened.stored, self.client, self.config.rate)
             engine = self._engine = Engine(
                 opened.stored,
                 self.client,
@@ -382,7 +384,8 @@ class Campaign:
                 recover_all=not joining or self._place.exclusive,
                 seed=self._seed,
                 admissions=admissions,
-                companions=companions,
+                companions=[*companions, *life.companions],  # heartbeat, reaper
+                pacer=life.pacer,  # the account's shared rate on PostgreSQL
             )
             if self._stop_asked:
                 engine.stop()
