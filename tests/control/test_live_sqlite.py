@@ -238,3 +238,53 @@ def test_a_canary_dials_the_first_n_then_pauses_and_resume_dials_the_rest(
     assert rest.code == ExitCode.OK, rest.err
     assert slow_sandbox.placements() == 20
     assert not slow_sandbox.sandbox.ledger.dialled_more_than_once()
+
+
+def test_most_calls_failing_auto_pauses_the_running_worker(
+    slow_sandbox: SandboxThread, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    failing = [n for n in range(400) if n % 10 == 9][:CONTACTS]  # the sandbox fails these
+    contacts = write_csv(tmp_path / "c.csv", failing)
+    journal = tmp_path / "c.polyout.db"
+    process = spawn_polyout(
+        "campaign",
+        "run",
+        str(contacts),
+        "--rate",
+        "6",
+        "--max-attempts",
+        "1",
+        "--poll-interval",
+        "0.1",
+        "--progress-interval",
+        "0.1",
+        "--auto-pause-window",
+        "5",
+        env=subprocess_env(slow_sandbox.base_url),
+    )
+    try:
+        wait_until_dialling(process)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            status = run_polyout(capsys, "campaign", "status", str(journal), "--json")
+            snapshot = json.loads(status.out) if status.code == ExitCode.OK else {}
+            if snapshot.get("phase") == "paused":
+                break
+            time.sleep(0.2)
+        assert snapshot["phase"] == "paused"
+        assert snapshot["by"] == "auto"
+        assert snapshot["reason"] == "5 of the last 5 calls ended in failure"
+        assert process.poll() is None  # the worker waits, paused
+        placed = slow_sandbox.placements()
+        time.sleep(2.0)
+        assert slow_sandbox.placements() == placed  # nobody more is burnt
+        assert placed < CONTACTS
+        result = run_polyout(capsys, "campaign", "cancel", str(journal))
+        assert result.code == ExitCode.OK, result.err
+        code, err = _finish(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code in (ExitCode.OK, ExitCode.ATTENTION), err
+    report = json.loads(run_polyout(capsys, "campaign", "report", str(journal), "--json").out)
+    assert report["states"] == {"failure": placed, "cancelled": CONTACTS - placed}
