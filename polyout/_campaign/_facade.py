@@ -28,9 +28,7 @@ from polyout._campaign._config import (
     CampaignConfig,
     source_path,
 )
-from polyout._campaign._control_parts import control_parts
 from polyout._campaign._engine import Engine, Phase
-from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, CampaignStats, EventBus
 from polyout._campaign._fingerprint import check_source_opens
 from polyout._campaign._identity import connection_identity
@@ -38,11 +36,10 @@ from polyout._campaign._opening import Opened, Place
 from polyout._campaign._placer import Placer
 from polyout._campaign._planning import checked_country, load_suppression_list
 from polyout._campaign._policy import ContactPolicy
-from polyout._campaign._policy_wiring import policy_parts
 from polyout._campaign._readers import ContactSource
-from polyout._campaign._resuming import Resume, checked_journal
+from polyout._campaign._resuming import Resume
+from polyout._campaign._run_extras import run_extras
 from polyout._campaign._schedule import CallingWindow
-from polyout._campaign._shared_rate import worker_parts
 from polyout._campaign._sqlite_store import DEFAULT_CAMPAIGN
 from polyout._campaign._store import CampaignDefinition, CampaignStore
 from polyout._campaign._windows import check_timezone, parse_window, window_text
@@ -138,7 +135,7 @@ class Campaign:
         canary: int | None = None,
         _resume: Resume | None = None,
     ) -> None:
-        self._place = Place.of(journal, store, name)
+        self._place = Place.of(journal, store, name, new=_resume is None)
         self.client = client
         self.journal_path = self._place.journal
         self.store = self._place.store
@@ -163,14 +160,14 @@ class Campaign:
         if _resume is not None:
             self._config = _resume.config  # a store's settings are read when it is opened
             return
-        parsed_window = parse_window(window)
+        zone = check_timezone(default_timezone)
         self._config = CampaignConfig(
             rate=rate,
             concurrency=concurrency,
             max_attempts=max_attempts,
             retry_delay=retry_delay,
-            window=window_text(parsed_window),
-            default_timezone=check_timezone(default_timezone),
+            window=window_text(parse_window(window)),
+            default_timezone=zone,
             default_country=checked_country(default_country),
             poll_deadline=poll_deadline,
             poll_interval=poll_interval,
@@ -179,25 +176,17 @@ class Campaign:
             max_not_placed=max_not_placed,
             outage_limit=outage_limit,
             retry_timing=retry_timing,
-            policy=policy.stored(
-                now=self._clock.time(), default_timezone=check_timezone(default_timezone)
-            )
-            if policy is not None
-            else None,
+            policy=None
+            if policy is None
+            else policy.stored(now=self._clock.time(), default_timezone=zone),
             source=source_path(contacts),
             api=client.api,
             environment=client.environment,
         )
-        path = self.journal_path
-        if path is not None and os.path.exists(path) and os.path.getsize(path) > 0:
-            raise JournalError(
-                f"{path} already holds a campaign: resume it with Campaign.resume(), "
-                "or choose another journal file"
-            )
-        self._suppressed = (
+        self._suppressed = frozenset(
             load_suppression_list(suppress)
             if isinstance(suppress, (str, os.PathLike))
-            else frozenset(suppress)
+            else suppress
         )
 
     @classmethod
@@ -246,10 +235,8 @@ class Campaign:
             "stop_grace": stop_grace,
         }
         resume = Resume.asked(
-            changes, default_country=default_country, contacts=contacts, join=join
+            client, journal, changes, default_country=default_country, contacts=contacts, join=join
         )
-        if journal is not None:
-            resume = checked_journal(os.fspath(journal), client, resume)
         return cls(
             client,
             contacts if contacts is not None else (),
@@ -353,21 +340,19 @@ class Campaign:
             self._bus.close()  # nothing ran: subscribers to events() are not left waiting
             raise
         joining = self._resume is not None and self._resume.join
-        admissions, companions = policy_parts(
-            self.config.policy,
-            parse_window(self.config.window),
-            opened.stored,
-            suppressed=self._suppressed,
-            phase=lambda: str(self.phase),
-        )
-        admissions, companions = control_parts(
-            admissions, companions, self._place.store, *self._control
-        )
         try:
-            await self._hooks.open(opened.stored, new=self._resume is None, name=self.name)
-            admissions += self._hooks.admissions(self.name)
-            companions += self._hooks.companions()
-            life = worker_parts(self._place, opened.stored, self.client, self.config.rate)
+            extras = await run_extras(
+                config=self.config,
+                stored=opened.stored,
+                place=self._place,
+                client=self.client,
+                suppressed=self._suppressed,
+                phase=lambda: str(self.phase),
+                control=self._control,
+                hooks=self._hooks,
+                new=self._resume is None,
+                name=self.name,
+            )
             engine = self._engine = Engine(
                 opened.stored,
                 self.client,
@@ -383,9 +368,9 @@ class Campaign:
                 # A worker that joins settles its own share only: the others are alive.
                 recover_all=not joining or self._place.exclusive,
                 seed=self._seed,
-                admissions=admissions,
-                companions=[*companions, *life.companions],  # heartbeat, reaper
-                pacer=life.pacer,  # the account's shared rate on PostgreSQL
+                admissions=extras.admissions,
+                companions=extras.companions,
+                pacer=extras.pacer,
             )
             if self._stop_asked:
                 engine.stop()

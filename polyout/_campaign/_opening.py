@@ -26,6 +26,7 @@ import attrs
 
 from polyout._campaign._addressing import StoreRef, checked_name, open_store, parse_store
 from polyout._campaign._clock import Clock
+from polyout._campaign._errors import JournalError
 from polyout._campaign._placer import Placer
 from polyout._campaign._resuming import Resume, checked
 from polyout._campaign._sqlite_store import SQLiteStore
@@ -68,11 +69,20 @@ class Place:
         journal: str | os.PathLike[str] | None,
         store: CampaignStore | str | os.PathLike[str] | None,
         name: str,
+        *,
+        new: bool,
     ) -> Place:
+        """Where the campaign lives; a new one's journal must not hold one yet."""
         if (journal is None) == (store is None):
             raise ConfigurationError("journal", "give a journal path or a store (not both)")
         if journal is not None:
-            return cls(name, journal=os.fspath(journal))
+            path = os.fspath(journal)
+            if new and os.path.exists(path) and os.path.getsize(path) > 0:
+                raise JournalError(
+                    f"{path} already holds a campaign: resume it with Campaign.resume(), "
+                    "or choose another journal file"
+                )
+            return cls(name, journal=path)
         if isinstance(store, (str, os.PathLike)):
             return cls(name, ref=parse_store(store, name))
         return cls(checked_name(name, "name"), store=store)

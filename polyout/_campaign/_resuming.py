@@ -14,6 +14,7 @@ reads the rest.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -47,19 +48,25 @@ class Resume:
     @classmethod
     def asked(
         cls,
+        client: Placer,
+        journal: str | os.PathLike[str] | None,
         changes: Mapping[str, Any],
         *,
         default_country: str | None,
         contacts: ContactSource | None,
         join: bool,
     ) -> Resume:
-        """What ``Campaign.resume`` was asked: the settings it changes (None: kept)."""
-        return cls(
+        """What ``Campaign.resume`` was asked: the settings it changes (None: kept). A
+        journal is checked at once (``checked_journal``); a store's campaign when opened."""
+        resume = cls(
             {key: value for key, value in changes.items() if value is not None},
             checked_country(default_country),
             contacts,
             join=join,
         )
+        if journal is not None:
+            resume = checked_journal(os.fspath(journal), client, resume)
+        return resume
 
 
 def checked_journal(path: str, client: Placer, resume: Resume) -> Resume:

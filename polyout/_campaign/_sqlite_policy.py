@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable, Sequence
 
-from polyout._campaign import _journal_policy as sql
+import polyout._campaign._journal_policy as sql
 from polyout._campaign._journal import Journal
 from polyout._campaign._sqlite_base import SQLiteCampaignBase
 from polyout._campaign._sqlite_writer import Writer
