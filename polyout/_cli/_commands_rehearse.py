@@ -162,8 +162,15 @@ def _text(
     ]
     if forecast.not_reached_by_deadline is not None:
         lines.append(f"  not reached by --end-by: {forecast.not_reached_by_deadline:,} contacts")
-    if not forecast.complete:
-        lines.append("  not finished within a year of rehearsal (paused?): see the states")
+    if forecast.paused is not None:
+        at, why = forecast.paused
+        local = datetime.fromtimestamp(at, timezone.utc).astimezone()
+        lines.append(
+            f"  the campaign would pause itself at {local:%a %H:%M} ({why}): "
+            "the forecast stops there"
+        )
+    elif not forecast.complete:
+        lines.append("  not finished within a year of rehearsal: see the states")
     if baseline is not None:
         lines.append(_comparison(forecast, baseline))
     return lines
@@ -181,6 +188,8 @@ def _calls(model: CallModel, past: PastCampaign | None) -> str:
 
 
 def _when(forecast: Forecast) -> str:
+    if not forecast.complete:
+        return "never in this rehearsal (see below)"
     local = datetime.fromtimestamp(forecast.finished_at, timezone.utc).astimezone()
     return f"{local:%a %Y-%m-%d %H:%M %Z} (local), after {_span(forecast.duration)}"
 

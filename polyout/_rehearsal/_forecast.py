@@ -34,6 +34,8 @@ class Forecast:
     """Every contact final (False: the rehearsal was cut at its horizon, e.g. paused)."""
     seed: int
     retry_timing: str = "fixed"
+    paused: tuple[float, str] | None = None
+    """When and why the campaign paused itself (the rehearsal ends there), or None."""
 
     @property
     def duration(self) -> float:
@@ -45,15 +47,19 @@ class Forecast:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "duration_s": round(self.duration, 3),
+            # Unfinished (paused, cut at the horizon): there is no finish to forecast.
+            "duration_s": round(self.duration, 3) if self.complete else None,
             "started_at": _local_iso(self.started_at),
-            "finish_at": _local_iso(self.finished_at),
+            "finish_at": _local_iso(self.finished_at) if self.complete else None,
             "contacts": self.contacts,
             "states": dict(self.states),
             "placements": self.placements,
             "placements_per_hour": list(self.placements_per_hour),
             "not_reached_by_deadline": self.not_reached_by_deadline,
             "complete": self.complete,
+            "paused": None
+            if self.paused is None
+            else {"at": _local_iso(self.paused[0]), "reason": self.paused[1]},
             "retry_timing": self.retry_timing,
             "seed": self.seed,
         }
@@ -69,6 +75,7 @@ class Forecast:
         complete: bool,
         seed: int,
         retry_timing: str,
+        paused: tuple[float, str] | None = None,
     ) -> Forecast:
         """From the rehearsal store's results and the placement times of its calls."""
         states: Counter[str] = Counter()
@@ -92,6 +99,7 @@ class Forecast:
             complete=complete,
             seed=seed,
             retry_timing=retry_timing,
+            paused=paused,
         )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from polyout._campaign._events import CampaignEvent, EventKind
 from polyout._campaign._facade import Campaign
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._readers import ContactSource
@@ -45,14 +46,23 @@ async def rehearse(
     loop on a :class:`~polyout.testing.VirtualClock` for its duration).
     """
     settings = {key: value for key, value in options.items() if key not in _NOT_REHEARSED}
+    pause = _PauseWatch()
     async with VirtualClock(start=start) as clock:
         placer = SimulatedPlacer(
             clock, model, seed=seed, default_timezone=settings.get("default_timezone")
         )
         store = MemoryStore()
         campaign = Campaign(
-            placer, contacts, store=store, name=_NAME, clock=clock, seed=seed, **settings
+            placer,
+            contacts,
+            store=store,
+            name=_NAME,
+            clock=clock,
+            seed=seed,
+            on_event=pause.seen,
+            **settings,
         )
+        pause.stop = campaign.stop
         running = asyncio.create_task(campaign.run())
         horizon = start + HORIZON
         while not running.done() and clock.time() < horizon:
@@ -70,6 +80,23 @@ async def rehearse(
         started_at=start,
         deadline=getattr(settings.get("policy"), "end_by", None) is not None,
         complete=stats.complete,
+        paused=pause.paused,
         seed=seed,
         retry_timing=str(settings.get("retry_timing", "fixed")),
     )
+
+
+class _PauseWatch:
+    """Ends the rehearsal where the campaign would pause itself (trouble: most calls
+    failing): a paused run waits for an operator, and a rehearsal has none."""
+
+    def __init__(self) -> None:
+        self.paused: tuple[float, str] | None = None
+        self.stop: Callable[[], None] | None = None
+
+    def seen(self, event: CampaignEvent) -> None:
+        if event.kind is EventKind.PAUSED and self.paused is None:
+            self.paused = (event.at.timestamp(), event.reason or "paused")
+            if self.stop is not None:
+                # Not from inside the event's delivery: at the loop's next turn.
+                asyncio.get_running_loop().call_soon(self.stop)

@@ -22,6 +22,7 @@ JSON_KEYS = {
     "placements_per_hour",
     "not_reached_by_deadline",
     "complete",
+    "paused",
     "retry_timing",
     "seed",
 }
@@ -138,3 +139,21 @@ def test_bad_input_is_one_line_and_exit_2(
     assert message in err
     assert len(err.strip().splitlines()) == 1
     assert out == ""
+
+
+def test_a_campaign_that_would_pause_itself_ends_the_rehearsal_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every call fails: the run pauses itself (auto-pause); the forecast says when, why."""
+    contacts = write_contacts(tmp_path / "contacts.csv", 50)
+    argv = (str(contacts), "--outcomes", "failure=1", "--now", MORNING)
+    data = forecast(capsys, *argv)
+    assert data["complete"] is False
+    assert data["duration_s"] is None
+    assert data["finish_at"] is None
+    assert "failure" in data["paused"]["reason"]
+    assert datetime.fromisoformat(data["paused"]["at"]) > datetime.fromisoformat(MORNING)
+    code, out, _ = rehearse(capsys, *argv)
+    assert code == ExitCode.OK
+    assert "the campaign would pause itself at" in out
+    assert "never in this rehearsal" in out
