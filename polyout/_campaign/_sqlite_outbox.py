@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from polyout._campaign import _journal_outbox as sql
+import polyout._campaign._journal_outbox as sql
 from polyout._campaign._journal import Journal
 from polyout._campaign._store import checked_time
 from polyout._campaign._store_outbox import OutboxEvent, WebhookEndpoint

@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 import attrs
 
-from polyout._campaign import _admission
+import polyout._campaign._admission as _admission
 from polyout._campaign._clock import Clock
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import DueContact
