@@ -17,6 +17,10 @@ one on its own:
   (many workers on one database; needs ``polyout[postgres]``, imported only when used)
   and :class:`MemoryStore`,
   the contact state machine (:class:`ContactState`), and :func:`export_journal`;
+* **live control**: a stored campaign's commanded phase (:class:`CampaignPhase`,
+  :class:`ControlState`, set by a :class:`Command`; ``StoredCampaign.command``), its
+  campaign log (:class:`CampaignLogEntry`), and :class:`AutoPauseRules`
+  (``Campaign(auto_pause=...)``);
 * **the engine's seam to the API**: :class:`Placer`, which ``polyout.Client`` and
   ``polyout.testing.FakePlacer`` both satisfy.
 
@@ -24,6 +28,7 @@ Test doubles (virtual time, an in-process API) are in :mod:`polyout.testing`.
 """
 
 from polyout._apis import state_from_raw
+from polyout._campaign._auto_pause import AutoPauseRules
 from polyout._campaign._clock import Clock, ScaledClock, SystemClock
 from polyout._campaign._journal import export_journal
 from polyout._campaign._memory_store import MemoryStore
@@ -43,22 +48,35 @@ from polyout._campaign._store import (
     StaleTransition,
     StoredCampaign,
 )
+from polyout._campaign._store_control import (
+    CampaignLogEntry,
+    CampaignPhase,
+    Command,
+    ControlState,
+    PhaseRefused,
+)
 from polyout._campaign._summary import ResultsSummary, summarize_results
 from polyout._campaign._suppression import SuppressionList, load_suppression_list
 from polyout._pacing import Pacer, RequestPacer
 
 __all__ = [
+    "AutoPauseRules",
     "CallingWindow",
     "CampaignDefinition",
     "CampaignExists",
+    "CampaignLogEntry",
     "CampaignNotFound",
+    "CampaignPhase",
     "CampaignStore",
     "Clock",
+    "Command",
     "ContactState",
+    "ControlState",
     "Excluded",
     "MemoryRecord",
     "MemoryStore",
     "Pacer",
+    "PhaseRefused",
     "Placer",
     "PlanRecord",
     "Planned",

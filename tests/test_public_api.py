@@ -29,6 +29,8 @@ CAMPAIGN = {
     "iter_contacts", "load_suppression_list", "read_csv", "read_jsonl", "state_from_raw",
     "summarize_results",
     "PostgresStore",
+    "AutoPauseRules", "CampaignLogEntry", "CampaignPhase", "Command", "ControlState",
+    "PhaseRefused",
 }  # fmt: skip
 
 

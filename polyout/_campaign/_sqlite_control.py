@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from polyout._campaign import _journal_control as sql
+import polyout._campaign._journal_control as sql
 from polyout._campaign._journal import Journal
 from polyout._campaign._sqlite_base import SQLiteCampaignBase
 from polyout._campaign._states import ContactState
