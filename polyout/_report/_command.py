@@ -66,8 +66,8 @@ def html_report(ref: StoreRef, output: str) -> int:
     from polyout._report._html import page
 
     async def build() -> tuple[str, int]:
-        async with opened_campaign(ref, read_only=True) as (_, stored):
-            data = await gather(stored, now=time.time())
+        async with opened_campaign(ref, read_only=True) as (named, stored):
+            data = await gather(stored, now=time.time(), where=named.shown)
         return page(data, offline.get_plotlyjs()), data.total
 
     text, contacts = _interrupt.run(lambda _: build())

@@ -118,6 +118,8 @@ class ReportData:
     first_placement: float | None
     last_activity: float | None
     timeline: Timeline
+    where: str | None = None
+    """The store, as it may be shown (a path, or a URL with its password masked)."""
 
     @property
     def open_contacts(self) -> int:
@@ -306,8 +308,8 @@ class _Tally:
         return self._zones[name]
 
 
-async def gather(stored: StoredCampaign, *, now: float) -> ReportData:
-    """Read the whole campaign once and add it up."""
+async def gather(stored: StoredCampaign, *, now: float, where: str | None = None) -> ReportData:
+    """Read the whole campaign once and add it up (``where``: the store, as shown)."""
     definition = await stored.definition()
     counts = await stored.counts()
     default_zone = definition.settings.get("default_timezone")
@@ -364,6 +366,7 @@ async def gather(stored: StoredCampaign, *, now: float) -> ReportData:
         first_placement=tally.first,
         last_activity=tally.last,
         timeline=await control_timeline(stored),
+        where=where,
     )
 
 

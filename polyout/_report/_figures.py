@@ -155,19 +155,26 @@ def placements(data: ReportData) -> go.Figure:
 
 
 def _mark_429s(figure: go.Figure, timeline: Timeline, size: int) -> None:
+    """429s as crosses in a row along the top of the chart, one per bin that had any
+    (the count in its hover)."""
     if not timeline.rate_limited_by_minute:
         return
     bins = _binned(timeline.rate_limited_by_minute, size)
     figure.add_trace(
         go.Scatter(
             x=[_utc(start + size / 2) for start in bins],
-            y=[0] * len(bins),
+            y=[1.0] * len(bins),
+            yaxis="y2",
             mode="markers",
-            marker={"symbol": "x-thin", "size": 12, "line": {"width": 3, "color": _RATE}},
+            marker={"symbol": "x-thin", "size": 14, "line": {"width": 3, "color": _RATE}},
             customdata=list(bins.values()),
             name="429",
             hovertemplate="%{x|%H:%M} UTC: %{customdata} × 429<extra></extra>",
         )
+    )
+    # A second axis from 0 to 1, hidden: the crosses sit at its top whatever the bars' scale.
+    figure.update_layout(
+        yaxis2={"overlaying": "y", "range": [0, 1.04], "visible": False, "fixedrange": True}
     )
 
 

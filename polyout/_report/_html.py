@@ -78,7 +78,7 @@ footer { color: var(--muted); font-size: .85rem; padding-bottom: 24px; }
 _CHART_NOTES = {
     "outcomes": "Every contact of the campaign, by state.",
     "placements": "Calls the server accepted, per minute, against the configured rate "
-    "(dashed). Pauses, resumes and cancels are marked; 429s as crosses on the axis.",
+    "(dashed). Pauses are shaded, cancels marked, 429s are crosses along the top.",
     "answer-hour": "Share of placed calls answered, by the hour at the callee "
     "(the number's time zone, else the campaign's default). Calls that expired or were "
     "cancelled are left out.",
@@ -199,6 +199,7 @@ def page(data: ReportData, plotly_js: str) -> str:
     """The whole page; ``plotly_js`` is plotly's bundle (``plotly.offline.get_plotlyjs()``)."""
     name = html.escape(data.name)
     api = html.escape(str(data.connection.get("api") or data.settings.get("api") or "?"))
+    where = f"Store {html.escape(data.where)} · " if data.where else ""
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -208,7 +209,7 @@ def page(data: ReportData, plotly_js: str) -> str:
 <script>{plotly_js}</script>
 </head><body>
 <header><h1>Campaign {name}{_status_badge(data)}</h1>
-<p class="sub">Report generated {utc_text(data.generated_at)} · API {api} ·
+<p class="sub">{where}Report generated {utc_text(data.generated_at)} · API {api} ·
 first call {utc_text(data.first_placement)} · last activity {utc_text(data.last_activity)}</p>
 {_headline(data)}
 <noscript><p class="note">Charts need JavaScript; every number is in the tables under

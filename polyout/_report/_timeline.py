@@ -87,6 +87,8 @@ async def control_timeline(stored: object) -> Timeline:
             limited[int(at // 60)] += _how_many(entry.detail)
         elif kind in CONTROL_KINDS:
             events.append(ControlEvent(at, kind, CONTROL_KINDS[kind], entry.by, entry.detail))
+    # In time order: a command logged by another process may be written after a later one.
+    events.sort(key=lambda event: event.at)
     return Timeline(True, tuple(events), dict(sorted(limited.items())))
 
 

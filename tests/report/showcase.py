@@ -3,9 +3,9 @@
 240 contacts in five countries, called 09:00-20:00 in each callee's zone from 08:00 UTC
 on a Monday, six calls a minute; people answer more at lunch and in the evening (a
 seeded draw per call), calls last half a minute to three minutes, three attempts an hour
-apart, a few answers lost. An operator paused
-it for a quarter of an hour in the morning: the campaign log holds the pause and the
-resume as the control commands write them.
+apart, a few answers lost, two minutes of 429s at 10:10 UTC. It runs into an SQLite
+journal (its control watch logs the runs and the 429s); an operator's pause of a quarter
+of an hour at 11:00 is then logged as the pause and resume commands write it.
 """
 
 from __future__ import annotations
@@ -13,14 +13,23 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import cast
 from zoneinfo import ZoneInfo
 
 import polyout
+from polyout._campaign._sqlite_store import SQLiteStore
 from polyout._campaign._store_control import Command
 from polyout._models import CallRequest, CallState
-from polyout.campaign import MemoryStore, StoredCampaign
-from polyout.testing import AnswerLost, FakePlacer, VirtualClock, by_number
+from polyout._report._data import ReportData, gather
+from polyout.testing import (
+    AnswerLost,
+    FakePlacer,
+    VirtualClock,
+    by_number,
+    first_of,
+    rate_limit_storm,
+)
 
 START = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
 NAME = "spring-renewals"
@@ -66,24 +75,26 @@ def answers(clock: VirtualClock) -> Callable[[CallRequest], CallState]:
     return outcome
 
 
-async def showcase_campaign() -> StoredCampaign:
+async def showcase_report(folder: Path, *, now: float) -> ReportData:
+    """Run the campaign into an SQLite journal in ``folder``, log the operator's pause,
+    and add the campaign up as the report does."""
+    journal = folder / "showcase.polyout.db"
     phones = numbers()
     contacts = [polyout.Contact(id=f"cust-{n:04d}", phone=phone) for n, phone in enumerate(phones)]
-    lost = {phone: [AnswerLost(placed=True)] for phone in phones[5::53]}
-    store = MemoryStore()
+    lost = by_number({phone: [AnswerLost(placed=True)] for phone in phones[5::53]})
+    storm = rate_limit_storm(START.timestamp() + 7800, START.timestamp() + 7920, retry_after=20.0)
     async with VirtualClock(start=START) as clock:
         placer = FakePlacer(
             clock=clock,
             outcomes=answers(clock),
             duration=(30.0, 180.0),
-            trigger_faults=by_number(lost),
+            trigger_faults=first_of(lost, storm),
             seed=7,
         )
         campaign = polyout.Campaign(
             cast(polyout.Client, placer),
             contacts,
-            store=store,
-            name=NAME,
+            journal=journal,
             rate=0.1,
             concurrency=20,
             max_attempts=3,
@@ -93,10 +104,13 @@ async def showcase_campaign() -> StoredCampaign:
             clock=clock,
         )
         await campaign.run()
-    stored = await store.open(NAME)
-    paused_at = START.timestamp() + 2.5 * 3600
-    await stored.command(
-        Command.PAUSE, reason="checking the agent's greeting", by="ops@laptop", now=paused_at
-    )
-    await stored.command(Command.RESUME, reason=None, by="ops@laptop", now=paused_at + 900)
-    return stored
+    store, stored = await SQLiteStore.open_path(journal)
+    try:
+        paused_at = START.timestamp() + 3 * 3600
+        await stored.command(
+            Command.PAUSE, reason="checking the agent's greeting", by="ops@laptop", now=paused_at
+        )
+        await stored.command(Command.RESUME, reason=None, by="ops@laptop", now=paused_at + 900)
+        return await gather(stored, now=now, where=journal.name)
+    finally:
+        await store.aclose()
