@@ -164,7 +164,7 @@ class Planner:
         e164 = request.to_number
         try:
             zones = self._zones_for(item, e164)
-            policy = contact_policy(item, e164, self._policy)
+            policy = contact_policy(item, e164, self._policy, self.default_timezone)
         except ValueError as exc:
             return _exclude(item, ContactState.INVALID, str(exc), e164)
         repeated = self._repeated(item, e164)

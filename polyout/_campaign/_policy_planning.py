@@ -18,6 +18,7 @@ from polyout._campaign._contacts import Contact
 from polyout._campaign._policy_regions import Region, check_subdivision, country_of
 from polyout._campaign._policy_schedule import ContactTiming
 from polyout._campaign._policy_time import parse_instant
+from polyout._campaign._schedule import check_zone, zones_for
 from polyout._phone import time_zones_for
 
 __all__ = ["PlanPolicy", "contact_policy", "timing_of", "zone_source"]
@@ -40,7 +41,9 @@ def zone_source(contact: Contact, number_zones: tuple[str, ...]) -> str:
     return "number" if number_zones else "default"
 
 
-def contact_policy(contact: Contact, e164: str, plan: PlanPolicy | None) -> dict[str, Any]:
+def contact_policy(
+    contact: Contact, e164: str, plan: PlanPolicy | None, default_timezone: str | None = None
+) -> dict[str, Any]:
     """The policy fields to store with the contact, or ValueError naming the column."""
     if plan is None and contact.not_before is contact.not_after is contact.subdivision is None:
         return {}  # a campaign without a policy stores its contacts as it always did
@@ -68,7 +71,16 @@ def contact_policy(contact: Contact, e164: str, plan: PlanPolicy | None) -> dict
         except ValueError as exc:
             raise ValueError(f"subdivision: {exc}" if subdivision else str(exc)) from None
     source = zone_source(contact, time_zones_for(e164))
-    return {**kept, "country": country, "subdivision": subdivision, "zone_source": source}
+    # Its zones even without a calling window: the receipt says the callee's local time.
+    own = check_zone(contact.timezone) if contact.timezone else None  # checked by planning
+    zones = zones_for(e164, own, default_timezone)
+    return {
+        **kept,
+        "country": country,
+        "subdivision": subdivision,
+        "zones": list(zones),
+        "zone_source": source,
+    }
 
 
 def timing_of(policy: dict[str, Any] | Any, zones: tuple[str, ...]) -> ContactTiming:

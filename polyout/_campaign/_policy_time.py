@@ -96,7 +96,10 @@ def parse_cap(text: str, *, region: str | None = None) -> FrequencyCap:
     limit = int(count)
     if not 1 <= limit <= 1000:
         raise ValueError(f"{text!r}: the number of calls must be from 1 to 1000")
-    window = parse_span(span)
+    try:
+        window = parse_span(span)
+    except ValueError as exc:
+        raise ValueError(f"{text!r}: {exc} (a cap is like 3/24h)") from None
     if not 0 < window <= MAX_CAP_WINDOW:
         raise ValueError(f"{text!r}: the duration must be more than 0 and at most 366d")
     rule = f"{limit}/{span.strip().lower()}"

@@ -32,6 +32,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "campaign resume": ("_commands_campaign", "resume", True),
     "campaign report": ("_commands_campaign", "report", True),
     "campaign export": ("_commands_journal", "export", False),
+    "campaign audit": ("_commands_audit", "audit", False),
     "campaign validate": ("_commands_campaign", "validate", True),
     "campaign rehearse": ("_commands_rehearse", "rehearse", True),
     "campaign pause": ("_commands_control", "pause", False),

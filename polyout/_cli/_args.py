@@ -173,6 +173,18 @@ def build_parser() -> argparse.ArgumentParser:
         "destination", metavar="DEST", help="the new journal file (must not exist yet)"
     )
 
+    audit = command(
+        campaign_commands,
+        "audit",
+        "export or verify the audit receipts: why each call was allowed when it was made",
+        [store_flags()],
+    )
+    audit.add_argument("journal", metavar="JOURNAL", nargs="?")
+    audit.add_argument("--output", metavar="FILE", help="export the receipts as JSON Lines")
+    audit.add_argument(
+        "--verify", action="store_true", help="check the hash chain (exit 1: the first broken link)"
+    )
+
     rehearse = command(
         campaign_commands, "rehearse", REHEARSE_HELP, [planning_flags(), running_flags()]
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from pathlib import Path
@@ -45,6 +46,8 @@ from polyout._cli._connection import (
 from polyout._cli._control_args import control_options
 from polyout._cli._drive import RunOutcome, drive
 from polyout._cli._errors import CliError, ExitCode, storage_failure
+from polyout._cli._policy_args import policy_options
+from polyout._cli._policy_recent import confirm_recent_calls
 from polyout._cli._render import OPEN_ORDER, open_progress, plural, stdout_console
 from polyout._cli._report_view import run_renderables
 from polyout._cli._runlog import record_run
@@ -93,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             f"'{campaign_command('resume', ref, *connection)}'",
             ExitCode.USAGE,
         )
+    confirm_recent_calls(args, ref, contacts, options, time.time())
     worker = worker_name()
 
     def start(client: Client) -> Campaign:
@@ -307,6 +311,7 @@ def _campaign_options(args: argparse.Namespace) -> dict[str, Any]:
     options = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     options.update(hook_options(args))  # webhook and pre-dial hook
     options.update(control_options(args))  # auto-pause
+    options.update(policy_options(args, now=time.time()))  # caps, deadlines, holidays, rules
     if args.country_code is not None:
         options["default_country"] = _country(args.country_code)
     return options

@@ -13,6 +13,7 @@ from polyout._apis import API_NAMES, ENVIRONMENTS
 from polyout._campaign._config import CampaignConfig
 from polyout._cli._durations import duration_text
 from polyout._cli._flag_types import bounded_duration, bounded_float, bounded_int
+from polyout._cli._policy_args import add_policy_flags
 from polyout._metrics import metrics_host, metrics_port
 
 __all__ = [
@@ -127,6 +128,7 @@ def planning_flags() -> argparse.ArgumentParser:
         help="ISO country for rows whose number is national and that name no country "
         "(e.g. US reads 4155551000 as +14155551000)",
     )
+    add_policy_flags(parent.add_argument_group("contact policy (across the store's campaigns)"))
     return parent
 
 
