@@ -30,6 +30,8 @@ BENCHMARKS = (
     "polling",
     "campaign_speed",
     "engine",
+    "engine_cpu",
+    "rehearsal",
     "pg_load",
 )
 TIMEOUT = 600.0  # per benchmark: everything stops by itself

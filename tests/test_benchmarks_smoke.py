@@ -23,6 +23,8 @@ SCRIPTS = (
     "polling",
     "campaign_speed",
     "engine",
+    "engine_cpu",
+    "rehearsal",
     "pg_load",
 )
 ROW_PREFIX = "BENCH-ROW "
