@@ -1,8 +1,9 @@
 """PostgreSQL load (issue 16): N contacts into a PostgreSQL campaign, against a bare COPY.
 
 polyout: ``PostgresStore`` (a throwaway cluster, or ``POLYOUT_TEST_POSTGRES_URL``), one
-campaign, and its ``append`` called as the feeder calls it: batches of the feeder's size,
-each with its feed position, built only when due (a million never sit in memory), then
+campaign, and its ``append`` called as the feeder calls it: batches of the size the store
+asks the feeder for (``feed_batch``: 1,024; ``--batch 256`` is the other stores'), each
+with its feed position, built only when due (a million never sit in memory), then
 ``flush``. Every clause holds as in a run: the next ``seq``, replays, one dialable
 contact per number (the unique index), the feed position in the same transaction. The
 contacts are feeder-shaped (a UK mobile, a contact id, metadata, a time zone); planning
@@ -30,7 +31,7 @@ from pathlib import Path
 
 import _harness as h
 
-from polyout._campaign._feeder import BATCH
+from polyout._campaign._pg_base import PgCampaignBase
 from polyout._campaign._pg_rows import ENTRY_COLUMNS, ENTRY_TYPES, entry_row
 from polyout._campaign._pg_store import PostgresStore
 from polyout._campaign._states import ContactState
@@ -144,7 +145,9 @@ def load_average() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = h.parser(__doc__)
     parser.add_argument("--contacts", type=int, help="how many (default: by size)")
-    parser.add_argument("--batch", type=int, default=BATCH, help="contacts per append")
+    parser.add_argument(
+        "--batch", type=int, default=PgCampaignBase.feed_batch, help="contacts per append"
+    )
     args = parser.parse_args(argv)
     count = args.contacts or h.pick(args, full=1_000_000, quick=100_000, smoke=2_000)
     print(f"{count:,} contacts, {args.batch} per append; load average {load_average()}")

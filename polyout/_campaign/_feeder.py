@@ -44,7 +44,8 @@ __all__ = ["Feeder", "entry_for"]
 _log = logger.getChild("campaign")
 #: Items stored per transaction at most: a fast source costs the store few hand-offs,
 #: yet the dispatcher's writes (an intent before each send), queued on the same thread
-#: behind the append in flight, never wait for more than this many rows.
+#: behind the append in flight, never wait for more than this many rows. A store whose
+#: campaign has a ``feed_batch`` attribute says its own (PostgreSQL: a round trip each).
 BATCH = 256
 #: ...and a batch waits no longer than this (loop seconds) for more items, unless the
 #: previous batch is still being stored: a slow source (a generator fed by a queue, a
@@ -87,6 +88,7 @@ class Feeder:
         )
         self._stopping = stopping
         self._in_flight: asyncio.Future[None] | None = None  # at most one append
+        self._batch: int = getattr(self._store, "feed_batch", BATCH)
         self._unstored = False  # items planned and not yet handed to the store
 
     async def run(self) -> None:
@@ -132,7 +134,7 @@ class Feeder:
             self._unstored = True
             digest = chain(digest, item)
             position += 1
-            if len(batch) >= BATCH or (
+            if len(batch) >= self._batch or (
                 loop.time() - batch_started >= BATCH_WAIT and not self._storing()
             ):
                 await self._hand_over(batch, FeedPosition(position, digest, False))

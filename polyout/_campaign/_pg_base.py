@@ -63,6 +63,11 @@ class _NotSent(Exception):
 class PgCampaignBase:
     """A campaign of a :class:`PostgresStore`: its connection, its batch, its reads."""
 
+    #: Contacts per ``append`` the feeder gathers (``_feeder``): each append costs a few
+    #: round trips and a savepoint, so 1,024 cost a third less CPU per contact than 256,
+    #: while a write queued behind one waits ~15 ms at most.
+    feed_batch = 1024
+
     def __init__(self, store: PostgresStore, name: str, campaign_id: int) -> None:
         self.name = name
         self._store = store

@@ -9,6 +9,7 @@ way the savepoint is rolled back, so nothing of a refused batch is stored.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 __all__ = ["PgCampaignSteps"]
 
 S = ContactState
+#: ``append`` formats this many rows between turns of the event loop.
+_TURN = 256
 _INTERRUPTED = "the run stopped after deciding to dial, before the answer was recorded"
 
 
@@ -260,8 +263,10 @@ class PgCampaignSteps(PgCampaignBase):
         try:
             async with conn.cursor().copy(COPY_ENTRIES) as copy:
                 copy.set_types(ENTRY_TYPES)
-                for entry in fresh:
+                for done, entry in enumerate(fresh, 1):
                     await copy.write_row(entry_row(self._id, entry, now))
+                    if done % _TURN == 0:
+                        await asyncio.sleep(0)  # rows are CPU: let the loop's tasks run
         except psycopg.errors.UniqueViolation:
             # The server's message names the number: never shown (masked, or not at all).
             raise StaleTransition("a number of the batch is dialable in another contact") from None

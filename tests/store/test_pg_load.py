@@ -3,15 +3,25 @@
 The store contract's clauses 7 and 12 are proved for every store in test_conformance;
 these prove what the fast path adds: a number dialable in a contact stored many batches
 earlier is refused by the unique index (the whole batch, nothing stored, the number not
-shown), and a load of many batches reads back exactly, feed position and all.
+shown), a load of many batches reads back exactly, feed position and all, and the
+feeder hands the store batches of the size it asks for (``feed_batch``).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterator, Sequence
+
 import psycopg
 import pytest
 
+from polyout._campaign._clock import SystemClock
+from polyout._campaign._contacts import Contact
+from polyout._campaign._events import EventBus
+from polyout._campaign._feeder import BATCH as FEEDER_BATCH
+from polyout._campaign._feeder import Feeder
 from polyout._campaign._pg_store import PostgresStore
+from polyout._campaign._recorder import Progress, Recorder
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import ContactEntry, FeedPosition, StaleTransition
 from tests.store.scenario import DEFINITION, NAME
@@ -102,5 +112,49 @@ async def test_a_number_dialable_batches_earlier_refuses_the_whole_batch_unshown
         await campaign.append(clash, FeedPosition(9 * BATCH, None, True), now=1.0)
         await campaign.flush()
         assert await campaign.counts() == {S.SCHEDULED: 9 * BATCH - 1, S.DUPLICATE: 1}
+    finally:
+        await store.aclose()
+
+
+async def test_the_feeder_hands_the_store_batches_of_the_size_it_asks_for(
+    pg_database: str,
+) -> None:
+    store = await PostgresStore.connect(pg_database)
+    try:
+        campaign = await store.create(NAME, DEFINITION)
+        assert campaign.feed_batch > FEEDER_BATCH
+        sizes: list[int] = []
+        append = campaign.append
+
+        async def slowed(
+            entries: Sequence[ContactEntry], position: FeedPosition, *, now: float
+        ) -> None:
+            sizes.append(len(entries))
+            await asyncio.sleep(0.05)  # a loaded server: the next batch fills meanwhile
+            await append(entries, position, now=now)
+
+        campaign.append = slowed  # type: ignore[method-assign]
+
+        def contacts() -> Iterator[Contact]:
+            for n in range(3000):
+                yield Contact(id=f"c{n}", phone=f"+4474{n:08d}")
+
+        recorder = Recorder(campaign, SystemClock(), EventBus(), Progress({}, 0))  # type: ignore[arg-type]
+        feeder = Feeder(
+            recorder,
+            contacts(),
+            label="contacts.csv",
+            window=None,
+            default_timezone=None,
+            default_country=None,
+            suppressed=frozenset(),
+            stopping=lambda: False,
+        )
+        await feeder.run()
+        await campaign.flush()
+        assert sum(sizes) == 3000
+        assert FEEDER_BATCH < max(sizes) <= campaign.feed_batch
+        assert (await campaign.feed_position()).count == 3000
+        assert await campaign.counts() == {S.SCHEDULED: 3000}
     finally:
         await store.aclose()
