@@ -12,12 +12,18 @@ import plotly.offline  # type: ignore[import-untyped]
 import pytest
 
 from polyout import mask_number
+from polyout._campaign._states import ContactState as S
+from polyout._campaign._store import CampaignDefinition, ContactEntry, FeedPosition
 from polyout._report._data import gather
 from polyout._report._html import page
+from polyout.campaign import MemoryStore
 
 from .campaigns import LONDON, LOST, NAME, SAN_FRANCISCO, START, known_campaign, page_data
 
 NOW = START.timestamp() + 86400
+DEFINITION = CampaignDefinition(
+    settings={"rate": 1.0}, connection={"api": "agents"}, suppressed=frozenset(), created_at=NOW
+)
 
 
 @pytest.fixture(scope="module")
@@ -116,3 +122,19 @@ def test_settings_and_identity_are_shown_and_no_store_history_is_invented(
     assert data["connection"]["base_url"] == "fake://polyout.testing"
     if not data["timeline"]["recorded"]:
         assert "429s: not recorded by this store" in report_page
+
+
+async def test_a_campaign_nothing_was_dialled_for_yet_still_makes_a_page() -> None:
+    store = MemoryStore()
+    stored = await store.create("later", DEFINITION)
+    entries = [
+        ContactEntry(seq, f"c{seq}", seq + 2, LONDON[seq], S.SCHEDULED, due=NOW) for seq in range(3)
+    ]
+    await stored.append(entries, FeedPosition(3, None, True), now=NOW)
+    data = await gather(stored, now=NOW)
+    text = page(data, "")
+    shown = page_data(text)
+    assert shown["states"] == {"scheduled": 3}
+    assert shown["placements"] == 0
+    assert "3 contacts not final" in text
+    assert text.count("Plotly.newPlot(") == 6
