@@ -74,12 +74,27 @@ async def test_the_page_loads_without_errors_and_draws_every_chart(tmp_path: Pat
             captureBeyondViewport=True,
             clip={"x": 0, "y": 0, "width": WIDTH, "height": height, "scale": 1},
         )
+        # Without JavaScript: no chart, but every table and the note that says so.
+        plain = await chromium.new_page()
+        await plain.send("Emulation.setScriptExecutionDisabled", value=True)
+        await plain.send("Page.navigate", url=report.as_uri())
+        await plain.wait_for("Page.loadEventFired")
+        unscripted = await plain.evaluate(
+            "[document.querySelectorAll('.main-svg').length,"
+            " document.querySelectorAll('table').length, document.body.innerText]"
+        )
 
     assert tab.errors() == []
     assert drawn == {f"chart-{chart}": drawn[f"chart-{chart}"] for chart in CHARTS}
     assert all(count >= 1 for count in drawn.values()), drawn
     assert bars == len(states) >= 4  # one bar per state the campaign's contacts are in
     assert "240\ncontacts" in headline
+    svgs, tables, text = unscripted
+    assert svgs == 0
+    assert tables == len(CHARTS) + 3  # each chart's numbers, attention, history, settings
+    assert "Charts need JavaScript" in text
+    assert "Contacts that need attention" in text
+    assert plain.errors() == []
     outside = [url for url in tab.requested() if not url.startswith(("file:", "data:"))]
     assert outside == [], "the page fetched something"
 
