@@ -138,9 +138,10 @@ class ControlWatch:
         store = engine.store
         counts = await store.counts()
         if not any(counts.get(state) for state in (S.SCHEDULED, *ACTIVE)):
-            reason = self.state.reason if self.state is not None else None
-            self.state = await store.command(
-                Command.FINISH, reason=reason, by=engine.worker, now=engine.clock.time()
+            asked = self.state
+            reason, by = (asked.reason, asked.by) if asked is not None else (None, None)
+            self.state = await store.command(  # still the cancel's reason and author
+                Command.FINISH, reason=reason, by=by or engine.worker, now=engine.clock.time()
             )
             _log.info("campaign cancelled: no contact is left to dial or to follow")
 

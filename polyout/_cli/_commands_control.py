@@ -54,9 +54,10 @@ def _on_target(args: argparse.Namespace, job: Callable[[Target], Awaitable[T]]) 
 
 
 def _obeyed_by(target: Target) -> str:
+    if target.workers_alive == 1:
+        return "the worker running it obeys within a second"
     if target.workers_alive:
-        workers = "worker" if target.workers_alive == 1 else "workers"
-        return f"the {workers} running it obey within a second"
+        return f"the {target.workers_alive} workers running it obey within a second"
     return "no worker is running it now; workers started later obey it"
 
 
@@ -162,7 +163,9 @@ async def _snapshot(target: Target) -> dict[str, Any]:
         "states": {state.value: counts[state] for state in DISPLAY_ORDER if counts.get(state)},
         "in_flight": sum(counts.get(state, 0) for state in ACTIVE),
         "achieved_rate": round(rate, 3),
-        "eta_seconds": round(scheduled / rate) if rate > 0 and scheduled else None,
+        "eta_seconds": (
+            round(scheduled / rate) if rate > 0 and scheduled and phase == "running" else None
+        ),
     }
     outbox_counts = getattr(campaign, "outbox_counts", None)
     if outbox_counts is not None:

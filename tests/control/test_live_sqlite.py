@@ -126,6 +126,7 @@ def test_cancel_follows_calls_in_flight_then_the_worker_exits(
     assert report["states"] == {"success": placed, "cancelled": CONTACTS - placed}
     status = json.loads(run_polyout(capsys, "campaign", "status", str(journal), "--json").out)
     assert status["phase"] == "cancelled"
+    assert status["by"].startswith("campaign cancel")  # who cancelled, not who finished it
 
 
 def test_a_pause_outlives_a_kill_9_and_a_restarted_worker_waits_until_resume(
