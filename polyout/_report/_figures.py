@@ -261,36 +261,28 @@ def answer_by_country(data: ReportData) -> go.Figure:
     return _answer_bars(labels, [pair for _, pair in rows], "%{x}", "country (from the number)")
 
 
-def attempts(data: ReportData) -> go.Figure:
+def _contact_bars(labels: list[str], counts: list[int], hover: str, axis: str) -> go.Figure:
+    """Contacts per category, as bars."""
     figure = go.Figure(
         go.Bar(
-            x=[str(n) for n in data.attempts],
-            y=list(data.attempts.values()),
+            x=labels,
+            y=counts,
             marker_color=_BAR,
-            hovertemplate="%{x} attempts: %{y:,} contacts<extra></extra>",
+            hovertemplate=hover + ": %{y:,} contacts<extra></extra>",
         )
     )
-    return _layout(
-        figure,
-        xaxis={"title": "attempts (calls placed or maybe placed)", "type": "category"},
-        yaxis={"title": "contacts"},
-    )
+    return _layout(figure, xaxis={"title": axis, "type": "category"}, yaxis={"title": "contacts"})
+
+
+def attempts(data: ReportData) -> go.Figure:
+    labels = [str(n) for n in data.attempts]
+    axis = "attempts (calls placed or maybe placed)"
+    return _contact_bars(labels, list(data.attempts.values()), "%{x} attempts", axis)
 
 
 def time_to_final(data: ReportData) -> go.Figure:
-    figure = go.Figure(
-        go.Bar(
-            x=[label for _, label in DURATION_BINS],
-            y=data.time_to_final,
-            marker_color=_BAR,
-            hovertemplate="%{x}: %{y:,} contacts<extra></extra>",
-        )
-    )
-    return _layout(
-        figure,
-        xaxis={"title": "first dial to final state", "type": "category"},
-        yaxis={"title": "contacts"},
-    )
+    labels = [label for _, label in DURATION_BINS]
+    return _contact_bars(labels, data.time_to_final, "%{x}", "first dial to final state")
 
 
 def charts(data: ReportData) -> list[Chart]:
