@@ -33,6 +33,7 @@ BENCHMARKS = (
     "engine_cpu",
     "rehearsal",
     "pg_load",
+    "workers",
 )
 TIMEOUT = 600.0  # per benchmark: everything stops by itself
 

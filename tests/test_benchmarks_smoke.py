@@ -26,6 +26,7 @@ SCRIPTS = (
     "engine_cpu",
     "rehearsal",
     "pg_load",
+    "workers",
 )
 ROW_PREFIX = "BENCH-ROW "
 
