@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from polyout._campaign._errors import JournalError
+from polyout._campaign._memory_answers import MemoryAnswers
 from polyout._campaign._memory_backing import (
     NOT_PLACED,
     REQUEUED,
@@ -114,7 +115,7 @@ class MemoryStore(MemoryPolicyStore):
 
 
 class MemoryCampaign(
-    MemoryControl, MemoryOutbox, MemoryPolicy, ProcessWorkers, MemoryCampaignWrites
+    MemoryControl, MemoryOutbox, MemoryPolicy, MemoryAnswers, ProcessWorkers, MemoryCampaignWrites
 ):
     """One campaign of a :class:`MemoryStore` (a ``StoredCampaign``)."""
 

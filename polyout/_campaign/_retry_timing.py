@@ -4,7 +4,9 @@ With fixed delays, a ``no_answer`` or ``busy`` is dialled again ``retry_delay`` 
 whatever the hour. People answer at some hours more than at others, and a campaign
 soon knows which: learned timing moves such a retry to the callee-local hour with the
 best answer rate seen so far: in this campaign (every call that ends is counted) and
-in what its store remembers of it (earlier runs: a resume, a retry round).
+in the store's history of the last 30 days (read once, before the run's first count):
+every campaign of the store where it has the answers capability (``_store_answers``),
+else this campaign's earlier runs (a resume, a retry round).
 
 The rules it keeps:
 
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 from polyout._campaign._schedule import CallingWindow, zones_for
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import FollowedCall, StoredCampaign
+from polyout._campaign._store_answers import AnswersCampaign
 from polyout._campaign._windows import window_opening
 
 __all__ = [
@@ -55,10 +58,13 @@ __all__ = [
     "local_hour",
     "past_calls",
     "rates_from_campaign",
+    "rates_from_store",
 ]
 
 FIXED, LEARNED = "fixed", "learned"
 RETRY_TIMINGS = (FIXED, LEARNED)
+#: How far back the store's history counts (older answer patterns say less about now).
+HISTORY = 30 * 86400.0
 #: Calls an hour needs behind it before its rate is trusted.
 MIN_CALLS = 10
 #: Calls' worth of the overall rate mixed into each hour's (shrinks small samples).
@@ -148,7 +154,7 @@ class LearnedRetryTiming:
         if not self._primed:
             # Before counting this call: the store does not hold its outcome yet.
             self._primed = True
-            self.rates.add(await rates_from_campaign(self._store))
+            self.rates.add(await rates_from_store(self._store, call.placed_at - HISTORY))
         zone = _first_zone(call.zones)
         if zone is None:
             return fixed_due
@@ -224,6 +230,19 @@ async def past_calls(stored: StoredCampaign) -> AsyncIterator[PastCall]:
                 yield PastCall(
                     zones, placed.pop(entry.intent), entry.at, ContactState(entry.status)
                 )
+
+
+async def rates_from_store(stored: StoredCampaign, since: float) -> AnswerRates:
+    """The answer rates by local hour of the calls the store remembers ending since
+    ``since``: of all its campaigns when it has the answers capability, else of this one."""
+    if not isinstance(stored, AnswersCampaign):
+        return await rates_from_campaign(stored)
+    rates = AnswerRates()
+    for call in await stored.call_outcomes(since):
+        zone = _first_zone(call.zones or zones_for(call.to_number, None, None))
+        if zone is not None:
+            rates.observe(local_hour(zone, call.placed_at), call.outcome)
+    return rates
 
 
 async def rates_from_campaign(stored: StoredCampaign) -> AnswerRates:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from polyout._campaign._journal import Journal
 from polyout._campaign._memory_backing import check_entry
+from polyout._campaign._sqlite_answers import SQLiteAnswers
 from polyout._campaign._sqlite_base import SQLiteCampaignBase
 from polyout._campaign._sqlite_control import SQLiteControl
 from polyout._campaign._sqlite_outbox import SQLiteOutbox
@@ -54,7 +55,9 @@ __all__ = ["SQLiteCampaign"]
 S = ContactState
 
 
-class SQLiteCampaign(SQLiteControl, SQLiteOutbox, SQLitePolicy, SQLiteWorkers, SQLiteCampaignBase):
+class SQLiteCampaign(
+    SQLiteControl, SQLiteOutbox, SQLitePolicy, SQLiteAnswers, SQLiteWorkers, SQLiteCampaignBase
+):
     """A ``StoredCampaign`` in an SQLite store (see ``SQLiteStore.open``)."""
 
     async def append(

@@ -125,3 +125,42 @@ def test_a_resumed_run_learns_from_the_stores_history(timing: str) -> None:
     assert first_retry.due is not None
     assert local(first_retry.due).hour == 15
     assert local(first_retry.due).date() == local(stop_at).date() + timedelta(days=1)
+
+
+def test_a_new_campaign_learns_from_the_stores_other_campaigns() -> None:
+    """spring (fixed delays, one call each) answered only at 15:00; autumn, started in the
+    same store once spring is over (17:20), sends its very first retry to 15:00."""
+    store = MemoryStore()
+    retries: list[polyout.CampaignEvent] = []
+
+    async def run() -> None:
+        async with VirtualClock(start=START) as clock:
+            placer = answered_at_three(clock)
+            for name, contacts, timing in (
+                ("spring", people(300), "fixed"),
+                (
+                    "autumn",
+                    [polyout.Contact(f"a{n}", new_york(1000 + n)) for n in range(20)],
+                    "learned",
+                ),
+            ):
+                await polyout.Campaign(
+                    placer,
+                    contacts,
+                    store=store,
+                    name=name,
+                    rate=1 / 100,
+                    max_attempts=1 if name == "spring" else 2,
+                    retry_delay=RETRY_DELAY,
+                    window=WINDOW,
+                    retry_timing=timing,
+                    clock=clock,
+                    seed=5,
+                    on_event=retries.append if name == "autumn" else None,
+                ).run()
+
+    asyncio.run(run())
+    first = min((e for e in retries if e.kind is polyout.EventKind.RETRY), key=lambda e: e.at)
+    assert local(first.at).hour == 17
+    assert first.due is not None
+    assert local(first.due).hour == 15
