@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from polyout._campaign._pg_control import PgControl
 from polyout._campaign._pg_outbox import PgOutbox
+from polyout._campaign._pg_policy import PgPolicy
 from polyout._campaign._pg_rows import (
     DUE_COLUMNS,
     FOLLOWED_COLUMNS,
@@ -38,6 +39,7 @@ from polyout._campaign._store import (
     StaleTransition,
     checked_time,
 )
+from polyout._campaign._store_policy import IntentPolicy
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -48,7 +50,7 @@ S = ContactState
 _MINE = "held_by = %(w)s AND held_session = %(s)s"
 
 
-class PostgresCampaign(PgControl, PgOutbox, PgWorkers):
+class PostgresCampaign(PgControl, PgOutbox, PgPolicy, PgWorkers):
     """A ``StoredCampaign`` in a PostgreSQL store (see ``PostgresStore.open``)."""
 
     # -- dispatch ------------------------------------------------------------------------
@@ -122,7 +124,9 @@ class PostgresCampaign(PgControl, PgOutbox, PgWorkers):
 
         await self._op(job, "batched")
 
-    async def open_intent(self, worker: str, seq: int, *, after: int, now: float) -> int:
+    async def open_intent(
+        self, worker: str, seq: int, *, after: int, now: float, policy: IntentPolicy | None = None
+    ) -> int:
         checked_time(now, "now")
 
         async def job(conn: AsyncConnection[Any]) -> int:
@@ -148,6 +152,7 @@ class PostgresCampaign(PgControl, PgOutbox, PgWorkers):
                 raise stale(seq, f"is {state}: no intent may be opened")
             if blocked:
                 raise stale(seq, "has an earlier intent that may have placed a call")
+            await self._seal_receipt(conn, seq, after + 1, now, policy)  # caps, receipt
             await self._all(
                 conn,
                 "INSERT INTO polyout_intents (campaign, seq, n, started_at)"

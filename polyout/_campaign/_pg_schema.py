@@ -288,8 +288,27 @@ CREATE TRIGGER polyout_outbox_on_command AFTER INSERT ON polyout_campaign_log
     EXECUTE FUNCTION polyout_outbox_on_command();
 """
 
-#: Contact policy across campaigns (audit receipts, quarantine).
+#: Contact policy across campaigns (``_store_policy``, ``_pg_policy``): each intent's
+#: audit receipt in its campaign's hash chain, the chain's head (read FOR UPDATE), and the
+#: number index a frequency cap counts one number's dials with, across campaigns.
 POLICY_TABLES = """
+CREATE TABLE IF NOT EXISTS polyout_receipts (
+    campaign bigint NOT NULL,
+    n bigint NOT NULL,                  -- 1, 2, ... in the campaign, no gap
+    seq bigint NOT NULL,
+    intent integer NOT NULL,
+    body text NOT NULL,                 -- canonical JSON: why the intent was allowed
+    previous text NOT NULL,             -- the hash of receipt n - 1 ('' for the first)
+    hash text NOT NULL,                 -- SHA-256 of previous and body
+    PRIMARY KEY (campaign, n)
+);
+CREATE TABLE IF NOT EXISTS polyout_receipt_heads (
+    campaign bigint PRIMARY KEY,
+    n bigint NOT NULL,
+    hash text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS polyout_contacts_by_number
+    ON polyout_contacts (to_number) WHERE entry_state = 'scheduled';
 """
 
 #: The account-wide rate (a GCRA slot row per account, on the database clock).

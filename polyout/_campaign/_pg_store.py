@@ -17,10 +17,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from polyout._campaign._errors import JournalError, StoreUnavailable
 from polyout._campaign._pg_campaign import PostgresCampaign
+from polyout._campaign._pg_policy import RECENTLY_CALLED, pg_recently_called
 from polyout._campaign._pg_schema import LIFE_LOCK, ensure_schema
 from polyout._campaign._store import CampaignDefinition, CampaignExists, CampaignNotFound
 from polyout._errors import ConfigurationError
@@ -258,6 +260,11 @@ class PostgresStore:
         if not rows:
             raise CampaignNotFound(f"the store holds no campaign named {name!r}")
         return self._campaign(name, int(rows[0][0]))
+
+    async def recently_called(self, numbers: Sequence[str], since: float) -> dict[str, int]:
+        """For each campaign, how many of ``numbers`` it dialled since ``since`` (P5)."""
+        rows = await self._admin(RECENTLY_CALLED, (list(numbers), since))
+        return pg_recently_called(rows)
 
     async def names(self) -> list[str]:
         rows = await self._admin("SELECT name FROM polyout_campaigns ORDER BY name")

@@ -21,7 +21,9 @@ P3. ``receipts()`` yields the campaign's receipts in order; ``receipt_head()`` g
 P4. ``number_history(e164, since)`` reads, across every campaign of the store: the dials
     since ``since`` (oldest first, with their campaign), the placed calls that ended
     ``failure``, and the triggers the API refused for the number (the contact ended
-    ``invalid`` after an intent). Reads see batched writes.
+    ``invalid`` after an intent). Reads see what is committed, and this campaign's own
+    batched writes (another campaign's, once they are committed: the caps count intents,
+    which are durable).
 P5. ``recently_called(numbers, since)`` (on the store, before a campaign exists): for
     each campaign, how many of ``numbers`` it dialled since ``since``.
 """

@@ -115,7 +115,14 @@ class PostgresKind:
 #: The test modules whose capability the PostgreSQL store implements (a capability's
 #: ``_pg_<capability>`` module adds its ``test_<capability>`` here when it lands).
 POSTGRES_READY = frozenset(
-    {"test_conformance", "test_stateful", "test_workers", "test_outbox", "test_control"}
+    {
+        "test_conformance",
+        "test_stateful",
+        "test_workers",
+        "test_outbox",
+        "test_control",
+        "test_policy",
+    }
 )
 
 #: Every store implementation; one line each.

@@ -126,6 +126,7 @@ async def test_p4_a_numbers_history_across_campaigns(stores: Stores) -> None:
     await summer.record_not_placed(
         0, intent, state=S.INVALID, due=None, reason="invalid number", error="400", now=71.0
     )
+    await spring.flush()  # another campaign's batched writes are seen once committed
     await summer.flush()
     history = await summer.number_history(SHARED, since=0.0)
     # The refused trigger placed nothing: a refusal, not a dial.
