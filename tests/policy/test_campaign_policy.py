@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from polyout import Campaign, Contact, ContactPolicy
+from polyout import Campaign, Contact, ContactPolicy, EventKind
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._policy_audit import verify_receipts
 from polyout._campaign._sqlite_store import SQLiteStore
@@ -209,3 +209,26 @@ async def test_every_intent_has_a_receipt_saying_why() -> None:
     assert len(noted["suppression_fingerprint"]) == 64
     assert receipt.body["caps"] == [{"rule": "3/24h", "count": 0, "limit": 3}]
     assert (await verify_receipts(campaign)).broken is None
+
+
+async def test_across_a_stop_the_policy_is_stored_and_a_resume_after_the_deadline_cancels() -> None:
+    people = [Contact(id=f"c{i}", phone=f"+1212555{1000 + i * 10:04d}") for i in range(4)]
+    store = MemoryStore()
+    end_by = START + timedelta(hours=1)
+    async with VirtualClock(start=START) as clock:
+        fake = FakePlacer(clock=clock, outcomes=LAST_DIGIT, duration=60.0)
+        campaign = Campaign(
+            fake, people, store=store, clock=clock, rate=1 / 60, poll_interval=(30.0, 30.0),
+            policy=ContactPolicy(end_by=iso(end_by), frequency_cap="5/24h"),
+            on_event=lambda event: campaign.stop() if event.kind == EventKind.PLACED else None,
+        )  # fmt: skip
+        await campaign.run()
+        assert len(fake.ledger.placements) == 1
+        await clock.sleep(2 * 3600)  # the process was down past the deadline
+        resumed = Campaign.resume(fake, store=store, clock=clock)
+        await resumed.run()
+    stored = await store.open("default")
+    results = [r async for r in stored.results()]
+    assert len(fake.ledger.placements) == 1  # nothing dialled after the deadline
+    assert [r["state"] for r in results] == ["success", "cancelled", "cancelled", "cancelled"]
+    assert {r["reason"] for r in results[1:]} == {"deadline"}

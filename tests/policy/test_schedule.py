@@ -208,3 +208,13 @@ def test_a_bad_rules_file_is_refused_naming_the_file_and_key(
     with pytest.raises(ValueError, match=words) as raised:
         load_rules(path)
     assert str(path) in str(raised.value)
+
+
+def test_the_example_rules_file_loads_and_tightens_florida() -> None:
+    example = Path(__file__).parents[2] / "examples" / "rules.toml"
+    rules = load_rules(example)
+    florida = rules.for_region(Region("US", "US-FL"))
+    assert [key for key, _ in florida] == ["US", "US-FL"]
+    cap = florida[1][1].cap
+    assert cap is not None
+    assert (cap.limit, cap.window) == (3, 86400.0)
