@@ -107,8 +107,9 @@ CREATE INDEX IF NOT EXISTS polyout_contacts_taken_id ON polyout_contacts (campai
 -- Clause 7: a number is dialable in one contact of a campaign. A number is *taken* (the
 -- planner's duplicate check) when it is dialable or suppressed: this index and the next,
 -- which holds the few suppressed ones (one index for both cost every load's row more).
+-- The number leads, so it also finds a number's contacts across campaigns.
 CREATE UNIQUE INDEX IF NOT EXISTS polyout_contacts_dialable_number
-    ON polyout_contacts (campaign, to_number) WHERE entry_state = 'scheduled';
+    ON polyout_contacts (to_number, campaign) WHERE entry_state = 'scheduled';
 CREATE INDEX IF NOT EXISTS polyout_contacts_suppressed_number
     ON polyout_contacts (campaign, to_number) WHERE entry_state = 'suppressed';
 
