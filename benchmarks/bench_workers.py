@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     args = h.parser(__doc__).parse_args(argv)
     rate = float(h.pick(args, full=100, quick=100, smoke=50))
-    total = h.pick(args, full=800, quick=400, smoke=100)
+    total = h.pick(args, full=800, quick=400, smoke=40)
     rows: list[h.Row] = []
     with postgres() as server:
         url = server.create_database()  # type: ignore[attr-defined]
@@ -111,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     met=refusals == 0,
                 )
             )
-        fast = (250.0, 500.0) if args.smoke else (250.0, 500.0, 750.0, 1000.0)
+        fast = (500.0,) if args.smoke else (250.0, 500.0, 750.0, 1000.0)
         sustained = 0.0
         for high in fast:
             slots = int(high * (1 if args.smoke else 3))
