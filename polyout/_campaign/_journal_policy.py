@@ -7,7 +7,6 @@ receipt durable with it, and a rollback takes both away.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,6 +15,8 @@ from polyout._campaign._store_policy import (
     IntentPolicy,
     NumberHistory,
     Receipt,
+    body_of,
+    canonical,
     cap_counts,
     receipt_body,
     seal,
@@ -78,7 +79,7 @@ def seal_receipt(
         db = journal.connection
         db.execute(
             "INSERT INTO receipts VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (journal.campaign, n, seq, intent, _json(body), previous, digest),
+            (journal.campaign, n, seq, intent, canonical(body), previous, digest),
         )
         db.execute(
             "INSERT OR REPLACE INTO receipt_heads VALUES (?, ?, ?)", (journal.campaign, n, digest)
@@ -113,7 +114,7 @@ def receipts_page(journal: Journal, *, after: int, limit: int = 500) -> list[Rec
         " ORDER BY n LIMIT ?",
         (journal.campaign, after, limit),
     ).fetchall()
-    return [Receipt(int(n), _body(body), previous, digest) for n, body, previous, digest in rows]
+    return [Receipt(int(n), body_of(body), previous, digest) for n, body, previous, digest in rows]
 
 
 def number_history(journal: Journal, e164: str, since: float) -> NumberHistory:
@@ -140,16 +141,3 @@ def recently_called(journal: Journal, numbers: Sequence[str], since: float) -> d
         for name in {str(name) for _, name in rows}:
             found[name] = found.get(name, 0) + 1
     return found
-
-
-def _json(body: dict[str, Any]) -> str:
-    return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _body(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        # An edited receipt may not even be JSON: verification then names it broken.
-        return {"unreadable": text}
-    return value if isinstance(value, dict) else {"unreadable": text}

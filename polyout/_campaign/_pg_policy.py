@@ -11,7 +11,6 @@ onto the same previous receipt.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +19,9 @@ from polyout._campaign._store_policy import (
     IntentPolicy,
     NumberHistory,
     Receipt,
-    cap_counts,
+    body_of,
     canonical,
+    cap_counts,
     receipt_body,
     seal,
 )
@@ -112,7 +112,7 @@ class PgPolicy(PgCampaignSteps):
             if not rows:
                 return
             for n, body, previous, digest in rows:
-                yield Receipt(int(n), _body(body), previous, digest)
+                yield Receipt(int(n), body_of(body), previous, digest)
             after = int(rows[-1][0])
 
     async def receipt_head(self) -> tuple[int, str] | None:
@@ -152,11 +152,3 @@ JOIN polyout_campaigns g ON g.id = c.campaign
 WHERE c.to_number = ANY(%s) AND c.entry_state = 'scheduled' AND i.started_at > %s
   AND (i.outcome IS NULL OR i.outcome <> 'not_placed')
 """
-
-
-def _body(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {"unreadable": text}
-    return value if isinstance(value, dict) else {"unreadable": text}

@@ -47,6 +47,8 @@ __all__ = [
     "PolicyCampaign",
     "PolicyStore",
     "Receipt",
+    "body_of",
+    "canonical",
     "cap_counts",
     "receipt_body",
     "seal",
@@ -167,6 +169,16 @@ _PLACE_KEYS = frozenset({"campaign", "n", "seq", "intent", "at", "caps"})
 
 def canonical(body: Mapping[str, Any]) -> str:
     return json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def body_of(text: str) -> dict[str, Any]:
+    """A stored receipt body read back; an edited one may not even be JSON, and then it
+    reads as ``{"unreadable": text}`` (its seal no longer matches: verification says so)."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return {"unreadable": text}
+    return value if isinstance(value, dict) else {"unreadable": text}
 
 
 def seal(previous: str, body: Mapping[str, Any]) -> str:
