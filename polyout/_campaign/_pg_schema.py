@@ -312,8 +312,18 @@ CREATE INDEX IF NOT EXISTS polyout_contacts_by_number
     ON polyout_contacts (to_number) WHERE entry_state = 'scheduled';
 """
 
-#: The account-wide rate (a GCRA slot row per account, on the database clock).
+#: The account-wide rate (a GCRA slot row per account, on the database clock):
+#: ``tat`` is the latest slot handed out, ``paused_until`` the end of the latest 429's
+#: pause, ``factor`` the share of the rate a 429 left (halved, then won back slot by slot).
 RATE_TABLES = """
+CREATE TABLE IF NOT EXISTS polyout_rate (
+    account text PRIMARY KEY,
+    tat timestamptz NOT NULL DEFAULT '-infinity',
+    paused_until timestamptz NOT NULL DEFAULT '-infinity',
+    factor double precision NOT NULL DEFAULT 1 CHECK (factor > 0 AND factor <= 1),
+    decreased_at timestamptz NOT NULL DEFAULT '-infinity',
+    rate_limited bigint NOT NULL DEFAULT 0
+);
 """
 
 _SCRIPT = CORE_TABLES + WORKER_TABLES + CONTROL_TABLES + OUTBOX_TABLES + POLICY_TABLES + RATE_TABLES
