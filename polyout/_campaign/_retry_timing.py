@@ -198,6 +198,7 @@ class LearnedRetryTiming:
 class PastCall:
     """A call a campaign placed and saw end, as its store remembers it."""
 
+    to_number: str
     zones: tuple[str, ...]
     """The callee's zones as the number tells them (else the campaign's default)."""
     placed_at: float
@@ -228,7 +229,11 @@ async def past_calls(stored: StoredCampaign) -> AsyncIterator[PastCall]:
                 placed[entry.intent] = entry.at
             elif entry.event in _ENDS and entry.intent in placed and entry.status in _STATES:
                 yield PastCall(
-                    zones, placed.pop(entry.intent), entry.at, ContactState(entry.status)
+                    str(number),
+                    zones,
+                    placed.pop(entry.intent),
+                    entry.at,
+                    ContactState(entry.status),
                 )
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from polyout._campaign._config import CampaignConfig
+from polyout._campaign._retry_timing import PastCall
 from polyout._cli._commands_campaign import _campaign_options, _check_contacts_file
 from polyout._cli._durations import duration_text
 from polyout._cli._errors import CliError, ExitCode
@@ -38,10 +39,12 @@ def rehearse(args: argparse.Namespace) -> int:
     seed = DEFAULT_SEED if args.seed is None else args.seed
     past = _past(args)
     model = past.model if past is not None else _given_model(args)
-    forecast = _rehearsed(contacts, options, model, start, seed)
+    history = past.calls if past is not None else []
+    forecast = _rehearsed(contacts, options, model, start, seed, history)
     baseline = None
     if forecast.retry_timing == "learned":  # what learning changes, on the same draws
-        baseline = _rehearsed(contacts, {**options, "retry_timing": "fixed"}, model, start, seed)
+        fixed = {**options, "retry_timing": "fixed"}
+        baseline = _rehearsed(contacts, fixed, model, start, seed, history)
     if args.json:
         print(json.dumps(_json(forecast, baseline, past), indent=2), flush=True)
     else:
@@ -60,11 +63,18 @@ class _AsRun(argparse.Namespace):
 
 
 def _rehearsed(
-    contacts: Path, options: dict[str, Any], model: CallModel, start: float, seed: int
+    contacts: Path,
+    options: dict[str, Any],
+    model: CallModel,
+    start: float,
+    seed: int,
+    history: list[PastCall],
 ) -> Forecast:
     try:
         return asyncio.run(
-            run_rehearsal(contacts, options=options, model=model, start=start, seed=seed)
+            run_rehearsal(
+                contacts, options=options, model=model, start=start, seed=seed, history=history
+            )
         )
     except ConfigurationError:
         raise  # the CLI names the flag
@@ -134,7 +144,7 @@ def _json(
 ) -> dict[str, Any]:
     data = forecast.to_json()
     if past is not None:
-        data["like"] = {"calls": past.calls, "hours": sorted(past.model.by_hour)}
+        data["like"] = {"calls": len(past.calls), "hours": sorted(past.model.by_hour)}
     if baseline is not None:
         data["fixed"] = baseline.to_json()
     return data
@@ -179,7 +189,7 @@ def _text(
 def _calls(model: CallModel, past: PastCampaign | None) -> str:
     if past is not None:
         return (
-            f"like a past campaign: {past.calls:,} calls, "
+            f"like a past campaign: {len(past.calls):,} calls, "
             f"{len(model.by_hour)} local hours with their own mix"
         )
     mix = ", ".join(f"{state.value} {share:.0%}" for state, share in model.overall.outcomes.items())

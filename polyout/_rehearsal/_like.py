@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from polyout._campaign._retry_timing import AnswerRates, past_calls
+from polyout._campaign._retry_timing import AnswerRates, PastCall, past_calls
 from polyout._campaign._store import StoredCampaign
 from polyout._models import CallState
 from polyout._rehearsal._model import CallModel, HourModel
@@ -31,18 +31,21 @@ class NoPastCalls(ValueError):
 class PastCampaign:
     """What a rehearsal takes from a past campaign: its call model and answer rates."""
 
-    def __init__(self, model: CallModel, rates: AnswerRates, calls: int) -> None:
+    def __init__(self, model: CallModel, rates: AnswerRates, calls: list[PastCall]) -> None:
         self.model = model
         self.rates = rates
         self.calls = calls
+        """Every call it placed and saw end: the rehearsal's store remembers them."""
 
 
 async def past_campaign(stored: StoredCampaign) -> PastCampaign:
     """The model of ``stored``'s calls; :class:`NoPastCalls` if it has none."""
     by_hour: defaultdict[int, list[_Sample]] = defaultdict(list)
     overall: list[_Sample] = []
+    calls: list[PastCall] = []
     rates = AnswerRates()
     async for call in past_calls(stored):
+        calls.append(call)
         outcome = CallState(call.outcome.value)
         sample = (outcome, max(0.0, call.ended_at - call.placed_at))
         overall.append(sample)
@@ -56,7 +59,7 @@ async def past_campaign(stored: StoredCampaign) -> PastCampaign:
         for hour, samples in sorted(by_hour.items())
         if len(samples) >= MIN_CALLS_PER_HOUR
     }
-    return PastCampaign(CallModel(_hour_model(overall), hours), rates, len(overall))
+    return PastCampaign(CallModel(_hour_model(overall), hours), rates, calls)
 
 
 def _hour_model(samples: list[_Sample]) -> HourModel:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from polyout._campaign._events import CampaignEvent, EventKind
 from polyout._campaign._facade import Campaign
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._readers import ContactSource
+from polyout._campaign._retry_timing import PastCall
 from polyout._rehearsal._forecast import Forecast
+from polyout._rehearsal._history import backing_with
 from polyout._rehearsal._model import CallModel
 from polyout._rehearsal._placer import SimulatedPlacer
 from polyout.testing import VirtualClock
@@ -38,12 +40,14 @@ async def rehearse(
     model: CallModel,
     start: float,
     seed: int = DEFAULT_SEED,
+    history: Sequence[PastCall] = (),
 ) -> Forecast:
     """Run the campaign ``options`` describes (``polyout.Campaign`` keywords) in virtual time.
 
     Nothing is dialled and nothing is written to disk: the store is in memory and the
     calls are answered by ``model``. Must run in a loop of its own (it puts the running
-    loop on a :class:`~polyout.testing.VirtualClock` for its duration).
+    loop on a :class:`~polyout.testing.VirtualClock` for its duration). ``history``: the
+    calls of a past campaign the store remembers (what learned retry timing reads).
     """
     settings = {key: value for key, value in options.items() if key not in _NOT_REHEARSED}
     pause = _PauseWatch()
@@ -51,7 +55,7 @@ async def rehearse(
         placer = SimulatedPlacer(
             clock, model, seed=seed, default_timezone=settings.get("default_timezone")
         )
-        store = MemoryStore()
+        store = MemoryStore(backing_with(history, start))
         campaign = Campaign(
             placer,
             contacts,

@@ -67,3 +67,31 @@ def test_learned_timing_answers_more_than_fixed_delays_on_a_past_campaign(
     learned, fixed = data["states"], data["fixed"]["states"]
     assert learned["success"] > fixed["success"] + 20
     assert data["contacts"] == data["fixed"]["contacts"] == 300
+
+
+def test_the_rehearsal_store_remembers_the_past_campaign(
+    past_journal: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Started at 16:30, after the day's answering hour: only the past campaign can tell
+    learned timing that 15:00 answers, and it does from the very first retry."""
+    contacts = write_contacts(tmp_path / "contacts.csv", 20)
+    data = forecast(
+        capsys,
+        str(contacts),
+        "--like",
+        str(past_journal),
+        "--rate",
+        "0.01",
+        "--window",
+        "09:00-18:00",
+        "--max-attempts",
+        "2",
+        "--retry-delay",
+        "30m",
+        "--retry-timing",
+        "learned",
+        "--now",
+        "2026-12-01T21:30:00Z",  # 16:30 in New York
+    )
+    assert data["states"] == {"success": 20}
+    assert data["fixed"]["states"] == {"no_answer": 20}
