@@ -32,4 +32,3 @@ class MemoryAnswers:
                         CallOutcome(number, record.entry.zones, intent.started_at, outcome)
                     )
         return found
-
