@@ -27,6 +27,8 @@ Across a crash: both keep nothing of their own; what they act on is in the store
 
 from __future__ import annotations
 
+import contextlib
+
 from polyout._campaign._companions import EngineHandle
 from polyout._campaign._errors import JournalError
 from polyout._campaign._store_workers import DEFAULT_REAP_TIMEOUT
@@ -65,9 +67,16 @@ class Heartbeat:
         """Clock time the store stopped answering (None while it answers)."""
 
     async def run(self, engine: EngineHandle) -> None:
-        while True:
-            await self.beat(engine)
-            await engine.clock.sleep(self.interval if self.failing_since is None else _RETRY)
+        try:
+            while True:
+                await self.beat(engine)
+                await engine.clock.sleep(self.interval if self.failing_since is None else _RETRY)
+        finally:
+            if engine.stats().in_flight == 0:
+                # A clean end: the others (and `status`) know at once that it is gone. One
+                # that leaves calls ringing is reaped instead, and its calls adopted.
+                with contextlib.suppress(Exception):
+                    await engine.store.leave(engine.worker)
 
     async def beat(self, engine: EngineHandle) -> None:
         """One heartbeat: stored, or the run paused (or failed: :class:`StoreLost`)."""

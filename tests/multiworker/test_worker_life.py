@@ -77,3 +77,26 @@ async def test_a_silent_worker_is_reaped_and_its_calls_followed_to_their_end_by_
     assert clock.time() - silent_since >= CALL_SECONDS - 60  # followed to their end, not expired
     results = [record async for record in stored.results()]
     assert {record["state"] for record in results} == {"success"}
+
+
+async def test_a_worker_that_finishes_leaves_at_once_and_one_left_ringing_does_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(REAP_TIMEOUT_ENV, "30")
+    store = MemoryStore()
+    async with VirtualClock() as clock:
+        monkeypatch.setattr(MemoryCampaign, "worker_clock", staticmethod(clock.time))
+        placer = FakePlacer(clock=clock, outcomes={CallState.SUCCESS: 1.0}, duration=20.0)
+        done = Campaign(placer, _people(2), store=store, name="done", worker="a", clock=clock)
+        await done.run()
+        assert await (await store.open("done")).workers() == []  # gone, not "live" for 30 s
+        ringing = Campaign(
+            placer, _people(2), store=store, name="ringing", worker="b", stop_grace=0.0, clock=clock
+        )
+        running = asyncio.create_task(ringing.run())
+        while len(placer.ledger.placements) < 4:
+            await clock.sleep(0.5)
+        ringing.stop()
+        await running
+        # Its calls still ring: it stays until a reap settles it and its calls are adopted.
+        assert [info.name for info in await (await store.open("ringing")).workers()] == ["b"]
