@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from polyout._campaign._addressing import opened_campaign, store_ref
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._retry_timing import PastCall
 from polyout._cli._commands_campaign import _campaign_options, _check_contacts_file
@@ -104,8 +105,6 @@ def _given_model(args: argparse.Namespace) -> CallModel:
 
 
 def _past(args: argparse.Namespace) -> PastCampaign | None:
-    from polyout._campaign._addressing import opened_campaign, store_ref
-
     store, name = getattr(args, "store", None), getattr(args, "campaign", None)
     if args.like is None:
         if store is not None or name is not None:
