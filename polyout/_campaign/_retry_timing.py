@@ -30,6 +30,7 @@ outcome as any other, and a restarted run learns the rates again from the store.
 
 from __future__ import annotations
 
+import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import datetime
@@ -146,15 +147,20 @@ class LearnedRetryTiming:
         if prior is not None:
             self.rates.add(prior)
         self._primed = False
+        self._priming = asyncio.Lock()
 
     async def retry_due(
         self, call: FollowedCall, outcome: ContactState, fixed_due: float | None
     ) -> float | None:
         """Count the call's outcome; when ``fixed_due`` retries it, the learned due time."""
         if not self._primed:
-            # Before counting this call: the store does not hold its outcome yet.
-            self._primed = True
-            self.rates.add(await rates_from_store(self._store, call.placed_at - HISTORY))
+            # Once, before counting this call (the store does not hold its outcome yet);
+            # calls ending meanwhile wait, so none is counted twice or decided without it.
+            async with self._priming:
+                if not self._primed:
+                    history = await rates_from_store(self._store, call.placed_at - HISTORY)
+                    self.rates.add(history)
+                    self._primed = True
         zone = _first_zone(call.zones)
         if zone is None:
             return fixed_due
