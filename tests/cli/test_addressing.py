@@ -33,9 +33,9 @@ def test_one_sqlite_file_holds_two_campaigns_each_run_and_reported(
     store = tmp_path / "campaigns.db"
     for name, count, form in [("a", 2, str(store)), ("b", 3, f"sqlite:///{store}")]:
         contacts = write_csv(tmp_path / f"{name}.csv", answered(count))
-        result = run_polyout(
-            capsys, "campaign", "run", str(contacts), "--store", form, "--campaign", name, *FAST
-        )
+        # --yes: campaign b dials numbers a just called (issue 12's prompt would ask).
+        argv = ("campaign", "run", str(contacts), "--store", form, "--campaign", name, "--yes")
+        result = run_polyout(capsys, *argv, *FAST)
         assert result.code == ExitCode.OK, result.err
         assert f"polyout campaign report --store {store} --campaign {name}" in result.err
     assert sandbox.placements() == 5
