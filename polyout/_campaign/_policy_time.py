@@ -1,9 +1,10 @@
 """Moments and caps as people write them: ISO 8601 instants, local ``HH:MM``, ``3/24h``.
 
-Parsed the same on every supported Python: 3.10's ``datetime.fromisoformat`` takes
-neither a trailing ``Z`` nor an offset without a colon, so both are rewritten to the
-form every version reads before it is asked. An instant must say where it is (``Z`` or
-an offset): a bare date and time would silently mean "wherever this machine is".
+Parsed the same on every supported Python: ``datetime.fromisoformat`` reads more forms
+on 3.11+ than on 3.10 (a trailing ``Z``, an offset without a colon, a fraction of one
+digit), so instants are read by one pattern here, never by it. An instant must say
+where it is (``Z`` or an offset): a bare date and time would silently mean "wherever
+this machine is".
 """
 
 from __future__ import annotations
@@ -23,7 +24,11 @@ __all__ = [
     "parse_span",
 ]
 
-_OFFSET_WITHOUT_COLON = re.compile(r"([+-])(\d{2})(\d{2})$")
+_INSTANT = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<hour>\d{2}):(?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:[.,](?P<fraction>\d{1,9}))?)?"
+    r"(?:(?P<utc>[Zz])|(?P<sign>[+-])(?P<oh>\d{2})(?::?(?P<om>\d{2}))?)?"
+)
 _LOCAL_TIME = re.compile(r"(\d{1,2}):(\d{2})")
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)\s*(s|m|h|d|w)")
 _SECONDS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
@@ -35,19 +40,34 @@ def parse_instant(text: str) -> float:
     """POSIX seconds of ``2026-12-01T09:00:00Z`` or ``…+01:00``; ValueError otherwise."""
     if not isinstance(text, str) or not text.strip():
         raise ValueError("expected a date and time like 2026-12-01T09:00:00Z")
-    value = text.strip()
-    if value[-1:] in ("Z", "z"):
-        value = value[:-1] + "+00:00"
-    value = _OFFSET_WITHOUT_COLON.sub(r"\1\2:\3", value)
+    match = _INSTANT.fullmatch(text.strip())
     try:
-        moment = dt.datetime.fromisoformat(value)
+        if match is None:
+            raise ValueError
+        day = dt.date.fromisoformat(match["date"])
+        fraction = (match["fraction"] or "0")[:6].ljust(6, "0")
+        clock = dt.time(
+            int(match["hour"]), int(match["minute"]), int(match["second"] or 0), int(fraction)
+        )
+        offset = _offset(match)
     except ValueError:
         raise ValueError(
             f"{text!r} is not an ISO 8601 date and time (like 2026-12-01T09:00:00Z)"
         ) from None
-    if moment.tzinfo is None or moment.utcoffset() is None:
+    if offset is None:
         raise ValueError(f"{text!r} has no time zone: end it with Z or an offset like +01:00")
-    return moment.timestamp()
+    return dt.datetime.combine(day, clock, tzinfo=offset).timestamp()
+
+
+def _offset(match: re.Match[str]) -> dt.timezone | None:
+    if match["utc"]:
+        return dt.timezone.utc
+    if not match["sign"]:
+        return None
+    minutes = int(match["oh"]) * 60 + int(match["om"] or 0)
+    if minutes >= 24 * 60:
+        raise ValueError("an offset is less than 24 hours")
+    return dt.timezone(dt.timedelta(minutes=-minutes if match["sign"] == "-" else minutes))
 
 
 def parse_local_time(text: str, zone: str | None, now: float) -> float:
