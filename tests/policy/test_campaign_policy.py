@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from polyout import Campaign, Contact, ContactPolicy, EventKind
+from polyout import Allow, Campaign, Contact, ContactPolicy, EventKind, PendingDial
 from polyout._campaign._memory_store import MemoryStore
 from polyout._campaign._policy_audit import verify_receipts
 from polyout._campaign._sqlite_store import SQLiteStore
@@ -232,3 +232,17 @@ async def test_across_a_stop_the_policy_is_stored_and_a_resume_after_the_deadlin
     assert len(fake.ledger.placements) == 1  # nothing dialled after the deadline
     assert [r["state"] for r in results] == ["success", "cancelled", "cancelled", "cancelled"]
     assert {r["reason"] for r in results[1:]} == {"deadline"}
+
+
+async def test_the_pre_dial_hooks_decision_is_in_the_receipt() -> None:
+    async def hook(pending: PendingDial) -> Allow:
+        return Allow(note="consent on file")
+
+    _, _, store = await run(
+        [Contact(id="ny", phone=NY_PHONE)], policy=ContactPolicy(), before_dial=hook
+    )
+    campaign = await store.open("default")
+    [receipt] = [r async for r in campaign.receipts()]
+    assert receipt.body["before_dial"] == {"allowed": True, "note": "consent on file"}
+    assert "policy" in receipt.body
+    assert (await verify_receipts(campaign)).broken is None
