@@ -72,18 +72,25 @@ async def test_the_system_clock_timer_fires_when_its_seconds_have_passed() -> No
     assert fired[0] - started >= 0.05
 
 
+class _WallSteps:
+    """The real wall clock, plus steps made by the test (as NTP or a suspend would)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.offset = 0.0
+        real_time = time.time
+        monkeypatch.setattr(time, "time", lambda: real_time() + self.offset)
+
+
 async def test_the_system_clock_timer_ends_early_when_the_wall_clock_steps_past_it(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    wall = _WallSteps(monkeypatch)
     clock = polyout.campaign.SystemClock(recheck=0.02)
-    real_time = time.time
-    jumped = 0.0
-    monkeypatch.setattr(time, "time", lambda: real_time() + jumped)
     fired: list[float] = []
     clock.timer(3600, _fired_at(clock, fired))  # an hour's wait for a window
     await asyncio.sleep(0.05)
     assert fired == []
-    jumped = 3600.0  # the machine slept through it, or NTP stepped
+    wall.offset = 3600.0  # the machine slept through it, or NTP stepped
     await asyncio.sleep(0.2)  # a few rechecks
     assert len(fired) == 1
 
@@ -91,16 +98,14 @@ async def test_the_system_clock_timer_ends_early_when_the_wall_clock_steps_past_
 async def test_the_system_clock_timer_waits_longer_when_the_wall_clock_steps_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    wall = _WallSteps(monkeypatch)
     clock = polyout.campaign.SystemClock(recheck=0.02)
-    real_time = time.time
-    jumped = 0.0
-    monkeypatch.setattr(time, "time", lambda: real_time() + jumped)
     fired: list[float] = []
     clock.timer(0.1, _fired_at(clock, fired))
-    jumped = -3600.0  # set back an hour: the wall clock has not reached the end
+    wall.offset = -3600.0  # set back an hour: the wall clock has not reached the end
     await asyncio.sleep(0.3)
     assert fired == []
-    jumped = 0.0
+    wall.offset = 0.0
     await asyncio.sleep(0.2)
     assert len(fired) == 1
 
