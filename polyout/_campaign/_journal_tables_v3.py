@@ -131,8 +131,8 @@ END;
 """
 
 # Contact policy (clauses P1-P5 of ``_store_policy``): each intent's audit receipt, sealed
-# in its campaign's hash chain, and the chain's head; the number index lets a cap count
-# one number's dials across every campaign of the store.
+# in its campaign's hash chain, and the chain's head. A cap counts a number's dials
+# through the (campaign, to_number) index every store has, one campaign after another.
 POLICY_TABLES = """
 CREATE TABLE IF NOT EXISTS receipts (
     campaign INTEGER NOT NULL REFERENCES campaigns (id),
@@ -149,7 +149,6 @@ CREATE TABLE IF NOT EXISTS receipt_heads (
     n INTEGER NOT NULL,
     hash TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS contacts_by_number ON contacts (to_number) WHERE dialable = 1;
 """
 
 #: The whole of what schema 3 adds, safe to run on a store that already has it.

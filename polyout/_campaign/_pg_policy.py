@@ -1,5 +1,7 @@
 """The PostgreSQL store's policy capability (the contract: ``_store_policy``).
 
+A number is looked up campaign by campaign (``campaign = ANY(ARRAY(SELECT id ...))``)
+through ``polyout_contacts_dialable_number``: no index of its own to slow every load.
 Several workers on several machines open intents at once, so the cap is counted under
 a transaction-scoped advisory lock on the number (``pg_advisory_xact_lock``, keys
 ``CAP_LOCK`` and ``hashtext(number)``), taken in the intent's own transaction: a second
@@ -40,7 +42,8 @@ _DIALS = """
 SELECT i.started_at, g.name FROM polyout_contacts c
 JOIN polyout_intents i ON i.campaign = c.campaign AND i.seq = c.seq
 JOIN polyout_campaigns g ON g.id = c.campaign
-WHERE c.to_number = %(n)s AND c.entry_state = 'scheduled' AND i.started_at > %(since)s
+WHERE c.campaign = ANY(ARRAY(SELECT id FROM polyout_campaigns)) AND c.to_number = %(n)s
+  AND c.entry_state = 'scheduled' AND i.started_at > %(since)s
   AND (i.outcome IS NULL OR i.outcome <> 'not_placed')
 ORDER BY i.started_at
 """
@@ -126,8 +129,10 @@ class PgPolicy(PgCampaignSteps):
         [(failures, refusals)] = await self._rows(
             "SELECT (SELECT count(*) FROM polyout_contacts c JOIN polyout_intents i"
             "  ON i.campaign = c.campaign AND i.seq = c.seq WHERE c.to_number = %(n)s"
+            "  AND c.campaign = ANY(ARRAY(SELECT id FROM polyout_campaigns))"
             "  AND c.entry_state = 'scheduled' AND i.outcome = 'failure'),"
             " (SELECT count(*) FROM polyout_contacts WHERE to_number = %(n)s"
+            "  AND campaign = ANY(ARRAY(SELECT id FROM polyout_campaigns))"
             "  AND entry_state = 'scheduled' AND state = 'invalid' AND intents > 0)",
             {"n": e164},
         )
@@ -149,6 +154,7 @@ RECENTLY_CALLED = """
 SELECT DISTINCT c.to_number, g.name FROM polyout_contacts c
 JOIN polyout_intents i ON i.campaign = c.campaign AND i.seq = c.seq
 JOIN polyout_campaigns g ON g.id = c.campaign
-WHERE c.to_number = ANY(%s) AND c.entry_state = 'scheduled' AND i.started_at > %s
+WHERE c.campaign = ANY(ARRAY(SELECT id FROM polyout_campaigns)) AND c.to_number = ANY(%s)
+  AND c.entry_state = 'scheduled' AND i.started_at > %s
   AND (i.outcome IS NULL OR i.outcome <> 'not_placed')
 """

@@ -290,8 +290,8 @@ CREATE TRIGGER polyout_outbox_on_command AFTER INSERT ON polyout_campaign_log
 """
 
 #: Contact policy across campaigns (``_store_policy``, ``_pg_policy``): each intent's
-#: audit receipt in its campaign's hash chain, the chain's head (read FOR UPDATE), and the
-#: number index a frequency cap counts one number's dials with, across campaigns.
+#: audit receipt in its campaign's hash chain and the chain's head (read FOR UPDATE). A
+#: cap counts a number's dials campaign by campaign, through polyout_contacts_dialable_number.
 POLICY_TABLES = """
 CREATE TABLE IF NOT EXISTS polyout_receipts (
     campaign bigint NOT NULL,
@@ -308,8 +308,6 @@ CREATE TABLE IF NOT EXISTS polyout_receipt_heads (
     n bigint NOT NULL,
     hash text NOT NULL
 );
-CREATE INDEX IF NOT EXISTS polyout_contacts_by_number
-    ON polyout_contacts (to_number) WHERE entry_state = 'scheduled';
 """
 
 #: The account-wide rate (a GCRA slot row per account, on the database clock):
