@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from polyout._campaign._pg_answers import PgAnswers
 from polyout._campaign._pg_control import PgControl
 from polyout._campaign._pg_outbox import PgOutbox
 from polyout._campaign._pg_policy import PgPolicy
@@ -50,7 +51,7 @@ S = ContactState
 _MINE = "held_by = %(w)s AND held_session = %(s)s"
 
 
-class PostgresCampaign(PgControl, PgOutbox, PgPolicy, PgWorkers):
+class PostgresCampaign(PgAnswers, PgControl, PgOutbox, PgPolicy, PgWorkers):
     """A ``StoredCampaign`` in a PostgreSQL store (see ``PostgresStore.open``)."""
 
     # -- dispatch ------------------------------------------------------------------------

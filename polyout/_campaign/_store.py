@@ -94,6 +94,7 @@ import attrs
 
 from polyout._campaign._errors import JournalError
 from polyout._campaign._states import ContactState
+from polyout._campaign._store_answers import AnswersCampaign
 from polyout._campaign._store_control import StoreControl
 from polyout._campaign._store_outbox import StoredOutbox
 from polyout._campaign._store_policy import IntentPolicy, PolicyCampaign, PolicyStore
@@ -256,7 +257,9 @@ class Recovery:
     """Contacts between two not-placed sends put back to ``scheduled``."""
 
 
-class StoredCampaign(StoreControl, StoredOutbox, PolicyCampaign, StoreWorkers, Protocol):
+class StoredCampaign(
+    AnswersCampaign, StoreControl, StoredOutbox, PolicyCampaign, StoreWorkers, Protocol
+):
     """One campaign in a store, as a worker sees it."""
 
     name: str

@@ -9,7 +9,9 @@ N1. ``call_outcomes(since)`` returns, across every campaign of the store, one
     and ended in a call outcome (``success``, ``no_answer``, ``busy``, ``failure``):
     the contact's number and zones, when the intent started, and the outcome. An
     intent closed as not placed, still open, ``unknown`` or ``expired`` is left out.
-    Order is unspecified. Reads see batched writes.
+    Order is unspecified. Reads see this campaign's batched writes, and what the other
+    campaigns committed (a store with several writers, PostgreSQL, may hold another
+    campaign's batch in its own transaction until that campaign commits it).
 """
 
 from __future__ import annotations

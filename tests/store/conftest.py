@@ -122,6 +122,7 @@ POSTGRES_READY = frozenset(
         "test_outbox",
         "test_control",
         "test_policy",
+        "test_answers",
     }
 )
 

@@ -48,6 +48,7 @@ async def test_n1_placed_calls_that_ended_across_campaigns_since_a_moment(
     await autumn.record_outcome(0, intent, outcome=S.BUSY, retry_due=None, reason="busy", now=60)
     intent = await place(autumn, 1, "A-1", now=500.0)
     await autumn.record_outcome(1, intent, outcome=S.FAILURE, retry_due=None, reason="x", now=560)
+    await autumn.flush()  # another campaign's batch is seen once committed (N1)
 
     found = await answers(spring).call_outcomes(since=100.0)
     zones = ("America/Los_Angeles",)

@@ -139,7 +139,7 @@ async def test_the_feeder_hands_the_store_batches_of_the_size_it_asks_for(
             for n in range(3000):
                 yield Contact(id=f"c{n}", phone=f"+4474{n:08d}")
 
-        recorder = Recorder(campaign, SystemClock(), EventBus(), Progress({}, 0))  # type: ignore[arg-type]
+        recorder = Recorder(campaign, SystemClock(), EventBus(), Progress({}, 0))
         feeder = Feeder(
             recorder,
             contacts(),
