@@ -17,6 +17,7 @@ import pytest
 from polyout import Campaign, CampaignError, Contact, JournalError
 from polyout._campaign._memory_store import MemoryBacking, MemoryCampaign, MemoryStore
 from polyout._campaign._store import CampaignDefinition
+from polyout._campaign._store_policy import IntentPolicy
 from polyout.testing import (
     LAST_DIGIT,
     AnswerLost,
@@ -174,9 +175,11 @@ class _SlowIntents(MemoryStore):
         campaign = await super().open(name)
         opened = campaign.open_intent
 
-        async def slow(worker: str, seq: int, *, after: int, now: float) -> int:
+        async def slow(
+            worker: str, seq: int, *, after: int, now: float, policy: IntentPolicy | None = None
+        ) -> int:
             await self._clock.sleep(3600)
-            return await opened(worker, seq, after=after, now=now)
+            return await opened(worker, seq, after=after, now=now, policy=policy)
 
         campaign.open_intent = slow  # type: ignore[method-assign]
         return campaign

@@ -14,6 +14,7 @@ from polyout import Campaign, Contact
 from polyout._campaign._memory_backing import MemoryBacking
 from polyout._campaign._memory_store import MemoryCampaign, MemoryStore
 from polyout._campaign._store import CampaignDefinition
+from polyout._campaign._store_policy import IntentPolicy
 from polyout.testing import LAST_DIGIT, FakePlacer, RateLimited, Send, VirtualClock
 
 
@@ -29,9 +30,11 @@ class _CommitTakes(MemoryStore):
         campaign = await super().open(name)
         opened = campaign.open_intent
 
-        async def slow(worker: str, seq: int, *, after: int, now: float) -> int:
+        async def slow(
+            worker: str, seq: int, *, after: int, now: float, policy: IntentPolicy | None = None
+        ) -> int:
             await self._clock.sleep(self._seconds)
-            return await opened(worker, seq, after=after, now=now)
+            return await opened(worker, seq, after=after, now=now, policy=policy)
 
         campaign.open_intent = slow  # type: ignore[method-assign]
         return campaign

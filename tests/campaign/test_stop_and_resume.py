@@ -15,6 +15,7 @@ from polyout._campaign._events import CampaignEvent, EventKind
 from polyout._campaign._memory_store import MemoryCampaign, MemoryStore
 from polyout._campaign._runner import Campaign
 from polyout._campaign._store import CampaignDefinition, Recovery
+from polyout._campaign._store_policy import IntentPolicy
 from polyout.sandbox import FaultConfig
 from polyout.testing import LAST_DIGIT, FakePlacer, VirtualClock
 
@@ -325,13 +326,17 @@ class _CommitsOnItsOwn(MemoryStore):
         campaign = await super().open(name)
         opened, recovered = campaign.open_intent, campaign.recover
 
-        async def commit(worker: str, seq: int, *, after: int, now: float) -> int:
+        async def commit(
+            worker: str, seq: int, *, after: int, now: float, policy: IntentPolicy | None
+        ) -> int:
             async with self._writer:
                 await self._clock.sleep(60)
-                return await opened(worker, seq, after=after, now=now)
+                return await opened(worker, seq, after=after, now=now, policy=policy)
 
-        async def open_intent(worker: str, seq: int, *, after: int, now: float) -> int:
-            job = asyncio.ensure_future(commit(worker, seq, after=after, now=now))
+        async def open_intent(
+            worker: str, seq: int, *, after: int, now: float, policy: IntentPolicy | None = None
+        ) -> int:
+            job = asyncio.ensure_future(commit(worker, seq, after=after, now=now, policy=policy))
             return await asyncio.shield(job)
 
         async def recover(now: float, *, worker: str | None = None) -> Recovery:
