@@ -30,10 +30,12 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "sandbox": ("_commands_sandbox", "sandbox", False),
     "campaign run": ("_commands_campaign", "run", True),
     "campaign resume": ("_commands_campaign", "resume", True),
-    "campaign report": ("_commands_campaign", "report", True),
+    "campaign report": ("_commands_report", "report", True),
     "campaign export": ("_commands_journal", "export", False),
     "campaign audit": ("_commands_audit", "audit", False),
-    "campaign validate": ("_commands_campaign", "validate", True),
+    "campaign validate": ("_commands_report", "validate", True),
+    "campaign work": ("_commands_work", "work", True),
+    "campaign deliver": ("_commands_deliver", "deliver", False),
     "campaign rehearse": ("_commands_rehearse", "rehearse", True),
     "campaign pause": ("_commands_control", "pause", False),
     "campaign cancel": ("_commands_control", "cancel", False),
@@ -41,7 +43,6 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "campaign suppress": ("_commands_control", "suppress", False),
     "campaign retry": ("_commands_control", "retry", False),
     "campaign add": ("_commands_control", "add", False),
-    "campaign deliver": ("_commands_deliver", "deliver", False),
     "demo": ("_demo", "demo", True),
 }
 

@@ -27,6 +27,7 @@ from polyout._cli._flag_groups import (
     running_flags,
     store_flags,
     webhook_flags,
+    work_arguments,
 )
 from polyout._cli._flag_types import bounded_float, bounded_int, parse_metadata
 from polyout._cli._rehearse_args import REHEARSE_HELP, rehearse_arguments
@@ -119,7 +120,13 @@ def build_parser() -> argparse.ArgumentParser:
         campaign_commands,
         "run",
         "dial every contact of a file, journaled so that it can be resumed",
-        [connection, planning_flags(), running_flags(), webhook_flags(endpoint=True)],
+        [
+            connection,
+            planning_flags(),
+            running_flags(),
+            store_flags(),
+            webhook_flags(endpoint=True),
+        ],
     )
     run.add_argument("contacts", metavar="CONTACTS", help=contacts_help)
     run.add_argument(
@@ -135,9 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
         campaign_commands,
         "resume",
         "continue a stopped campaign exactly where it stopped",
-        [connection, webhook_flags(endpoint=False)],
+        [connection, store_flags(), webhook_flags(endpoint=False)],
     )
-    resume.add_argument("journal", metavar="JOURNAL")
+    resume.add_argument("journal", metavar="JOURNAL", nargs="?")
     output_flag(resume, "write one result per contact here at the end")
     changes = resume.add_argument_group("changes (everything else is as the journal says)")
     changes.add_argument("--rate", type=RATE, metavar="N", help="calls started per second, at most")
@@ -152,8 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run_control_flags(resume)
 
-    report = command(campaign_commands, "report", "summarise a campaign from its journal")
-    report.add_argument("journal", metavar="JOURNAL")
+    report = command(
+        campaign_commands, "report", "summarise a campaign from its journal", [store_flags()]
+    )
+    report.add_argument("journal", metavar="JOURNAL", nargs="?")
     output_flag(report, "export every contact's result")
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     report.add_argument(
@@ -167,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         campaign_commands,
         "export",
         "copy a journal into one self-contained file, the safe way to move or back it up",
+        [store_flags()],
     )
-    export.add_argument("journal", metavar="JOURNAL")
+    export.add_argument("journal", metavar="JOURNAL", nargs="?")
     export.add_argument(
         "destination", metavar="DEST", help="the new journal file (must not exist yet)"
     )
@@ -194,13 +204,21 @@ def build_parser() -> argparse.ArgumentParser:
         campaign_commands,
         "validate",
         "check a contact file before a campaign, dialling nobody",
-        [planning_flags()],
+        [planning_flags(), store_flags()],
     )
     validate.add_argument("contacts", metavar="CONTACTS", help=contacts_help)
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
 
     add_control_commands(campaign_commands, command)
 
+    work_arguments(
+        command(
+            campaign_commands,
+            "work",
+            "join a campaign as one more worker until it is done",
+            [connection, store_flags(), webhook_flags(endpoint=False)],
+        )
+    )
     deliver_arguments(
         command(
             campaign_commands,
