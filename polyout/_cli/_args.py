@@ -54,6 +54,23 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see {self.prog} --help)", ExitCode.USAGE)
 
 
+def resume_changes(parser: argparse.ArgumentParser) -> None:
+    """What a resumed run may change, and how it runs (``resume``, and ``retry``'s run)."""
+    output_flag(parser, "write one result per contact here at the end")
+    changes = parser.add_argument_group("changes (everything else is as the journal says)")
+    changes.add_argument("--rate", type=RATE, metavar="N", help="calls started per second, at most")
+    changes.add_argument(
+        "--concurrency", type=CONCURRENCY, metavar="N", help="calls in flight, at most"
+    )
+    poll_rate_flag(changes)
+    changes.add_argument(
+        "--requeue-unknown",
+        action="store_true",
+        help="dial again the contacts left unknown (they may have been rung already)",
+    )
+    run_control_flags(parser)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = common_flags()
     connection = connection_flags()
@@ -145,19 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
         [connection, store_flags(), webhook_flags(endpoint=False)],
     )
     resume.add_argument("journal", metavar="JOURNAL", nargs="?")
-    output_flag(resume, "write one result per contact here at the end")
-    changes = resume.add_argument_group("changes (everything else is as the journal says)")
-    changes.add_argument("--rate", type=RATE, metavar="N", help="calls started per second, at most")
-    changes.add_argument(
-        "--concurrency", type=CONCURRENCY, metavar="N", help="calls in flight, at most"
-    )
-    poll_rate_flag(changes)
-    changes.add_argument(
-        "--requeue-unknown",
-        action="store_true",
-        help="dial again the contacts left unknown (they may have been rung already)",
-    )
-    run_control_flags(resume)
+    resume_changes(resume)
 
     report = command(
         campaign_commands, "report", "summarise a campaign from its journal", [store_flags()]
@@ -209,7 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("contacts", metavar="CONTACTS", help=contacts_help)
     validate.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    add_control_commands(campaign_commands, command)
+    # retry works on its round as resume does when no worker is alive: the same flags.
+    add_control_commands(
+        campaign_commands,
+        command,
+        run_parents=[connection, webhook_flags(endpoint=False)],
+        run_flags=resume_changes,
+    )
 
     work_arguments(
         command(

@@ -29,6 +29,7 @@ from polyout._campaign._store_control import (
     check_round_states,
 )
 from polyout._campaign._suppression import load_suppression_list, normalized_suppression
+from polyout._cli._connection import client_from_args
 from polyout._cli._control_target import (
     Target,
     control_target,
@@ -244,8 +245,10 @@ def retry(args: argparse.Namespace) -> int:
         raise CliError(f"--states: {exc}") from None
     check_round_states(states)
 
-    async def job(target: Target) -> int:
+    async def job(target: Target) -> bool:
         campaign = target.campaign
+        if not target.workers_alive:
+            client_from_args(args)  # it is dialled here: a bad connection changes nothing
         options = {"max_attempts": args.max_attempts, "include_unknown": args.include_unknown}
         counts = await campaign.retry_candidates(states, **options)
         unknown = counts.get(S.UNKNOWN, 0)
@@ -261,12 +264,14 @@ def retry(args: argparse.Namespace) -> int:
             await campaign.command(
                 Command.REOPEN, reason=None, by=operator("campaign retry"), now=time.time()
             )
-        print(f"{moved} contacts are scheduled again ({detail or 'none matched'})")
-        if moved and not target.workers_alive:
-            print(f"to dial them: {_resume_hint(target)}")
-        return 0
+        print(f"{moved} contacts are scheduled again ({detail or 'none matched'})", flush=True)
+        return bool(moved) and not target.workers_alive
 
-    return _on_target(args, job)
+    if not _on_target(args, job):
+        return 0  # nothing to dial, or the live workers dial the round within a second
+    from polyout._cli._commands_campaign import resume  # (it imports this module)
+
+    return resume(args)  # no worker is alive: this process works on the round
 
 
 def _confirmed(unknown: int, yes: bool) -> bool:

@@ -21,9 +21,13 @@ MakeCommand = Callable[..., argparse.ArgumentParser]
 def add_control_commands(
     parent: argparse._SubParsersAction[argparse.ArgumentParser],
     command: MakeCommand,
-    parents: Sequence[argparse.ArgumentParser] = (),
+    *,
+    run_parents: Sequence[argparse.ArgumentParser],
+    run_flags: Callable[[argparse.ArgumentParser], None],
 ) -> None:
-    """``polyout campaign pause|cancel|status|suppress|add|retry REF ...``."""
+    """``polyout campaign pause|cancel|status|suppress|add|retry REF ...``; ``retry``
+    also takes what ``resume`` takes (``run_parents``, ``run_flags``): with no worker
+    alive on the campaign, it works on its round in this process."""
     pause = command(parent, "pause", "stop placing new calls (calls in flight are followed)")
     add_ref_arguments(pause)
     pause.add_argument("--reason", metavar="TEXT", help="why: status and the report show it")
@@ -62,7 +66,10 @@ def add_control_commands(
     add.add_argument("contacts", metavar="CONTACTS", nargs="?", help="CSV or JSONL, as for run")
 
     retry = command(
-        parent, "retry", "give chosen final contacts another round (never answered calls)"
+        parent,
+        "retry",
+        "give chosen final contacts another round (never answered calls), and dial it",
+        run_parents,
     )
     add_ref_arguments(retry)
     retry.add_argument(
@@ -85,6 +92,7 @@ def add_control_commands(
     retry.add_argument(
         "--yes", action="store_true", help="confirm --include-unknown without asking"
     )
+    run_flags(retry)
 
 
 def control_options(args: argparse.Namespace) -> dict[str, Any]:

@@ -118,16 +118,36 @@ def test_a_finished_campaign_cannot_be_paused(
     assert _read(journal)[1].phase is P.RUNNING  # type: ignore[attr-defined]
 
 
+def _beside_a_runner(journal: Path, *argv: str) -> int:
+    """``polyout *argv`` while a runner holds the journal (a live worker dials the round)."""
+
+    async def run() -> int:
+        runner = SQLiteStore(journal, create=False)
+        try:
+            await runner.ready()
+            return await asyncio.to_thread(main, list(argv))
+        finally:
+            await runner.aclose()
+
+    return asyncio.run(run())
+
+
 def test_retry_takes_the_chosen_states_never_success(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     journal = tmp_path / "spring.db"
     _journal(journal, [S.SUCCESS, S.NO_ANSWER, S.BUSY, S.FAILURE])
-    assert main(["campaign", "retry", str(journal), "--states", "no_answer,busy"]) == 0
+    # With no worker alive, retry dials the round itself: with no connection it changes nothing.
+    monkeypatch.delenv("POLYAI_AGENT_ID", raising=False)
+    assert main(["campaign", "retry", str(journal), "--states", "no_answer,busy"]) == 2
+    assert "--agent-id is required" in capsys.readouterr().err
+    assert _read(journal)[0] == {S.SUCCESS: 1, S.NO_ANSWER: 1, S.BUSY: 1, S.FAILURE: 1}
+    retry = ["campaign", "retry", str(journal), "--states"]
+    assert _beside_a_runner(journal, *retry, "no_answer,busy") == 0
     assert "2 contacts are scheduled again" in capsys.readouterr().out
     counts, _ = _read(journal)
     assert counts == {S.SUCCESS: 1, S.SCHEDULED: 2, S.FAILURE: 1}
-    assert main(["campaign", "retry", str(journal), "--states", "success"]) == 2
+    assert main([*retry, "success"]) == 2
     assert "never" in capsys.readouterr().err
 
 
@@ -149,11 +169,11 @@ def test_retry_of_unknown_asks_first_and_needs_yes_off_a_terminal(
 
     asyncio.run(leave_unknown())
     args = ["campaign", "retry", str(journal), "--states", "no_answer", "--include-unknown"]
-    assert main(args) == 2  # pytest's stdin is no terminal
+    assert _beside_a_runner(journal, *args) == 2  # pytest's stdin is no terminal
     captured = capsys.readouterr()
     assert "1 people may be rung twice" in captured.out.replace("up to 1 people", "1 people")
     assert "--yes" in captured.err
-    assert main([*args, "--yes"]) == 0
+    assert _beside_a_runner(journal, *args, "--yes") == 0
     assert _read(journal)[0] == {S.SCHEDULED: 1}
 
 
