@@ -172,6 +172,7 @@ class Engine(EngineControls):
             elapsed=elapsed,
             stopping=self._stopped,
             events_dropped=self._bus.dropped,
+            paused=self._control.paused,
         )
 
     # -- the run --------------------------------------------------------------------------

@@ -122,6 +122,8 @@ class CampaignStats:
     """Seconds since the run started (campaign clock)."""
     stopping: bool
     events_dropped: int
+    paused: str | None = None
+    """Why the run is paused (an operator, an auto-pause, a canary); None while it runs."""
 
     @classmethod
     def before_run(cls, *, rate: float, stopping: bool, events_dropped: int) -> CampaignStats:

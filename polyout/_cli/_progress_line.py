@@ -118,7 +118,12 @@ def progress_parts(stats: CampaignStats, eta: float | None, *, resumed: bool) ->
     if stats.rate_limited:
         parts.append(Part(f"429s {stats.rate_limited}", 4))
     parts.append(Part(calls_per_second(stats.achieved_rate), 5))
-    parts.append(Part("stopping" if stats.stopping else f"ETA {format_duration(eta)}", 1))
+    if stats.stopping:
+        parts.append(Part("stopping", 1))
+    elif stats.paused is not None:  # the operator must act: first to show, last to go
+        parts[:0] = [Part("PAUSED", 0), Part(stats.paused, 2)]
+    else:
+        parts.append(Part(f"ETA {format_duration(eta)}", 1))
     return parts
 
 

@@ -80,6 +80,19 @@ def test_in_flight_counts_placed_calls_and_sending_is_separate() -> None:
     assert "dialled 2 · in flight 2 · sending 5" in text
 
 
+@pytest.mark.parametrize("width", [60, 120])
+def test_a_paused_run_says_so_and_why_first(width: int) -> None:
+    line = ProgressLine("campaign run")
+    reason = "17 of the last 20 calls ended in failure (auto-paused)"
+    line.show(stats(paused=reason), eta=140.0)
+    text = rendered(line, width)
+    assert "PAUSED · " in text  # the operator must act: never dropped, before the count
+    assert text.index("PAUSED") < text.index("final 120/400")
+    assert "ETA" not in text  # a paused run has no end to foresee
+    if width >= 120:
+        assert reason in text
+
+
 def test_a_resume_says_starting_until_it_knows_its_contacts_then_this_run() -> None:
     line = ProgressLine("campaign resume", resumed=True)
     line.show(stats(states={}, total=0, input_done=False, placed=0), eta=None)

@@ -48,6 +48,7 @@ async def run_engine(
     companions: Sequence[Companion] = (),
     admissions: Sequence[Admission] = (),
     placer: dict[str, Any] | None = None,
+    config: CampaignConfig = CONFIG,
 ) -> tuple[CampaignStats, FakePlacer, StoredCampaign]:
     async with VirtualClock(start=START) as clock:
         fake = FakePlacer(clock=clock, **{"duration": 20.0, **(placer or {})})
@@ -61,7 +62,7 @@ async def run_engine(
             campaign,
             fake,
             source=contacts,
-            config=CONFIG,
+            config=config,
             window=None,
             clock=clock,
             bus=EventBus(()),

@@ -7,6 +7,7 @@ see it) instead of burning the list or stopping, and that resuming carries on.
 
 from __future__ import annotations
 
+import attrs
 import pytest
 
 from polyout._campaign._auto_pause import AUTO, AutoPause, AutoPauseRules
@@ -16,7 +17,7 @@ from polyout._campaign._store import StoredCampaign
 from polyout._campaign._store_control import CampaignPhase, Command
 from polyout._models import CallState
 from polyout.testing import FakePlacer, Refused, Send, VirtualClock
-from tests.control.doubles import people, run_engine
+from tests.control.doubles import CONFIG, people, run_engine
 
 S = ContactState
 P = CampaignPhase
@@ -104,3 +105,28 @@ async def test_without_auto_pause_a_401_still_stops_the_run() -> None:
         await run_engine(
             people(5), steer, companions=[AutoPause(rules)], placer={"trigger_faults": revoked}
         )
+
+
+async def test_retries_of_a_few_bad_numbers_at_the_tail_do_not_pause_a_healthy_campaign() -> None:
+    bad = {"+12125551000", "+12125551001"}  # these two always fail; the other ten answer
+
+    async def steer(campaign: StoredCampaign, clock: VirtualClock, placer: FakePlacer) -> None:
+        return None
+
+    rules = AutoPauseRules(failure_window=5, failure_share=0.6)
+    stats, placer, campaign = await run_engine(
+        people(12),
+        steer,
+        companions=[AutoPause(rules)],
+        placer={
+            "outcomes": lambda request: (
+                CallState.FAILURE if request.to_number in bad else CallState.SUCCESS
+            )
+        },
+        config=attrs.evolve(CONFIG, max_attempts=4, retry_delay=60.0),
+    )
+    # The tail of the run is the bad numbers' retries, call after call: each is one
+    # contact of the window, so the campaign ends instead of pausing.
+    assert stats.states == {"success": 10, "failure": 2}
+    assert "auto_paused" not in [e.kind for e in await campaign.campaign_log()]
+    assert len(placer.ledger.placements) > 12  # the bad ones were retried
