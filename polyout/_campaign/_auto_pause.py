@@ -3,11 +3,11 @@
 Three kinds of trouble pause it (a companion of each run):
 
 * **most of the last K calls ended in failure**: of the last ``failure_window``
-  contacts whose call ended, each judged by its latest call, more than
-  ``failure_share`` ended ``failure`` (defaults: 20 contacts, 0.8). A wrong agent, a
-  broken number range or a carrier outage looks like this. A contact counts once
-  however often it is retried: at a campaign's tail the retries of a few bad numbers
-  would otherwise fill the window and pause a healthy campaign;
+  contacts' first calls that ended, more than ``failure_share`` ended ``failure``
+  (defaults: 20, 0.8). A wrong agent, a broken number range or a carrier outage looks
+  like this. Retries are left out: the contacts retried are those whose call failed
+  before, so at a campaign's tail they would fill the window and pause a healthy
+  campaign;
 * **a run of 400s**: the API refused several triggers in a row for their content (the
   dispatcher's own threshold, ``_decisions``): the request is wrong for every contact;
 * **a 401 or 403** mid-campaign: the key was revoked, or lost its rights.
@@ -47,8 +47,7 @@ class AutoPauseRules:
     """When the campaign pauses itself (see the module docstring for each)."""
 
     failure_window: int = 20
-    """K: how many of the latest contacts' call ends are judged together (0: never on
-    failures)."""
+    """K: how many of the latest first calls are judged together (0: never on failures)."""
     failure_share: float = 0.8
     """More than this share of them ended ``failure``: pause."""
     on_refusals: bool = True
@@ -75,8 +74,10 @@ class AutoPause:
 
     def __init__(self, rules: AutoPauseRules | None = None) -> None:
         self.rules = rules if rules is not None else AutoPauseRules()
-        self._recent: collections.OrderedDict[int | None, bool] = collections.OrderedDict()
-        """Whether each of the latest contacts' latest call failed, oldest first."""
+        self._recent: collections.deque[bool] = collections.deque(
+            maxlen=max(self.rules.failure_window, 1)
+        )
+        """Whether each of the latest first calls failed, oldest first."""
         self._writes: set[asyncio.Task[None]] = set()
 
     async def run(self, engine: EngineHandle) -> None:
@@ -87,12 +88,11 @@ class AutoPause:
             outcome = _call_end(event)
             if outcome is None:
                 continue
+            if event.intent != 1:
+                continue  # a retry, or a send after sends that placed nothing
             recent, window = self._recent, self.rules.failure_window
-            recent.pop(event.position, None)  # a contact counts once, by its latest call
-            recent[event.position] = outcome == ContactState.FAILURE.value
-            if len(recent) > window:
-                recent.popitem(last=False)
-            failed = sum(recent.values())
+            recent.append(outcome == ContactState.FAILURE.value)
+            failed = sum(recent)
             if len(recent) == window and failed > self.rules.failure_share * window:
                 self._pause(engine, f"{failed} of the last {len(recent)} calls ended in failure")
                 recent.clear()  # judged afresh after a resume
