@@ -73,5 +73,6 @@ def test_polyout_webhooks_is_the_receivers_module() -> None:
     for name in ("WebhookSignatureError", "sign", "verify"):
         assert getattr(polyout.webhooks, name).__doc__
 
+
 # Webhooks and the pre-dial hook (issue 13).
 POLYOUT.update({"Allow", "Deny", "PendingDial", "Webhook"})
