@@ -38,6 +38,7 @@ from polyout._cli._control_target import (
     refuse,
 )
 from polyout._cli._errors import CliError, ExitCode
+from polyout._webhooks import outbox_line, outbox_state
 
 __all__ = ["add", "canary_report", "cancel", "lift_pause", "pause", "retry", "status", "suppress"]
 
@@ -132,9 +133,8 @@ def status(args: argparse.Namespace) -> int:
     if snapshot["eta_seconds"] is not None:
         line += f"; ETA about {_duration(snapshot['eta_seconds'])}"
     print(line)
-    if snapshot.get("outbox"):
-        outbox = snapshot["outbox"]
-        print("webhooks: " + ", ".join(f"{key} {value}" for key, value in sorted(outbox.items())))
+    if (webhooks := outbox_line(snapshot["webhooks"])) is not None:
+        print(webhooks)
     return 0
 
 
@@ -168,9 +168,7 @@ async def _snapshot(target: Target) -> dict[str, Any]:
             round(scheduled / rate) if rate > 0 and scheduled and phase == "running" else None
         ),
     }
-    outbox_counts = getattr(campaign, "outbox_counts", None)
-    if outbox_counts is not None:
-        snapshot["outbox"] = await outbox_counts()
+    snapshot["webhooks"] = await outbox_state(campaign)  # None: no webhook endpoint
     return snapshot
 
 

@@ -17,7 +17,7 @@ from polyout._cli import _interrupt
 from polyout._cli._campaign_ref import campaign_command, ref_from_args
 from polyout._cli._errors import CliError, ExitCode
 from polyout._cli._progress_line import plural
-from polyout._webhooks import SECRET_ENV, Delivery, UrlHook, Webhook, outbox_line
+from polyout._webhooks import SECRET_ENV, Delivery, UrlHook, Webhook, outbox_line, outbox_state
 from polyout._webhooks._settings import shown_url
 
 __all__ = ["deliver", "hook_options", "outbox_note"]
@@ -78,7 +78,7 @@ def deliver(args: argparse.Namespace) -> int:
                     ExitCode.USAGE,
                 )
             pending = await delivery.drain(webhook.drain)
-            return pending, outbox_line(await stored.outbox_counts(), await stored.webhook())
+            return pending, outbox_line(await outbox_state(stored))
 
     pending, line = _interrupt.run(go)
     if line is not None:

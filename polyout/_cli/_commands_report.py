@@ -40,6 +40,7 @@ from polyout._cli._report_view import (
 )
 from polyout._cli._runlog import read_runs
 from polyout._report import html_report
+from polyout._webhooks import outbox_line, outbox_state
 
 __all__ = ["report", "validate"]
 
@@ -50,13 +51,15 @@ def report(args: argparse.Namespace) -> int:
     output = checked_output(args.output, journal=ref.path if ref.exclusive else None)
     if args.html is not None:  # the page first: without plotly, nothing at all is written
         html_report(ref, args.html)
-    named, config, summary = _interrupt.run(lambda _: _read(ref))
+    named, config, summary, webhooks = _interrupt.run(lambda _: _read(ref))
     anchor = runs_anchor(ref if ref.journal else named)
     runs = read_runs(anchor) if anchor is not None else []
     if args.json:
-        _print_json(report_json(summary, config, runs))
+        _print_json({**report_json(summary, config, runs), "webhooks": webhooks})
     else:
         print_all(stdout_console(), report_renderables(summary, config, runs))
+        if (line := outbox_line(webhooks)) is not None:
+            print(line)
     if output is not None:
         export_to(named, output)
     if not summary.complete:
@@ -64,11 +67,13 @@ def report(args: argparse.Namespace) -> int:
     return ExitCode.OK
 
 
-async def _read(ref: StoreRef) -> tuple[StoreRef, CampaignConfig, ResultsSummary]:
+async def _read(
+    ref: StoreRef,
+) -> tuple[StoreRef, CampaignConfig, ResultsSummary, dict[str, Any] | None]:
     async with opened_campaign(ref, read_only=True) as (named, stored):
         definition = await stored.definition()
         config = CampaignConfig.stored(definition.settings, str(ref))
-        return named, config, await summarize_stored(stored)
+        return named, config, await summarize_stored(stored), await outbox_state(stored)
 
 
 def validate(args: argparse.Namespace) -> int:

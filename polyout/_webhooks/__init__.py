@@ -5,7 +5,7 @@ delivered at least once from the store's outbox, and a service's say before each
 """
 
 from polyout._webhooks._before_dial import Allow, BeforeDial, Deny, PendingDial, UrlHook
-from polyout._webhooks._delivery import Delivery, outbox_line
+from polyout._webhooks._delivery import Delivery, outbox_line, outbox_state
 from polyout._webhooks._settings import SECRET_ENV, Webhook
 from polyout._webhooks._wiring import HookParts
 
@@ -20,4 +20,5 @@ __all__ = [
     "UrlHook",
     "Webhook",
     "outbox_line",
+    "outbox_state",
 ]

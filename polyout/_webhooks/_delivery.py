@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import random
 import time
+from typing import Any
 
 import aiohttp
 from aiolimiter import AsyncLimiter
@@ -233,14 +234,22 @@ class Delivery:
         self._changed.set()
 
 
-def outbox_line(counts: dict[str, int], endpoint: WebhookEndpoint | None) -> str | None:
-    """One line on a campaign's webhooks, for ``status`` and ``report``."""
+async def outbox_state(stored: StoredCampaign) -> dict[str, Any] | None:
+    """A campaign's webhooks for ``status`` and ``report`` (JSON-able), or None without
+    an endpoint: where they go (no password), whether 410 disabled it, and the counts."""
+    endpoint = await stored.webhook()
     if endpoint is None:
         return None
-    where = shown_url(endpoint.url) + (
-        f" (disabled: {endpoint.disabled})" if endpoint.disabled else ""
-    )
+    counts = await stored.outbox_counts()
+    return {"endpoint": shown_url(endpoint.url), "disabled": endpoint.disabled, **counts}
+
+
+def outbox_line(state: dict[str, Any] | None) -> str | None:
+    """One line on a campaign's webhooks (``outbox_state``), or None without an endpoint."""
+    if state is None:
+        return None
+    disabled = f" (disabled: {state['disabled']})" if state["disabled"] else ""
     return (
-        f"webhooks to {where}: {counts['delivered']} delivered, "
-        f"{counts['pending']} pending, {counts['dead']} dead"
+        f"webhooks to {state['endpoint']}{disabled}: {state['delivered']} delivered, "
+        f"{state['pending']} pending, {state['dead']} dead"
     )

@@ -156,6 +156,13 @@ async def test_an_undelivered_outbox_is_named_and_deliver_sends_it(
         )
     assert sent.code == 0, sent.err
     assert "0 pending, 0 dead" in sent.out
+    # status and report show the outbox; the JSON says where it goes and what is left.
+    status = await polyout(sandbox.base_url, "campaign", "status", str(journal), "--json")
+    webhooks = json.loads(status.out)["webhooks"]
+    assert (webhooks["endpoint"], webhooks["pending"], webhooks["dead"]) == (receiver.url, 0, 0)
+    assert webhooks["delivered"] >= 3
+    report = await polyout(sandbox.base_url, "campaign", "report", str(journal))
+    assert f"webhooks to {receiver.url}: {webhooks['delivered']} delivered, 0 pending" in report.out
     assert {request.json["data"].get("contact_id") for request in receiver.delivered()} >= {
         "c0",
         "c1",
