@@ -22,10 +22,8 @@ from rich.console import Console, RenderableType
 
 from polyout._campaign._addressing import StoreKind, StoreRef, journal_ref, opened_campaign
 from polyout._campaign._engine import Phase
-from polyout._campaign._readers import iter_contacts
 from polyout._campaign._results import ResultsFile, stored_results
 from polyout._campaign._runner import Campaign
-from polyout._campaign._schedule import CallingWindow, check_zone
 from polyout._campaign._summary import ResultsSummary, summarize_stored
 from polyout._cli import _interrupt
 from polyout._cli._campaign_ref import (
@@ -34,6 +32,14 @@ from polyout._cli._campaign_ref import (
     ref_from_args,
     runs_anchor,
     worker_name,
+)
+from polyout._cli._checked_input import (
+    check_contacts_file,
+    checked_country,
+    checked_output,
+    checked_window,
+    checked_zone,
+    same_file,
 )
 from polyout._cli._commands_control import canary_report, lift_pause
 from polyout._cli._commands_deliver import hook_options, outbox_note
@@ -52,8 +58,6 @@ from polyout._cli._render import OPEN_ORDER, open_progress, plural, stdout_conso
 from polyout._cli._report_view import run_renderables
 from polyout._cli._runlog import record_run
 from polyout._client import Client
-from polyout._errors import ValidationError
-from polyout._phone import normalize_country_code
 
 __all__ = [
     "check_store_file_exists",
@@ -67,8 +71,6 @@ __all__ = [
     "run",
     "run_campaign",
 ]
-
-_RESULT_SUFFIXES = (".jsonl", ".ndjson", ".json", ".csv")
 
 
 def default_journal_path(contacts: Path) -> Path:
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         args.output, contacts=contacts, journal=journal, suppression_list=args.suppress
     )
     options = _campaign_options(args)
-    _check_contacts_file(contacts)
+    check_contacts_file(contacts)
     if journal is not None:
         _check_store_file(args, ref, journal, contacts)
     if not ref.journal and _interrupt.run(lambda _: campaign_exists(ref)):
@@ -112,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _check_store_file(args: argparse.Namespace, ref: StoreRef, path: Path, contacts: Path) -> None:
     flag = "--journal" if ref.journal else "--store"
-    if _same_file(path, contacts):
+    if same_file(path, contacts):
         raise CliError(
             f"{flag} {path} is the contacts file: name the journal another way", ExitCode.USAGE
         )
@@ -291,9 +293,9 @@ async def _export(ref: StoreRef, output: Path) -> int:
 def _campaign_options(args: argparse.Namespace) -> dict[str, Any]:
     """The campaign settings given on the command line; the library's defaults for the rest."""
     if args.window is not None:
-        _window(args.window)
+        checked_window(args.window)
     if args.default_timezone is not None:
-        _zone(args.default_timezone)
+        checked_zone(args.default_timezone)
     names = (
         "rate",
         "concurrency",
@@ -313,62 +315,8 @@ def _campaign_options(args: argparse.Namespace) -> dict[str, Any]:
     options.update(control_options(args))  # auto-pause
     options.update(policy_options(args, now=time.time()))  # caps, deadlines, holidays, rules
     if args.country_code is not None:
-        options["default_country"] = _country(args.country_code)
+        options["default_country"] = checked_country(args.country_code)
     return options
-
-
-def _country(code: str) -> str:
-    try:
-        return normalize_country_code(code)
-    except ValidationError as exc:
-        raise CliError(f"--country-code: {exc.reason}", ExitCode.USAGE) from None
-
-
-def _check_contacts_file(path: Path) -> None:
-    """Refuse a file that cannot be a contact list before a journal exists for it."""
-    items = iter_contacts(path)
-    try:
-        first = next(items, None)
-    finally:
-        items.close()
-    if first is None:
-        raise CliError(f"{path} has no contacts (no rows after the header)", ExitCode.USAGE)
-
-
-def checked_output(
-    output: str | None,
-    *,
-    journal: Path | None,
-    contacts: Path | None = None,
-    suppression_list: str | None = None,
-) -> Path | None:
-    """The results file, if it can be written without destroying an input."""
-    if output is None:
-        return None
-    path = Path(output)
-    if path.suffix.lower() not in _RESULT_SUFFIXES:
-        raise CliError(f"--output {output}: name the results file .jsonl or .csv", ExitCode.USAGE)
-    if not path.parent.is_dir():
-        raise CliError(f"--output {output}: the folder {path.parent} does not exist")
-    inputs = {"the contacts file": contacts, "the journal": journal}
-    if suppression_list is not None:
-        inputs["the do-not-call list"] = Path(suppression_list)
-    for name, other in inputs.items():
-        if other is not None and _same_file(path, other):
-            raise CliError(
-                f"--output {output} is {name}, which the results would overwrite: "
-                "name another file",
-                ExitCode.USAGE,
-            )
-    return path
-
-
-def _same_file(one: Path, other: Path) -> bool:
-    """Whether two paths name one file: through links and spellings, as the OS sees it."""
-    try:
-        return os.path.samefile(one, other)
-    except OSError:  # one of them does not exist (yet): compare where they would be
-        return one.resolve() == other.resolve()
 
 
 def _continue_command(args: argparse.Namespace, ref: StoreRef, verb: str = "resume") -> str:
@@ -384,20 +332,6 @@ def _continue_command(args: argparse.Namespace, ref: StoreRef, verb: str = "resu
     if withheld:
         text += f" (with {' and '.join(withheld)}: it is never stored)"
     return text
-
-
-def _window(text: str) -> CallingWindow:
-    try:
-        return CallingWindow.parse(text)
-    except ValueError as exc:
-        raise CliError(f"--window: {exc}", ExitCode.USAGE) from None
-
-
-def _zone(name: str) -> str:
-    try:
-        return check_zone(name)
-    except ValueError as exc:
-        raise CliError(f"--default-timezone: {exc}", ExitCode.USAGE) from None
 
 
 def print_all(console: Console, renderables: Iterable[RenderableType]) -> None:

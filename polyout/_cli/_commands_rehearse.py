@@ -19,7 +19,8 @@ from typing import Any
 from polyout._campaign._addressing import opened_campaign, store_ref
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._retry_timing import PastCall
-from polyout._cli._commands_campaign import _campaign_options, _check_contacts_file
+from polyout._cli._checked_input import check_contacts_file
+from polyout._cli._commands_campaign import _campaign_options
 from polyout._cli._durations import duration_text
 from polyout._cli._errors import CliError, ExitCode
 from polyout._errors import ConfigurationError
@@ -35,7 +36,7 @@ def rehearse(args: argparse.Namespace) -> int:
     """Exits 0 with the forecast; 2 for a flag, a file or a past campaign that cannot work."""
     contacts = Path(args.contacts)
     options = _campaign_options(_AsRun(**vars(args)))
-    _check_contacts_file(contacts)
+    check_contacts_file(contacts)
     start = _start(args.now)
     seed = DEFAULT_SEED if args.seed is None else args.seed
     past = _past(args)

@@ -21,15 +21,13 @@ from polyout._campaign._readers import iter_contacts
 from polyout._campaign._summary import ResultsSummary, summarize_stored
 from polyout._cli import _interrupt
 from polyout._cli._campaign_ref import campaign_command, campaign_exists, ref_from_args, runs_anchor
-from polyout._cli._commands_campaign import (
-    _country,
-    _note,
-    _window,
-    _zone,
+from polyout._cli._checked_input import (
+    checked_country,
     checked_output,
-    export_to,
-    print_all,
+    checked_window,
+    checked_zone,
 )
+from polyout._cli._commands_campaign import _note, export_to, print_all
 from polyout._cli._errors import ExitCode
 from polyout._cli._render import stdout_console
 from polyout._cli._report_view import (
@@ -78,9 +76,9 @@ async def _read(
 
 def validate(args: argparse.Namespace) -> int:
     """Exits 1 when a row is invalid (duplicates and suppressed rows are expected)."""
-    window = _window(args.window) if args.window is not None else None
-    default_timezone = _zone(args.default_timezone) if args.default_timezone else None
-    country = _country(args.country_code) if args.country_code is not None else None
+    window = checked_window(args.window) if args.window is not None else None
+    default_timezone = checked_zone(args.default_timezone) if args.default_timezone else None
+    country = checked_country(args.country_code) if args.country_code is not None else None
     suppress = load_suppression_list(args.suppress) if args.suppress else frozenset[str]()
     campaign = store_ref(store=args.store, campaign=args.campaign)
     taken = _Taken()
