@@ -34,6 +34,7 @@ BENCHMARKS = (
     "rehearsal",
     "pg_load",
     "workers",
+    "pg_store",
 )
 TIMEOUT = 600.0  # per benchmark: everything stops by itself
 

@@ -27,6 +27,7 @@ SCRIPTS = (
     "rehearsal",
     "pg_load",
     "workers",
+    "pg_store",
 )
 ROW_PREFIX = "BENCH-ROW "
 
