@@ -109,7 +109,8 @@ class AutoPause:
             why = f"the API answered {cause.status_code}: check the API key and its rights"
         else:
             return False
-        self._pause(engine, why)
+        if engine.paused is None:  # else the pause stands: the refusals of requests still
+            self._pause(engine, why)  # under way (status reads, a send) say nothing new
         return True
 
     def _pause(self, engine: EngineHandle, why: str) -> None:

@@ -10,7 +10,10 @@ placed, or a dead worker's (``calls_in_flight``), and again whenever the reaper 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from polyout._campaign._decisions import outcome_retry_due
+from polyout._campaign._errors import CampaignError
 from polyout._campaign._poller import FollowedCall as PolledCall
 from polyout._campaign._poller import Poller
 from polyout._campaign._retry_timing import learned_timing
@@ -49,7 +52,7 @@ class Follower:
             on_change=self._on_change,
             on_end=self._on_end,
             on_error=self._on_error,
-            on_fatal=parts.on_fatal,
+            on_fatal=_status_refused(parts.on_trouble),
             seed=seed,
         )
 
@@ -131,3 +134,18 @@ class Follower:
 
 def _raw(status: CallStatus) -> str:
     return status.raw_status or status.state.value
+
+
+def _status_refused(on_trouble: Callable[[CampaignError], None]) -> Callable[[PolyOutError], None]:
+    """A 401/403 to a status read is about the campaign's credential, as it is for a
+    trigger: a trouble (auto-pause may take it as a pause), else the run stops."""
+
+    def report(refused: PolyOutError) -> None:
+        error = CampaignError(
+            f"the API refused to read a call's status ({refused}): check the credential, "
+            "then resume"
+        )
+        error.__cause__ = refused
+        on_trouble(error)
+
+    return report

@@ -16,7 +16,7 @@ from polyout._campaign._states import ContactState
 from polyout._campaign._store import StoredCampaign
 from polyout._campaign._store_control import CampaignPhase, Command
 from polyout._models import CallState
-from polyout.testing import FakePlacer, Refused, Send, VirtualClock
+from polyout.testing import FakePlacer, Poll, Refused, Send, VirtualClock
 from tests.control.doubles import CONFIG, people, run_engine
 
 S = ContactState
@@ -130,3 +130,33 @@ async def test_retries_of_a_few_bad_numbers_at_the_tail_do_not_pause_a_healthy_c
     assert stats.states == {"success": 10, "failure": 2}
     assert "auto_paused" not in [e.kind for e in await campaign.campaign_log()]
     assert len(placer.ledger.placements) > 12  # the bad ones were retried
+
+
+async def test_a_401_met_first_by_a_status_read_pauses_too() -> None:
+    """A key revoked mid-campaign is often seen by a poll before any trigger."""
+    revoked: dict[str, float] = {}
+
+    def status_refused(poll: Poll) -> Refused | None:
+        if poll.index >= 3 and "fixed" not in revoked:
+            return Refused("invalid API key", status=401)
+        return None
+
+    async def steer(campaign: StoredCampaign, clock: VirtualClock, placer: FakePlacer) -> None:
+        reason = await _until_paused(campaign, clock)
+        assert "401" in reason
+        placed = len(placer.ledger.placements)
+        await clock.sleep(60.0)
+        assert len(placer.ledger.placements) == placed  # paused: nobody new is dialled
+        revoked["fixed"] = clock.time()
+        await campaign.command(Command.RESUME, reason=None, by="test", now=clock.time())
+
+    stats, placer, campaign = await run_engine(
+        people(10),
+        steer,
+        companions=[AutoPause()],
+        placer={"status_faults": status_refused, "duration": 30.0},
+    )
+    assert sum(stats.states.values()) == 10
+    assert len(placer.ledger.placements) == 10  # every contact dialled once, none twice
+    kinds = [(e.kind, e.by) for e in await campaign.campaign_log()]
+    assert kinds.count(("auto_paused", AUTO)) == 1  # the polls that kept failing: one pause
