@@ -135,3 +135,15 @@ def wait_until_dialling(process: subprocess.Popen[str]) -> None:
     for line in process.stderr:
         if line.startswith("[") and "dialled " in line and "dialled 0 " not in line:
             return
+
+
+@pytest.fixture
+def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxThread]:
+    """Calls last about two seconds (the sandbox at 30x): in flight when a command comes.
+    The connection settings are in this process's environment, for ``main``."""
+    running = start_sandbox(time_scale=30.0)
+    env = subprocess_env(running.base_url)
+    for name in ("POLYAI_API_KEY", "POLYAI_BASE_URL", "POLYAI_AGENT_ID", "POLYAI_ENVIRONMENT"):
+        monkeypatch.setenv(name, env[name])
+    yield running
+    running.stop()

@@ -17,7 +17,6 @@ from polyout._cli._errors import ExitCode
 
 from .conftest import SandboxThread, run_polyout, spawn_polyout, subprocess_env, wait_until_dialling
 from .contacts import answered, write_csv
-from .test_interrupt import slow_sandbox  # noqa: F401  (a fixture)
 
 FAST = ("--rate", "50", "--poll-interval", "0.05", "--progress-interval", "0")
 PASSWORD = "pg-Secret-addr-51"
@@ -65,7 +64,7 @@ def test_one_sqlite_file_holds_two_campaigns_each_run_and_reported(
 
 
 def test_work_finishes_a_campaign_its_creator_stopped_dialling_nobody_twice(
-    slow_sandbox: SandboxThread,  # noqa: F811
+    slow_sandbox: SandboxThread,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,17 +30,6 @@ from .conftest import (
 from .contacts import answered, write_csv
 
 CONTACTS = 24
-
-
-@pytest.fixture
-def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxThread]:
-    """Calls last about two seconds: long enough to be in flight when Ctrl-C comes."""
-    running = start_sandbox(time_scale=30.0)
-    env = subprocess_env(running.base_url)
-    for name in ("POLYAI_API_KEY", "POLYAI_BASE_URL", "POLYAI_AGENT_ID", "POLYAI_ENVIRONMENT"):
-        monkeypatch.setenv(name, env[name])
-    yield running
-    running.stop()
 
 
 def start_campaign(sandbox: SandboxThread, folder: Path) -> tuple[subprocess.Popen[str], Path]:

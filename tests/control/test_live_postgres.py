@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,53 +19,18 @@ from polyout._cli._errors import ExitCode
 from tests.cli.conftest import (
     SandboxThread,
     run_polyout,
-    spawn_polyout,
-    start_sandbox,
-    subprocess_env,
-    wait_until_dialling,
 )
 from tests.cli.contacts import answered, write_csv
 from tests.cli.contacts import number as phone
-
-CONTACTS = 40
-OBEYED_WITHIN = 1.0
-
-
-@pytest.fixture
-def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxThread]:
-    running = start_sandbox(time_scale=30.0)
-    env = subprocess_env(running.base_url)
-    for name in ("POLYAI_API_KEY", "POLYAI_BASE_URL", "POLYAI_AGENT_ID", "POLYAI_ENVIRONMENT"):
-        monkeypatch.setenv(name, env[name])
-    yield running
-    running.stop()
+from tests.control.live import CONTACTS, OBEYED_WITHIN, finish, start_run, trigger_times
 
 
 def _start(sandbox: SandboxThread, folder: Path, url: str) -> subprocess.Popen[str]:
-    contacts = write_csv(folder / "contacts.csv", answered(CONTACTS))
-    process = spawn_polyout(
-        "campaign",
-        "run",
-        str(contacts),
-        "--store",
-        url,
-        "--campaign",
-        "spring",
-        "--rate",
-        "6",
-        "--poll-interval",
-        "0.1",
-        "--progress-interval",
-        "0.1",
-        env=subprocess_env(sandbox.base_url),
-    )
-    wait_until_dialling(process)
-    return process
+    return start_run(sandbox, folder, "--store", url, "--campaign", "spring")
 
 
 def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
-    _, err = process.communicate(timeout=90)
-    return process.returncode, err
+    return finish(process, timeout=90)
 
 
 def test_pause_add_resume_on_postgres(
@@ -82,11 +46,7 @@ def test_pause_add_resume_on_postgres(
         returned = time.time()
         assert result.code == ExitCode.OK, result.err
         time.sleep(2.5)
-        late = [
-            p.wall_time
-            for p in slow_sandbox.sandbox.ledger.placements
-            if p.wall_time > returned + OBEYED_WITHIN
-        ]
+        late = [t for t in trigger_times(slow_sandbox) if t > returned + OBEYED_WITHIN]
         assert late == []
         snapshot = json.loads(run_polyout(capsys, "campaign", "status", *ref, "--json").out)
         assert snapshot["phase"] == "paused"
@@ -132,7 +92,7 @@ def test_cancel_on_postgres_follows_calls_in_flight(
             process.kill()
     assert "Traceback" not in err
     assert code in (ExitCode.OK, ExitCode.ATTENTION), err
-    times = [p.wall_time for p in slow_sandbox.sandbox.ledger.placements]
+    times = trigger_times(slow_sandbox)
     assert [t for t in times if t > returned + OBEYED_WITHIN] == []
     status = json.loads(run_polyout(capsys, "campaign", "status", *ref, "--json").out)
     assert status["phase"] == "cancelled"

@@ -12,7 +12,6 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,53 +21,20 @@ from tests.cli.conftest import (
     SandboxThread,
     run_polyout,
     spawn_polyout,
-    start_sandbox,
     subprocess_env,
     wait_until_dialling,
 )
 from tests.cli.contacts import answered, write_csv
 from tests.cli.contacts import number as phone
-
-CONTACTS = 40
-#: The promise: no trigger leaves more than this after ``pause`` returns.
-OBEYED_WITHIN = 1.0
-
-
-@pytest.fixture
-def slow_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxThread]:
-    running = start_sandbox(time_scale=30.0)
-    env = subprocess_env(running.base_url)
-    for name in ("POLYAI_API_KEY", "POLYAI_BASE_URL", "POLYAI_AGENT_ID", "POLYAI_ENVIRONMENT"):
-        monkeypatch.setenv(name, env[name])
-    yield running
-    running.stop()
+from tests.control.live import CONTACTS, OBEYED_WITHIN, finish, start_run, trigger_times
 
 
 def _start(sandbox: SandboxThread, folder: Path) -> tuple[subprocess.Popen[str], Path]:
-    contacts = write_csv(folder / "contacts.csv", answered(CONTACTS))
-    process = spawn_polyout(
-        "campaign",
-        "run",
-        str(contacts),
-        "--rate",
-        "6",
-        "--poll-interval",
-        "0.1",
-        "--progress-interval",
-        "0.1",
-        env=subprocess_env(sandbox.base_url),
-    )
-    wait_until_dialling(process)
-    return process, folder / "contacts.polyout.db"
-
-
-def _trigger_times(sandbox: SandboxThread) -> list[float]:
-    return [placement.wall_time for placement in sandbox.sandbox.ledger.placements]
+    return start_run(sandbox, folder), folder / "contacts.polyout.db"
 
 
 def _finish(process: subprocess.Popen[str]) -> tuple[int, str]:
-    _, err = process.communicate(timeout=60)
-    return process.returncode, err
+    return finish(process, timeout=60)
 
 
 def test_pause_stops_triggers_within_a_second_and_resume_returns_at_once(
@@ -81,7 +47,7 @@ def test_pause_stops_triggers_within_a_second_and_resume_returns_at_once(
         assert result.code == ExitCode.OK, result.err
         assert "the worker running it obey" in result.out
         time.sleep(2.5)  # calls in flight end meanwhile; no new one may start
-        late = [t for t in _trigger_times(slow_sandbox) if t > returned + OBEYED_WITHIN]
+        late = [t for t in trigger_times(slow_sandbox) if t > returned + OBEYED_WITHIN]
         assert late == []
         assert slow_sandbox.placements() < CONTACTS
         status = run_polyout(capsys, "campaign", "status", str(journal), "--json")
@@ -120,7 +86,7 @@ def test_cancel_follows_calls_in_flight_then_the_worker_exits(
             process.kill()
     assert "Traceback" not in err
     assert code in (ExitCode.OK, ExitCode.ATTENTION), err
-    assert [t for t in _trigger_times(slow_sandbox) if t > returned + OBEYED_WITHIN] == []
+    assert [t for t in trigger_times(slow_sandbox) if t > returned + OBEYED_WITHIN] == []
     placed = slow_sandbox.placements()
     report = json.loads(run_polyout(capsys, "campaign", "report", str(journal), "--json").out)
     assert report["states"] == {"success": placed, "cancelled": CONTACTS - placed}
