@@ -23,45 +23,16 @@ from pathlib import Path
 
 import _harness as h
 from bench_pg_load import load_average, postgres
-from bench_sqlite_store import WORKER, batched
+from bench_sqlite_store import WORKER, batched, planned
 
 from polyout._campaign._pg_store import PostgresStore
 from polyout._campaign._sqlite_store import SQLiteStore
-from polyout._campaign._states import ContactState
 from polyout._campaign._store import (
-    CampaignDefinition,
     CampaignStore,
-    ContactEntry,
-    FeedPosition,
     StoredCampaign,
 )
 
 IN_FLIGHT = 100
-
-
-async def planned(store: CampaignStore, calls: int) -> StoredCampaign:
-    campaign = await store.create(
-        "bench", CampaignDefinition({"bench": True}, {}, frozenset(), time.time())
-    )
-    now = time.time()
-    entries = [
-        ContactEntry(
-            seq=seq,
-            contact_id=f"c{seq}",
-            row=seq + 2,
-            to_number=f"+4474{seq:08d}",
-            state=ContactState.SCHEDULED,
-            due=now,
-            request={"metadata": {"first_name": "Ada"}, "encryption": None, "variant_id": None},
-        )
-        for seq in range(calls)
-    ]
-    for first in range(0, calls, 1024):
-        batch = entries[first : first + 1024]
-        await campaign.append(batch, FeedPosition(first + len(batch), None, False), now=now)
-    await campaign.append([], FeedPosition(calls, None, True), now=now)
-    await campaign.flush()
-    return campaign
 
 
 async def claim_intent_sid(campaign: StoredCampaign, calls: int) -> list[float]:

@@ -31,6 +31,7 @@ from polyout._campaign._sqlite_store import SQLiteStore
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import (
     CampaignDefinition,
+    CampaignStore,
     ContactEntry,
     FeedPosition,
     StoredCampaign,
@@ -40,8 +41,8 @@ WORKER = "bench"
 TARGET = 5_000.0
 
 
-async def planned(path: Path, calls: int) -> tuple[SQLiteStore, StoredCampaign]:
-    store = SQLiteStore(path)
+async def planned(store: CampaignStore, calls: int) -> StoredCampaign:
+    """A campaign of ``calls`` contacts, all due now, stored and committed."""
     campaign = await store.create(
         "bench", CampaignDefinition({"bench": True}, {}, frozenset(), time.time())
     )
@@ -58,9 +59,12 @@ async def planned(path: Path, calls: int) -> tuple[SQLiteStore, StoredCampaign]:
         )
         for seq in range(calls)
     ]
-    await campaign.append(entries, FeedPosition(calls, None, True), now=now)
+    for first in range(0, calls, 1024):  # as the feeder hands them over
+        batch = entries[first : first + 1024]
+        await campaign.append(batch, FeedPosition(first + len(batch), None, False), now=now)
+    await campaign.append([], FeedPosition(calls, None, True), now=now)
     await campaign.flush()
-    return store, campaign
+    return campaign
 
 
 async def place_all(campaign: StoredCampaign, calls: int) -> list[float]:
@@ -112,8 +116,9 @@ async def batched(campaign: StoredCampaign, calls: int, in_flight: int) -> float
 async def measure(calls: int, workdir: Path) -> dict[str, float]:
     got: dict[str, float] = {}
     for in_flight in (1, 100):
-        store, campaign = await planned(workdir / f"{in_flight}.db", calls)
+        store = SQLiteStore(workdir / f"{in_flight}.db")
         try:
+            campaign = await planned(store, calls)
             latencies = await place_all(campaign, calls)
             got[f"batched {in_flight} s"] = await batched(campaign, calls, in_flight)
             got[f"batched {in_flight}"] = 3 * calls / got[f"batched {in_flight} s"]
