@@ -152,7 +152,7 @@ class Dispatcher:
                     # Waiting for calls to end, this worker's or another's: the others'
                     # moves wake nobody here, so look at the store's counts now and then.
                     await sleep_or_wake(self._clock, _IDLE_RECHECK, changed)
-                    self._recorder.progress.states = await self._store.counts()
+                    await self._recorder.reread_counts()
                     continue
                 await sleep_or_wake(self._clock, due - now, changed)
 

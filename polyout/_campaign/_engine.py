@@ -290,14 +290,8 @@ class Engine(EngineControls):
         """Another worker feeds (this one joined): follow the stored position until the
         feed is done; until then, the run cannot be over."""
         while True:
-            position = await self.store.feed_position()
-            progress = self._recorder.progress
-            # Exact beside the recorder's own moves (see ``refresh``): the counts include
-            # the contacts stored since, which this worker may claim.
-            progress.states, progress.total = await self.store.counts(), position.count
-            self._input_done = position.done
-            self._recorder.changed.set()
-            if position.done:
+            await self.refresh()  # the contacts stored since: this worker may claim them
+            if self._input_done:
                 return
             await self._clock.sleep(FEED_FOLLOW_SECONDS)
 
@@ -361,7 +355,7 @@ class Engine(EngineControls):
         unknown, its sends closed as not placed are scheduled again (clause 9)."""
         with contextlib.suppress(Exception):
             await self.store.recover(self._clock.time(), worker=self.worker)
-            self._recorder.progress.states = await self.store.counts()
+            await self._recorder.reread_counts()
 
     async def _finish(self) -> None:
         self.phase = Phase.ENDED

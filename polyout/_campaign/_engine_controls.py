@@ -77,11 +77,10 @@ class EngineControls:
         self._recorder.changed.set()
 
     async def refresh(self) -> None:
-        """Another process changed contacts (added, cancelled, suppressed, a retry round):
-        re-read the counts and feed position the run's progress is judged by, then look
-        again. Exact beside the recorder's own moves: the store answers in order, and the
-        recorder moves its counters as soon as its write returns."""
-        self._recorder.progress.states = await self.store.counts()
+        """Another process changed contacts (added, cancelled, suppressed, a retry round,
+        a feed it runs): re-read the counts and the feed position the run's progress is
+        judged by, then look again."""
+        await self._recorder.reread_counts()
         position = await self.store.feed_position()
         self._recorder.progress.total = position.count
         self._input_done = position.done

@@ -88,6 +88,12 @@ class Recorder:
     def now(self) -> float:
         return self._clock.time()
 
+    async def reread_counts(self) -> None:
+        """Take the counts per state from the store: others (another worker, a command,
+        a recovery) moved contacts this run did not. Exact beside this run's own moves:
+        the store answers in order, and each move is counted as soon as its write returns."""
+        self.progress.states = await self.store.counts()
+
     def emit(self, kind: EventKind, **fields: Any) -> None:
         if self._bus.wanted:
             self._bus.emit(CampaignEvent(kind, utc_datetime(self._clock.time()), **fields))
