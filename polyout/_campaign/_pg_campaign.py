@@ -194,7 +194,10 @@ class PostgresCampaign(PgAnswers, PgControl, PgOutbox, PgPolicy, PgWorkers):
         checked_time(deadline, "deadline")
 
         async def job(conn: AsyncConnection[Any]) -> str | None:
-            await self._sending(conn, seq, intent, closed_ok=False)
+            placing = await self._placing(conn, seq, intent, call_sid)
+            if placing == "again":
+                return None  # a retry whose first answer was lost
+            late = placing == "late"
             owner = await self._one(
                 conn,
                 "SELECT c.seq, c.contact_id FROM polyout_intents i JOIN polyout_contacts c"
@@ -208,22 +211,32 @@ class PostgresCampaign(PgAnswers, PgControl, PgOutbox, PgPolicy, PgWorkers):
                     f"the server returned call sid {call_sid}, already used by contact "
                     f"{shown}: the call may have been placed"
                 )
-                await self._to_unknown(conn, seq, intent, reason, "duplicate call sid", now)
+                if not late:  # a late one is unknown already, and stays so
+                    await self._to_unknown(conn, seq, intent, reason, "duplicate call sid", now)
                 return reason
+            # A late sid (clause 3b) reopens the intent as an in-flight one looks, counts
+            # no attempt again (the unknown did), and leaves the call to calls_in_flight.
             await self._all(
                 conn,
-                "UPDATE polyout_intents SET call_sid = %(sid)s"
+                "UPDATE polyout_intents SET call_sid = %(sid)s, outcome = NULL,"
+                " ended_at = NULL, error = NULL"
                 " WHERE campaign = %(c)s AND seq = %(q)s AND n = %(n)s",
                 {"q": seq, "n": intent, "sid": call_sid},
             )
             await self._all(
                 conn,
-                "UPDATE polyout_contacts SET state = 'in_flight', attempts = attempts + 1,"
-                " not_placed = 0, call_sid = %(sid)s, call_status = %(status)s,"
-                " correlation_id = %(corr)s, deadline = %(deadline)s, placed_at = %(now)s,"
-                " reason = NULL, error = NULL WHERE campaign = %(c)s AND seq = %(q)s",
+                "UPDATE polyout_contacts SET state = 'in_flight',"
+                " attempts = attempts + %(counted)s, not_placed = 0, call_sid = %(sid)s,"
+                " call_status = %(status)s, correlation_id = %(corr)s,"
+                " deadline = %(deadline)s, placed_at = %(now)s, reason = NULL, error = NULL,"
+                " finished_at = NULL,"
+                " held_by = CASE WHEN %(late)s THEN NULL ELSE held_by END,"
+                " held_session = CASE WHEN %(late)s THEN NULL ELSE held_session END"
+                " WHERE campaign = %(c)s AND seq = %(q)s",
                 {
                     "q": seq,
+                    "late": late,
+                    "counted": 0 if late else 1,
                     "sid": call_sid,
                     "status": call_status,
                     "corr": correlation_id,

@@ -107,6 +107,33 @@ class PgCampaignSteps(PgCampaignBase):
             raise stale(seq, f"has intent {intent} closed")
         return str(outcome) if outcome is not None else None
 
+    async def _placing(
+        self, conn: AsyncConnection[Any], seq: int, intent: int, call_sid: str
+    ) -> str:
+        """Which placement this is (clause 3, 3b): ``"dialing"`` (``intent`` open),
+        ``"late"`` (the contact ``unknown``, ``intent`` its latest, ended ``unknown``
+        without a sid) or ``"again"`` (``call_sid`` already recorded for ``intent``, in
+        flight). Anything else is another worker's decision: stale."""
+        row = await self._one(
+            conn,
+            "SELECT c.state, c.intents, i.outcome, i.call_sid FROM polyout_contacts c"
+            " LEFT JOIN polyout_intents i"
+            " ON i.campaign = c.campaign AND i.seq = c.seq AND i.n = c.intents"
+            " WHERE c.campaign = %(c)s AND c.seq = %(q)s FOR UPDATE OF c",
+            {"q": seq},
+        )
+        if row is None:
+            raise stale(seq, "does not exist")
+        state, intents, outcome, sid = row
+        if intents == intent:
+            if state == S.DIALING.value and outcome is None and sid is None:
+                return "dialing"
+            if state == S.UNKNOWN.value and outcome == S.UNKNOWN.value and sid is None:
+                return "late"
+            if state == S.IN_FLIGHT.value and outcome is None and sid == call_sid:
+                return "again"
+        raise stale(seq, f"is not dialling intent {intent}, nor unknown without its sid")
+
     async def _placed(
         self, conn: AsyncConnection[Any], seq: int, intent: int
     ) -> tuple[str | None, str]:
