@@ -156,6 +156,39 @@ class JournalWrites(JournalFeed):
             self._log(seq, attempt, now, "placed", call_sid=call_sid, status=call_status)
         self.commit()
 
+    def record_late_placed(
+        self,
+        seq: int,
+        attempt: int,
+        *,
+        call_sid: str,
+        call_status: str | None,
+        correlation_id: str | None,
+        poll_deadline: float,
+        now: float,
+    ) -> None:
+        """An ``unknown`` contact's sid learned late (store clause 3b): in flight after
+        all, its attempt not counted again; committed at once."""
+        if self._sid_owner(call_sid) is not None:
+            raise DuplicateCallSid(f"call sid {call_sid} is another contact's")
+        with self._atomic():
+            self._update(
+                seq,
+                "unknown",
+                "UPDATE contacts SET state = 'in_flight', not_placed = 0, call_sid = ?,"
+                " call_status = ?, correlation_id = ?, poll_deadline = ?, reason = NULL,"
+                " error = NULL, finished_at = NULL",
+                (call_sid, call_status, correlation_id, poll_deadline),
+            )
+            self._db.execute(
+                "UPDATE attempts SET call_sid = ?, correlation_id = ?, outcome = NULL,"
+                " reason = NULL, error = NULL, ended_at = NULL"
+                " WHERE campaign = ? AND contact = ? AND n = ?",
+                (call_sid, correlation_id, self.campaign, seq, attempt),
+            )
+            self._log(seq, attempt, now, "placed", call_sid=call_sid, status=call_status)
+        self.commit()
+
     def _sid_owner(self, call_sid: str) -> str | None:
         row = self._db.execute(
             "SELECT c.seq, c.contact_id FROM attempts a"

@@ -86,6 +86,26 @@ class ContactRecord:
     last_at: float | None = None
     finished_at: float | None = None
 
+    def placed_as(self, intent: int, call_sid: str) -> bool:
+        """Whether ``intent``'s call is in flight with ``call_sid`` already."""
+        last = self.intents[-1] if self.intents else None
+        return (
+            self.state is ContactState.IN_FLIGHT
+            and last is not None
+            and (last.number, last.call_sid) == (intent, call_sid)
+        )
+
+    def lost_sid(self, intent: int) -> bool:
+        """Whether ``intent``, the latest, ended ``unknown`` without a sid (clause 3b)."""
+        last = self.intents[-1] if self.intents else None
+        return (
+            self.state is ContactState.UNKNOWN
+            and last is not None
+            and last.number == intent
+            and last.outcome == ContactState.UNKNOWN.value
+            and last.call_sid is None
+        )
+
     def copy(self) -> ContactRecord:
         # Intents and log entries are frozen: copying the lists is enough. Spelled out
         # (not attrs.evolve): it runs on every contact's first change after a commit.

@@ -220,9 +220,16 @@ class MemoryCampaignWrites:
     ) -> None:
         self._check()
         checked_time(deadline, "deadline")
-        self._sending(seq, intent, closed_ok=False)
+        record = self._contact(seq)
+        if record.placed_as(intent, call_sid):
+            return  # a retry whose first answer was lost (clause 3b)
+        late = record.lost_sid(intent)  # unknown, its sid learned late: upgraded
+        if not late:
+            self._sending(seq, intent, closed_ok=False)
         owner = self._sids.get(call_sid)
         if owner is not None:
+            if late:
+                raise DuplicateCallSid(f"call sid {call_sid} is another contact's")
             shown = self._data.contacts[owner].entry.contact_id
             reason = (
                 f"the server returned call sid {call_sid}, already used by contact "
@@ -236,7 +243,11 @@ class MemoryCampaignWrites:
         record.intents[-1] = record.intents[-1].placed(call_sid)
         self._sids[call_sid] = seq
         self._move(record, S.IN_FLIGHT)
-        record.attempts += 1
+        if late:  # counted when it became unknown; held by no worker until adopted
+            record.finished_at = None
+            self._holders.pop(seq, None)
+        else:
+            record.attempts += 1
         record.not_placed = 0
         record.call_sid, record.call_status = call_sid, call_status
         record.correlation_id, record.deadline, record.placed_at = correlation_id, deadline, now

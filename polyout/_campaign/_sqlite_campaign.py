@@ -28,6 +28,7 @@ from polyout._campaign._sqlite_rows import (
     contact_state,
     entry_matches,
     followed_calls,
+    late_sid,
     placed,
     sending,
 )
@@ -193,6 +194,20 @@ class SQLiteCampaign(
         checked_time(deadline, "deadline")
 
         def job(journal: Journal) -> None:
+            late = late_sid(journal, seq, intent, call_sid)
+            if late is None:
+                return  # a retry whose first answer was lost (clause 3b)
+            if late:
+                journal.record_late_placed(
+                    seq,
+                    intent,
+                    call_sid=call_sid,
+                    call_status=call_status,
+                    correlation_id=correlation_id,
+                    poll_deadline=deadline,
+                    now=now,
+                )
+                return
             sending(journal, seq, intent, closed_ok=False)
             try:
                 journal.record_placed(

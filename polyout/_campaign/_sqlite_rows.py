@@ -28,6 +28,7 @@ __all__ = [
     "entry_matches",
     "followed_calls",
     "history",
+    "late_sid",
     "placed",
     "result_page",
     "sending",
@@ -59,6 +60,23 @@ def sending(journal: Journal, seq: int, intent: int, *, closed_ok: bool) -> None
         raise StaleTransition(f"contact #{seq} is not dialling intent {intent}")
     if outcome is not None and not (closed_ok and outcome == NOT_PLACED):
         raise StaleTransition(f"intent {intent} of contact #{seq} is not open")
+
+
+def late_sid(journal: Journal, seq: int, intent: int, call_sid: str) -> bool | None:
+    """Clause 3b: None if ``intent`` is in flight with ``call_sid`` already (a retry),
+    True if it ended ``unknown`` without a sid (the sid upgrades it), else False."""
+    rows = journal.rows(
+        "SELECT c.state, c.tries, a.outcome, a.call_sid FROM contacts c"
+        " JOIN attempts a ON a.campaign = c.campaign AND a.contact = c.seq AND a.n = c.tries"
+        " WHERE c.campaign = ? AND c.seq = ?",
+        (journal.campaign, seq),
+    )
+    if not rows or rows[0][1] != intent:
+        return False
+    state, _, outcome, known = rows[0]
+    if state == S.IN_FLIGHT.value and known == call_sid:
+        return None
+    return state == S.UNKNOWN.value and outcome == S.UNKNOWN.value and known is None
 
 
 def placed(journal: Journal, seq: int, intent: int) -> tuple[str | None, str]:

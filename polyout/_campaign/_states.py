@@ -113,6 +113,7 @@ TRANSITIONS: frozenset[tuple[ContactState, ContactState]] = frozenset(
         (S.IN_FLIGHT, S.SCHEDULED),  # retryable outcome, attempts left
         *((S.IN_FLIGHT, outcome) for outcome in CALL_OUTCOMES),
         (S.UNKNOWN, S.SCHEDULED),  # explicit opt-in: requeue_unknown
+        (S.UNKNOWN, S.IN_FLIGHT),  # its call sid learned late (store clause 3b)
         # An operator's retry round (`polyout campaign retry`): these ends may be dialled
         # again when asked. Never `success` (an answered call) nor an exclusion.
         *((final, S.SCHEDULED) for final in RETRY_ROUND),

@@ -26,6 +26,14 @@ contact is not data: a crash of the process that held it drops the hold.
 3. ``record_placement`` is durable: a sid the server gave is never lost once it
    returns. A sid already recorded for another intent raises :class:`DuplicateCallSid`
    after recording this contact ``unknown`` (its call may have been placed), durably.
+   **A sid learned late** (3b): recording the sid already recorded for that intent, while
+   its call is in flight, is a no-op (a retry whose first answer was lost). A contact
+   that is ``unknown`` because its latest intent ``intent`` ended so without a sid (a
+   worker that could not reach the store was reaped, or recovered itself) becomes
+   ``in_flight`` after all: the late sid upgrades the unknown. Its attempt is not
+   counted again, and the call is held by no worker (``calls_in_flight`` hands it to
+   one). Any other state raises :class:`StaleTransition` and changes nothing: a late
+   sid never overwrites another worker's (or an operator's) decision.
 4. ``close_intent`` (a send provably placed nothing) is durable, so a crash during the
    wait before the next send never leaves that intent open. ``record_unknown`` is
    durable too.
@@ -201,7 +209,8 @@ class StoredCampaign(
         deadline: float,
         now: float,
     ) -> None:
-        """``dialing`` -> ``in_flight``; durable."""
+        """``dialing`` -> ``in_flight`` (or a late sid: ``unknown`` -> ``in_flight``,
+        clause 3b); durable."""
 
     async def record_unknown(
         self, seq: int, intent: int, *, reason: str, error: str | None, now: float

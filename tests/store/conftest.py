@@ -123,6 +123,7 @@ POSTGRES_READY = frozenset(
         "test_control",
         "test_policy",
         "test_answers",
+        "test_late_sid",
     }
 )
 

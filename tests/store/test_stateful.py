@@ -89,8 +89,11 @@ def _iso(value: float | None) -> str | None:
 def live_intent_problem(history: list[LogEntry]) -> str | None:
     """Why a contact's history shows two live intents, or an intent after a possible ring."""
     live = blocked = False
+    unknown: int | None = None  # the intent that ended unknown, if the last line says so
     for line in history:
-        if line.event == "intent":
+        if line.event == "placed" and not live and line.intent == unknown:
+            live, blocked = True, False  # its sid learned late (clause 3b): in flight
+        elif line.event == "intent":
             if live:
                 return "a second intent while one was live"
             if blocked:
@@ -104,6 +107,7 @@ def live_intent_problem(history: list[LogEntry]) -> str | None:
             live, blocked = False, True
         elif line.event == "requeued":
             blocked = False
+        unknown = line.intent if (line.event, line.status) == ("final", "unknown") else None
     return None
 
 
@@ -439,24 +443,30 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(pick=picks)
     def late_answer(self, pick: int) -> None:
         """A trigger's answer arrives after the contact was settled ``unknown`` (a reaped
-        worker was alive after all): nothing overwrites that decision."""
+        worker was alive after all): its sid upgrades the unknown (clause 3b), a retry
+        of it changes nothing, and the intent can no longer be closed."""
         seq = self.pick(pick, lambda c: c.state is S.UNKNOWN)
         if seq is None:
             return
-        intent = self.model[seq].intents
+        contact = self.model[seq]
         self.sids += 1
-        self.stale(
-            self.campaign.record_placement(
-                seq,
-                intent,
-                call_sid=f"CA{self.sids:04d}",
-                call_status="queued",
-                correlation_id=None,
-                deadline=self.now + 600,
-                now=self.now,
+        sid = f"CA{self.sids:04d}"
+        for _ in range(2):
+            self.run(
+                self.campaign.record_placement(
+                    seq,
+                    contact.intents,
+                    call_sid=sid,
+                    call_status="queued",
+                    correlation_id=None,
+                    deadline=self.now + 600,
+                    now=self.now,
+                )
             )
-        )
-        self.stale(self.campaign.close_intent(seq, intent, error="late", now=self.now))
+        contact.state, contact.call_sid, contact.holder = S.IN_FLIGHT, sid, None
+        contact.orphan = None
+        self.wrote(durable=True)
+        self.stale(self.campaign.close_intent(seq, contact.intents, error="late", now=self.now))
 
     @_any(lambda c: c.state is S.UNKNOWN)
     @rule()
