@@ -143,9 +143,12 @@ class Dialect:
     # -- reading answers ---------------------------------------------------------------
     def sid_from_trigger(self, body: object) -> str | None:
         """The call sid in a trigger answer, under this API's key or any API's (tolerant)."""
-        if not isinstance(body, Mapping):
+        if not (type(body) is dict or isinstance(body, Mapping)):  # the ABC check is slow
             return None
-        for key in (self.sid_key, *_SID_KEYS):
+        value = body.get(self.sid_key)  # nearly every answer: no tuple of keys to make
+        if isinstance(value, str) and value:
+            return value
+        for key in _SID_KEYS:
             value = body.get(key)
             if isinstance(value, str) and value:
                 return value

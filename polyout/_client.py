@@ -39,7 +39,7 @@ from polyout._phone import mask_number
 from polyout._placing import TriggerTry, paced, unusable_answer
 from polyout._request import build_request
 from polyout._retry import RetryPolicy, retrying
-from polyout._secrets import Scrubber, Secret, redact_url, url_password
+from polyout._secrets import Scrubber, Secret, SecretHeaders, redact_url, url_password
 from polyout._sending import Answer, Sender
 from polyout._session import (
     SessionHolder,
@@ -133,7 +133,8 @@ class Client:
         rate = None if rate_limit is None else check_seconds("rate_limit", rate_limit)
         self._pacer = Pacer(rate) if rate is not None else None
         connections = check_count("max_connections", max_connections, minimum=1)
-        self._holder = SessionHolder(self.timeout, connections, session)
+        credential = SecretHeaders({self._dialect.auth_header: key})
+        self._holder = SessionHolder(self.timeout, connections, session, credential)
         self._shown_url = redact_url(url)
         # What every status poll needs is worked out once.
         self._status_before, self._status_after = self._dialect.status_path_around()
@@ -237,7 +238,8 @@ class Client:
         number = request.to_number
         attempt = TriggerTry(
             self._holder,
-            lambda body: self._sender.send("POST", path, body=body, number=number),
+            self._sender,
+            path=path,
             payload=_encode(self._dialect.trigger_body(request)),
             number=number,
             pacer=pacer if pacer is not None else self._pacer,
@@ -278,17 +280,18 @@ class Client:
         else:
             check_sid(call_sid)
             path = self._dialect.status_path(call_sid)
-        send, params = self._sender.send, self._status_params
-
-        def attempt() -> Awaitable[Answer]:
-            return paced(pacer, lambda: send("GET", path, params=params))
-
         try:
-            # The common case, unpaced, skips making the closures.
-            answer = await (send("GET", path, params=params) if pacer is None else attempt())
+            if pacer is None:  # the common case makes no closures
+                answer = await self._sender.send("GET", path, params=self._status_params)
+            else:
+                answer = await self._status_try(path, pacer)()
         except (TransportError, APIStatusError) as exc:
-            answer = await self._retry_after(exc, attempt, trigger=False)
+            answer = await self._retry_after(exc, self._status_try(path, pacer), trigger=False)
         return status_from_answer(self._dialect, call_sid, answer, path)
+
+    def _status_try(self, path: str, pacer: RequestPacer | None) -> Callable[[], Awaitable[Answer]]:
+        send, params = self._sender.send, self._status_params
+        return lambda: paced(pacer, lambda: send("GET", path, params=params))
 
     async def wait_for_call(
         self,

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from polyout._errors import (
@@ -35,7 +35,7 @@ from polyout._log import logger
 from polyout._pacing import RequestPacer
 from polyout._phone import mask_number
 from polyout._retry import TRIGGER_RETRYABLE_5XX
-from polyout._sending import Answer
+from polyout._sending import Answer, Sender
 from polyout._session import SessionHolder, WatchedBody, being_cancelled
 
 __all__ = ["TriggerTry", "paced"]
@@ -66,15 +66,17 @@ class TriggerTry:
     def __init__(
         self,
         holder: SessionHolder,
-        send: Callable[[WatchedBody], Coroutine[Any, Any, Answer]],
+        sender: Sender,
         *,
+        path: str,
         payload: bytes,
         number: str,
         pacer: RequestPacer | None,
         sid_from: Callable[[object], str | None],
     ) -> None:
         self._holder = holder
-        self._send = send
+        self._sender = sender
+        self._path = path
         self._payload = payload
         self._number = number
         self._pacer = pacer
@@ -107,7 +109,9 @@ class TriggerTry:
     async def _shielded(self) -> Answer:
         # The body names its type: a Content-Type passed as a header costs aiohttp more.
         body = WatchedBody(self._payload, content_type="application/json")
-        exchange: asyncio.Task[Answer] = asyncio.get_running_loop().create_task(self._send(body))
+        exchange: asyncio.Task[Answer] = asyncio.get_running_loop().create_task(
+            self._sender.send("POST", self._path, body=body, number=self._number)
+        )
         ended = self._holder.track_trigger(exchange, body)
         try:
             # Cancelling this caller cancels ``ended`` only, never the exchange.

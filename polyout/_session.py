@@ -21,6 +21,7 @@ from aiohttp.abc import AbstractStreamWriter
 
 from polyout._apis import base_url_for
 from polyout._errors import ClientClosedError, ConfigurationError, ValidationError
+from polyout._secrets import SecretHeaders
 from polyout._version import __version__
 
 __all__ = [
@@ -128,9 +129,16 @@ class SessionHolder:
     """
 
     def __init__(
-        self, timeout: Timeout, max_connections: int, session: aiohttp.ClientSession | None
+        self,
+        timeout: Timeout,
+        max_connections: int,
+        session: aiohttp.ClientSession | None,
+        credential: SecretHeaders,
     ) -> None:
         self.state: _State = "unopened"
+        # Our own session sends the credential's header with every request: passed per
+        # request, aiohttp would merge it into the session's headers each time.
+        self._credential = credential
         self.timeout = timeout
         self._max_connections = max_connections
         self._session = session
@@ -138,8 +146,9 @@ class SessionHolder:
         self.client_timeout = aiohttp.ClientTimeout(
             total=timeout.total, connect=timeout.connect, sock_read=timeout.read
         )
-        # Triggers under way, each with whether its request has started to leave.
-        self._triggers: dict[asyncio.Task[Any], WatchedBody] = {}
+        # Triggers under way: each one's body (has it started to leave?) and the future
+        # resolved when it ends.
+        self._triggers: dict[asyncio.Task[Any], tuple[WatchedBody, asyncio.Future[None]]] = {}
 
     @property
     def session(self) -> aiohttp.ClientSession | None:
@@ -153,7 +162,7 @@ class SessionHolder:
                 connector=aiohttp.TCPConnector(limit=self._max_connections),
                 cookie_jar=aiohttp.DummyCookieJar(),
                 timeout=self.client_timeout,
-                headers=DEFAULT_HEADERS,
+                headers={**DEFAULT_HEADERS, **self._credential.reveal()},
             )
         self.state = "open"
         return self._session
@@ -162,27 +171,27 @@ class SessionHolder:
         """Follow ``task`` until it ends; the future returned is resolved then.
 
         Awaiting that future instead of ``asyncio.shield(task)`` keeps the task safe from
-        the caller's cancellation as well, with one callback instead of four per trigger.
+        the caller's cancellation as well, with one callback instead of four per trigger
+        (a bound method and a tuple: a closure would make five objects for the GC).
         """
-        self._triggers[task] = body
         ended: asyncio.Future[None] = task.get_loop().create_future()
-
-        def forget(_: object) -> None:
-            del self._triggers[task]
-            if not ended.done():  # cancelled with its caller, who does not wait any more
-                ended.set_result(None)
-
-        task.add_done_callback(forget)
+        self._triggers[task] = (body, ended)
+        task.add_done_callback(self._forget)
         return ended
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        _, ended = self._triggers.pop(task)
+        if not ended.done():  # cancelled with its caller, who does not wait any more
+            ended.set_result(None)
 
     async def aclose(self) -> None:
         if self.state == "closed":
             return
         self.state = "closed"
-        unsent = [task for task, sent in self._triggers.items() if not sent.started]
+        unsent = [task for task, (body, _) in self._triggers.items() if not body.started]
         for task in unsent:
             task.cancel()  # its caller is told ClientClosedError: nothing was placed
-        leaving = [task for task, sent in self._triggers.items() if sent.started]
+        leaving = [task for task, (body, _) in self._triggers.items() if body.started]
         if leaving:
             # Their calls may be being placed: read the answers, or the sids are lost.
             await asyncio.wait(leaving, timeout=self.timeout.total)

@@ -88,3 +88,14 @@ async def test_fixed_headers_reach_the_wire_on_any_session(
         assert seen.headers["X-PolyAi-Auth-Token"] == "k"
     assert api.seen[0].headers["Content-Type"] == "application/json"
     assert "Content-Type" not in api.seen[1].headers
+
+
+async def test_a_callers_session_is_not_given_the_credential(api: ScriptedAPI) -> None:
+    # polyout's own session carries the credential's header for every request; a session
+    # passed in stays the caller's: the header goes with each request, never onto it.
+    api.script(Reply(200, {"status": "calling"}))
+    async with aiohttp.ClientSession() as session:
+        async with platform(api.base_url, session=session) as client:
+            await client.get_status("OUT-1")
+        assert dict(session.headers) == {}  # nothing of ours was set on it
+    assert api.seen[0].headers["X-PolyAi-Auth-Token"] == "k"
