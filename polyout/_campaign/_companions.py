@@ -86,6 +86,12 @@ class EngineHandle(Protocol):
     def events(self) -> AsyncIterator[CampaignEvent]:
         """The run's events from now on (a bounded subscription)."""
 
+    def store_lost(self, error: BaseException) -> None:
+        """The store did not answer: sending pauses until it does (``_store_outage``)."""
+
+    def store_answers(self) -> None:
+        """The store answered again: the run settles itself, then sends again."""
+
     async def adopt_calls(self) -> int:
         """Follow the calls in flight no worker holds any more (a dead one's)."""
 

@@ -24,7 +24,7 @@ from polyout._campaign._clock import sleep_or_wake
 from polyout._campaign._decisions import Refusal, not_placed_due, refusal_verdict
 from polyout._campaign._errors import CampaignError, JournalError
 from polyout._campaign._run_parts import RunParts
-from polyout._campaign._send_gate import Abandon, SendGate, Turn
+from polyout._campaign._send_gate import Abandon, SendGate, Taken, Turn
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import DueContact, DuplicateCallSid, FollowedCall
 from polyout._campaign._trigger_errors import TriggerError, Verdict, classify_trigger_error
@@ -76,6 +76,7 @@ class Dispatcher:
         self._turn = Turn()  # the pacer's release to the send, one at a time
         self._refused_in_a_row = 0  # triggers answered 400 since the last placement
         self._closes: set[asyncio.Future[None]] = set()  # intents being closed not placed
+        self.dialling = 0  # contacts between their claim's turn and their send's record
 
     def worker_count(self) -> int:
         """Trigger requests in flight at once: enough for about two seconds of latency."""
@@ -90,9 +91,11 @@ class Dispatcher:
             if contact is None:
                 self._slots.release()
                 return
+            self.dialling += 1
             try:
                 placed = await self._dial(contact)
             finally:
+                self.dialling -= 1
                 self._recorder.changed.set()  # whoever waits may find that nothing is left
             if not placed:
                 self._slots.release()
@@ -106,6 +109,11 @@ class Dispatcher:
         """
         while pending := [closing for closing in self._closes if not closing.done()]:
             await asyncio.wait(pending)
+
+    def forget_claims(self) -> None:
+        """Drop the contacts claimed and not dialled without a word to the store: it let
+        them go already (this worker recovered itself after an outage)."""
+        self._ready.clear()
 
     async def release_unused(self) -> None:
         """Hand back the contacts claimed and not dialled (a stop, a cancellation)."""
@@ -194,7 +202,9 @@ class Dispatcher:
         except Abandon as abandoned:
             await gate.settled()
             self.breaker.on_neutral()
-            if gate.intent is not None:  # between two sends that placed nothing
+            if isinstance(abandoned, Taken):
+                _log.info("contact #%d let go: %s", contact.seq, abandoned)
+            elif gate.intent is not None:  # between two sends that placed nothing
                 # Not the contact's fault: it does not count towards max_not_placed.
                 await self._not_placed(contact, gate.intent, str(abandoned), None, counted=False)
             elif not self._stopping() and self._control.paused is None:
@@ -241,7 +251,7 @@ class Dispatcher:
         now = self._clock.time()
         deadline = now + self._config.poll_deadline
         try:
-            await self._recorder.placed(
+            here = await self._recorder.placed(
                 contact,
                 intent,
                 call_sid=call.call_sid,
@@ -267,6 +277,8 @@ class Dispatcher:
             self._on_fatal(lost)
             return False
         self.breaker.on_success()
+        if not here:
+            return False  # recorded across an outage: followed once the run settles
         self._follow(
             FollowedCall(
                 seq=contact.seq,

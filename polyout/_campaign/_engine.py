@@ -45,6 +45,7 @@ from polyout._campaign._schedule import CallingWindow
 from polyout._campaign._signals import graceful_signals
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import StoredCampaign
+from polyout._campaign._store_outage import StoreOutage, steady
 from polyout._campaign._supervisor import PartDied, watch
 from polyout._errors import PolyOutError
 from polyout._log import logger
@@ -118,10 +119,17 @@ class Engine(EngineControls):
         self._input_done = False
         self._started_at = 0.0
         self._real_started = 0.0
-        self._recorder = Recorder(store, clock, bus, Progress({}, 0))
+        self._outage = StoreOutage(
+            clock, pause=self.pause, unpause=self.unpause, paused=lambda: self._control.paused
+        )
+        # The run's own parts ride out an outage of the store; companions see it raw.
+        self._recorder = Recorder(
+            steady(store, self._outage), clock, bus, Progress({}, 0), outage=self._outage
+        )
         self._pacer: Pacer | None = pacer
         self._slots = Slots(config.concurrency)
         self._follower: Follower | None = None
+        self._dispatcher: Dispatcher | None = None
         self._admissions = tuple(admissions)
         self._companions = tuple(companions)
         self._control = RunControl(self.wake)
@@ -230,7 +238,7 @@ class Engine(EngineControls):
             admissions=self._admissions,
         )
         follower = self._follower = Follower(parts, seed=self._seed)
-        dispatcher = Dispatcher(
+        dispatcher = self._dispatcher = Dispatcher(
             parts,
             follow=follower.follow,
             input_done=lambda: self._input_done,
@@ -252,6 +260,9 @@ class Engine(EngineControls):
             asyncio.create_task(run_companion(companion, self), name=f"polyout-{companion.name}")
             for companion in self._companions
         ]
+        companions.append(
+            asyncio.create_task(self._outage.settle(self._rejoin), name="polyout-settle")
+        )
         feeder = None
         try:
             if not self._input_done:
@@ -309,7 +320,7 @@ class Engine(EngineControls):
             policy=plan_policy(self.config.policy, self.config.window),
         )
         await feeder.run()
-        self._input_done = (await self.store.feed_position()).done
+        self._input_done = (await self._recorder.store.feed_position()).done
         self._recorder.changed.set()
 
     async def _after_death(

@@ -11,12 +11,14 @@ from collections.abc import AsyncIterator, Callable
 
 from polyout._campaign._clock import Clock
 from polyout._campaign._config import CampaignConfig
+from polyout._campaign._dispatcher import Dispatcher
 from polyout._campaign._errors import CampaignError
 from polyout._campaign._events import CampaignEvent, EventBus, EventKind
 from polyout._campaign._follower import Follower
 from polyout._campaign._recorder import Recorder
 from polyout._campaign._run_parts import RunControl, Slots
 from polyout._campaign._store import StoredCampaign
+from polyout._campaign._store_outage import StoreOutage
 from polyout._errors import PolyOutError
 from polyout._log import logger
 from polyout._pacing import Pacer
@@ -24,6 +26,7 @@ from polyout._pacing import Pacer
 __all__ = ["EngineControls"]
 
 _log = logger.getChild("campaign")
+_SETTLE_POLL = 0.05  # seconds between two looks at whether a send is still under way
 
 
 class EngineControls:
@@ -38,6 +41,9 @@ class EngineControls:
     _input_done: bool
     _trouble_handlers: list[Callable[[CampaignError], bool]]
     _follower: Follower | None
+    _dispatcher: Dispatcher | None
+    _outage: StoreOutage
+    worker: str
     _slots: Slots
     _bus: EventBus
 
@@ -81,10 +87,35 @@ class EngineControls:
         a feed it runs): re-read the counts and the feed position the run's progress is
         judged by, then look again."""
         await self._recorder.reread_counts()
-        position = await self.store.feed_position()
+        position = await self._recorder.store.feed_position()
         self._recorder.progress.total = position.count
         self._input_done = position.done
         self._recorder.changed.set()
+
+    def store_lost(self, error: BaseException) -> None:
+        """The store did not answer (a heartbeat): sending pauses until it does."""
+        self._outage.lost(error)
+
+    def store_answers(self) -> None:
+        """The store answered again: the run settles itself, then sends again."""
+        self._outage.answers()
+
+    async def _rejoin(self) -> None:
+        """After an outage, settle this worker as a restarted process would, in place
+        (``_store_outage``): once none of its sends is under way, recover its share, let
+        its claims go, follow the calls in flight again, and re-read the counts."""
+        dispatcher = self._dispatcher
+        if dispatcher is not None:
+            while dispatcher.dialling:
+                await self._clock.sleep(_SETTLE_POLL)
+            await dispatcher.intents_closed()
+        store = self._recorder.store
+        await store.recover(self._clock.time(), worker=self.worker)
+        if dispatcher is not None:
+            dispatcher.forget_claims()
+        adopted = await self.adopt_calls()
+        await self.refresh()
+        _log.info("settled after the outage: following %d calls again", adopted)
 
     async def adopt_calls(self) -> int:
         """Follow the calls in flight that no worker holds any more (a dead one's)."""

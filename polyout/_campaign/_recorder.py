@@ -12,6 +12,7 @@ the counters and the events only ever describe what the store holds.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,7 @@ from polyout._campaign._clock import Clock, Wakeup, utc_datetime
 from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, EventBus, EventKind, RateMeter
 from polyout._campaign._policy_admission import intent_policy
-from polyout._campaign._send_gate import _AHEAD, Abandon
+from polyout._campaign._send_gate import _AHEAD, Abandon, Taken
 from polyout._campaign._states import ContactState
 from polyout._campaign._store import (
     ContactEntry,
@@ -28,8 +29,10 @@ from polyout._campaign._store import (
     DuplicateCallSid,
     FeedPosition,
     FollowedCall,
+    StaleTransition,
     StoredCampaign,
 )
+from polyout._campaign._store_outage import StoreOutage
 from polyout._campaign._store_policy import CapReached
 from polyout._log import logger
 from polyout._phone import mask_number
@@ -76,8 +79,16 @@ class Recorder:
     """Store, counters, events and wake-ups for one campaign, together."""
 
     def __init__(
-        self, store: StoredCampaign, clock: Clock, bus: EventBus, progress: Progress
+        self,
+        store: StoredCampaign,
+        clock: Clock,
+        bus: EventBus,
+        progress: Progress,
+        *,
+        outage: StoreOutage | None = None,
     ) -> None:
+        self.outage = outage
+        """Set when ``store`` rides out outages (``_store_outage.steady``)."""
         self.store = store
         self._clock = clock
         self._bus = bus
@@ -166,6 +177,8 @@ class Recorder:
             )
         except CapReached as reached:
             raise Abandon(f"the frequency cap was reached meanwhile ({reached.cap.rule})") from None
+        except StaleTransition as moved:
+            raise Taken(f"contact #{contact.seq} moved meanwhile ({moved})") from None
         if after == contact.intents:
             self.progress.move(S.SCHEDULED, S.DIALING)
         self.progress.triggers += 1
@@ -188,8 +201,12 @@ class Recorder:
         call_status: str,
         correlation_id: str | None,
         deadline: float,
-    ) -> None:
+    ) -> bool:
+        """The call's sid, durable. False when the write crossed an outage of the store:
+        the call is then followed once the run settles itself (it may have become
+        another worker's meanwhile), not here."""
         now = self.now()
+        losses = self.outage.losses if self.outage is not None else 0
         try:
             await self.store.record_placement(
                 contact.seq,
@@ -202,6 +219,16 @@ class Recorder:
             )
         except DuplicateCallSid:
             raise
+        except StaleTransition as moved:
+            # Learned after a reap, and another decision stands (an operator's requeue,
+            # another worker's): the call is real, so say where an operator will look.
+            _log.error(
+                "call to %s was placed as %s, and the store keeps another decision: %s",
+                mask_number(contact.to_number),
+                call_sid,
+                moved,
+            )
+            return False
         except JournalError as exc:
             # The call exists but the store could not keep its sid (a full disk): the
             # error that stops the run names it, so it is never lost in silence.
@@ -219,6 +246,7 @@ class Recorder:
             call_sid=call_sid,
             state=call_status,
         )
+        return self.outage is None or self.outage.losses == losses
 
     def unknown_by_store(self, contact: DueContact, intent: int, reason: str) -> None:
         """The store itself made the contact ``unknown`` (a duplicate call sid)."""
@@ -272,7 +300,10 @@ class Recorder:
 
     # -- following ------------------------------------------------------------------------
     async def status(self, call: FollowedCall, status: str, state: str) -> None:
-        await self.store.record_status(call.seq, call.intent, status, self.now())
+        try:
+            await self.store.record_status(call.seq, call.intent, status, self.now())
+        except StaleTransition:
+            return  # another worker follows it now: its end is theirs to record
         self.emit(
             EventKind.STATUS,
             contact_id=call.contact_id,
@@ -283,7 +314,8 @@ class Recorder:
         )
 
     async def poll_error(self, call: FollowedCall, error: str) -> None:
-        await self.store.record_poll_error(call.seq, call.intent, error=error, now=self.now())
+        with contextlib.suppress(StaleTransition):  # another worker's call now
+            await self.store.record_poll_error(call.seq, call.intent, error=error, now=self.now())
 
     async def outcome(
         self,
@@ -294,15 +326,22 @@ class Recorder:
         reason: str | None,
         call_status: str | None,
     ) -> None:
-        await self.store.record_outcome(
-            call.seq,
-            call.intent,
-            outcome=outcome,
-            retry_due=retry_due,
-            reason=reason,
-            now=self.now(),
-            call_status=call_status,
-        )
+        try:
+            await self.store.record_outcome(
+                call.seq,
+                call.intent,
+                outcome=outcome,
+                retry_due=retry_due,
+                reason=reason,
+                now=self.now(),
+                call_status=call_status,
+            )
+        except StaleTransition as moved:
+            # Two workers followed the call across a reap: the other recorded its end.
+            _log.info("call %s: its end is recorded already (%s)", call.call_sid, moved)
+            await self.reread_counts()
+            self.changed.set()
+            return
         self.progress.move(S.IN_FLIGHT, outcome if retry_due is None else S.SCHEDULED)
         if retry_due is not None:
             self.progress.retries += 1

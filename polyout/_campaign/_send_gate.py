@@ -43,7 +43,7 @@ from typing import Any
 from polyout._campaign._store import DueContact
 from polyout._pacing import Pacer
 
-__all__ = ["Abandon", "SendGate", "Turn"]
+__all__ = ["Abandon", "SendGate", "Taken", "Turn"]
 
 # Seconds before the expected release that an intent may be committed: longer than a
 # commit on a loaded machine (p90 20 ms measured), short enough that an intent is rarely
@@ -53,6 +53,11 @@ _AHEAD = 0.05
 
 class Abandon(Exception):
     """Raised from the gate to drop a trigger before anything is sent."""
+
+
+class Taken(Abandon):
+    """The contact is no longer this worker's to dial (another worker, or a reap of this
+    one, moved it): nothing is sent, and it is let go as it is."""
 
 
 GateStep = Callable[["SendGate"], Awaitable[None]]

@@ -7,10 +7,11 @@ Several processes may work on one campaign (PostgreSQL). Each runs two companion
   worker is alive (``store.heartbeat``, clause 15; the store's own clock judges it).
   When the store cannot be reached it pauses the run at once (no trigger leaves without
   a durable intent, and this worker's view of the campaign may be stale) and tries again
-  every second; once a heartbeat is stored again, it lifts its own pause (never an
-  operator's). Silent for longer than the reap timeout, the worker has been reaped by
-  now (its holds are gone, its calls adopted): the heartbeat fails, and with it the run
-  (resumable; the process exits and its restart joins afresh).
+  every second; once a heartbeat is stored again, the run settles itself and sends again
+  (``_store_outage``; an operator's pause stays theirs). Silent for longer than the reap
+  timeout, the worker may have been reaped meanwhile (its holds gone, its calls adopted):
+  it still carries on once the store answers, and what the others decided stands.
+  ``/healthz`` fails while the heartbeat does, for an orchestrator that prefers a restart.
 * :class:`Reaper` settles the workers silent for longer than ``timeout`` (clause 16:
   their claims never sent go back to the queue, their intents that may have been sent
   become ``unknown``, never redialled), then adopts the calls in flight no worker holds
@@ -35,19 +36,13 @@ from polyout._campaign._store_workers import DEFAULT_REAP_TIMEOUT
 from polyout._errors import ConfigurationError
 from polyout._log import logger
 
-__all__ = ["DEFAULT_HEARTBEAT", "Heartbeat", "Reaper", "StoreLost", "worker_companions"]
+__all__ = ["DEFAULT_HEARTBEAT", "Heartbeat", "Reaper", "worker_companions"]
 
 _log = logger.getChild("campaign")
 
 #: Seconds between two heartbeats of a worker.
 DEFAULT_HEARTBEAT = 5.0
 _RETRY = 1.0  # seconds between attempts to reach a store that did not answer
-_PAUSED_REASON = "the store cannot be reached: no trigger without a durable intent"
-
-
-class StoreLost(JournalError):
-    """The store stayed unreachable for longer than the reap timeout: this worker may
-    have been reaped by the others meanwhile, so it stops (resume or restart it)."""
 
 
 class Heartbeat:
@@ -65,6 +60,7 @@ class Heartbeat:
         """Clock time of the latest heartbeat the store took (None before the first)."""
         self.failing_since: float | None = None
         """Clock time the store stopped answering (None while it answers)."""
+        self.reaped_warned = False
 
     async def run(self, engine: EngineHandle) -> None:
         try:
@@ -79,28 +75,31 @@ class Heartbeat:
                     await engine.store.leave(engine.worker)
 
     async def beat(self, engine: EngineHandle) -> None:
-        """One heartbeat: stored, or the run paused (or failed: :class:`StoreLost`)."""
+        """One heartbeat: stored, or the run paused until the store answers."""
         now = engine.clock.time()
         try:
             await engine.store.heartbeat(engine.worker)
         except JournalError as error:
             if self.failing_since is None:
                 self.failing_since = now
-                _log.warning("heartbeat failed (%s): sending paused", error)
-                if engine.paused is None:  # an operator's pause stays theirs
-                    engine.pause(_PAUSED_REASON)
-            if now - self.failing_since > self.timeout:
-                raise StoreLost(
-                    f"the store did not answer for {now - self.failing_since:.0f} s, longer "
-                    f"than the reap timeout ({self.timeout:g} s): {error}"
-                ) from None
+                _log.warning("heartbeat failed (%s)", error)
+                engine.store_lost(error)
+            elif not self.reaped_warned and now - self.failing_since > self.timeout:
+                self.reaped_warned = True
+                _log.warning(
+                    "no heartbeat for %.0f s, longer than the reap timeout (%g s): the other "
+                    "workers may have reaped this one; it carries on once the store answers, "
+                    "and what they decided meanwhile stands",
+                    now - self.failing_since,
+                    self.timeout,
+                )
             return
         self.last_beat = now
         if self.failing_since is not None:
             self.failing_since = None
-            _log.info("heartbeat stored again: sending resumes")
-            if engine.paused == _PAUSED_REASON:
-                engine.unpause()
+            self.reaped_warned = False
+            _log.info("heartbeat stored again")
+            engine.store_answers()
 
     def age(self, now: float) -> float | None:
         """Seconds since the latest stored heartbeat (None before the first)."""

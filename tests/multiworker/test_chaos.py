@@ -123,9 +123,10 @@ def test_workers_killed_and_cut_dial_nobody_twice_and_never_exceed_the_rate(
                     pg_server.terminate(pg_database)
                     cuts += 1
                 next_blow = time.monotonic() + chaos.uniform(1.5, 3.0)
-            # A worker that stopped on a cut connection (exit 3) is started again.
+            # A running worker rides out a cut; one cut while it opened the store exits 3
+            # (unreachable) and is started again.
             for done in [w for w in workers if w.poll() is not None]:
-                if done.returncode == 3:  # the store was unreachable (a cut)
+                if done.returncode == 3:
                     workers.remove(done)
                     finished.append(done)
                     workers.append(_worker(logs, pg_database, env))
