@@ -56,9 +56,23 @@ STORE_LOST = "the store cannot be reached: no trigger without a durable intent"
 _RETRY = 1.0  # seconds between two tries of a store that did not answer
 _LOUD_EVERY = 30.0  # seconds between two warnings that it still does not answer
 _UNSENT = "the store was lost while the intent was written: nothing was sent"
-#: Writes whose StaleTransition the recorder must hear of, even across an outage: a sid
-#: another decision overrides, an end another worker recorded.
-_STRICT = frozenset({"record_placement", "record_outcome"})
+#: The writes that only settle a contact this worker had in hand: across an outage, one
+#: that finds the contact moved was overtaken (its own first try, or a reap). Any other
+#: StaleTransition (a sid another decision overrides, an end another worker recorded, a
+#: feed that disagrees) is raised for the caller to hear of.
+_SETTLING = frozenset(
+    {
+        "release",
+        "reschedule",
+        "withdraw",
+        "close_intent",
+        "record_unknown",
+        "record_not_placed",
+        "record_status",
+        "record_poll_error",
+        "recover",
+    }
+)
 
 
 class StoreOutage:
@@ -187,11 +201,12 @@ class _Steady:
         attribute = getattr(self._store, name)
         if not asyncio.iscoroutinefunction(attribute):
             return attribute
-        outage, settled_ok = self._outage, name not in _STRICT
+        outage, settled_ok = self._outage, name in _SETTLING
 
         async def persisted(*args: Any, **kwargs: Any) -> Any:
             return await outage.persist(lambda: attribute(*args, **kwargs), settled_ok=settled_ok)
 
+        self.__dict__[name] = persisted  # made once per method, not once per call
         return persisted
 
     def __repr__(self) -> str:
