@@ -136,7 +136,8 @@ class Client:
         credential = SecretHeaders({self._dialect.auth_header: key})
         self._holder = SessionHolder(self.timeout, connections, session, credential)
         self._shown_url = redact_url(url)
-        # What every status poll needs is worked out once.
+        # What every trigger and status poll needs is worked out once.
+        self._trigger_path = self._dialect.trigger_path()
         self._status_before, self._status_after = self._dialect.status_path_around()
         self._status_params = self._dialect.status_params() or None
         self._sender = Sender(
@@ -234,7 +235,7 @@ class Client:
         on 429) all of its triggers together. It is told ``on_not_placed`` of each try
         that provably placed nothing, before any retry wait.
         """
-        path = self._dialect.trigger_path()
+        path = self._trigger_path
         number = request.to_number
         attempt = TriggerTry(
             self._holder,
