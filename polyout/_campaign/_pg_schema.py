@@ -38,7 +38,7 @@ __all__ = [
 ]
 
 #: Bumped whenever the schema changes; a database of a newer version is refused.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: The first key of every advisory lock polyout takes ("poly").
 LIFE_LOCK = 0x706F6C79
 #: The second key of the lock serialising schema creation and migration.
@@ -322,6 +322,9 @@ CREATE TABLE IF NOT EXISTS polyout_rate (
     decreased_at timestamptz NOT NULL DEFAULT '-infinity',
     rate_limited bigint NOT NULL DEFAULT 0
 );
+-- Schema 2: the oldest cold block whose gap is still owed (_pg_rate).
+ALTER TABLE polyout_rate ADD COLUMN IF NOT EXISTS
+    cold_since timestamptz NOT NULL DEFAULT 'infinity';
 """
 
 _SCRIPT = CORE_TABLES + WORKER_TABLES + CONTROL_TABLES + OUTBOX_TABLES + POLICY_TABLES + RATE_TABLES

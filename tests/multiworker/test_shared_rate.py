@@ -3,7 +3,10 @@
 Two shared pacers in one process, then two processes, reserve slots of one account's row:
 their releases together never hold more than R in any one second, and add up to the
 rate (not twice it). A 429 reported by one pauses the other for its Retry-After. Another
-account's row is not slowed by it.
+account's row is not slowed by it. At a high rate one round trip reserves a block of
+slots; a worker that wakes too late gives its slot up; a send that leaves late pushes
+every later slot back; the cold blocks of workers starting together share one gap; a
+schema 1 database gains the rate row's new column.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ import subprocess
 import sys
 import time
 
+import psycopg
+
 from polyout._campaign._pg_rate import PgRateRow
+from polyout._campaign._pg_schema import SCHEMA_VERSION
 from polyout._campaign._shared_rate import SharedPacer
 from polyout.campaign import PostgresStore
 from tests.multiworker.rate_checks import busiest_second
@@ -117,3 +123,123 @@ def test_two_processes_of_one_account_never_send_more_than_r_in_a_second(
     assert len(times) == 2 * EACH
     assert busiest_second(times) <= RATE
     assert max(times) - min(times) >= (2 * EACH - 1) / RATE
+
+
+FAST = 400.0  # slots 2.5 ms apart: a block of up to 9 slots per round trip
+
+
+async def test_at_a_high_rate_one_round_trip_reserves_a_block_of_slots(pg_database: str) -> None:
+    store = await PostgresStore.connect(pg_database)
+    pacer = SharedPacer(FAST, PgRateRow(store, "acct"))
+    try:
+        await pacer.acquire()  # the cold start's block, and its gap
+        times = await _releases(pacer, 200)
+    finally:
+        await pacer.aclose()
+        await store.aclose()
+    assert pacer.reservations <= 200 / 4  # blocks: 1, 2, 4, 8, 9, 9, ... slots
+    assert busiest_second(times) <= FAST
+    spacing = 1.015 / FAST
+    assert times[-1] - times[0] >= 199 * spacing - 0.008  # never early, by the tolerance
+
+
+async def test_a_worker_that_wakes_too_late_gives_its_slot_up(pg_database: str) -> None:
+    store = await PostgresStore.connect(pg_database)
+    pacer = SharedPacer(RATE, PgRateRow(store, "acct"))  # one slot per block at 20/s
+    loop = asyncio.get_running_loop()
+    try:
+        await _releases(pacer, 3)  # the cold start's gap paid
+        first = time.time()
+        # The loop is stuck (a busy machine) through the next slot, 51 ms away.
+        loop.call_later(0.04, time.sleep, 0.03)
+        await pacer.acquire()
+        second = time.time()
+    finally:
+        await pacer.aclose()
+        await store.aclose()
+    assert pacer.given_up == 1
+    assert second - first >= 2 * 1.015 / RATE - 0.005  # the slot after the one it missed
+
+
+async def test_a_send_that_leaves_late_pushes_every_later_slot_back(pg_database: str) -> None:
+    stores = [await PostgresStore.connect(pg_database) for _ in range(2)]
+    late, other = (SharedPacer(RATE, PgRateRow(store, "acct")) for store in stores)
+    try:
+        await late.acquire()
+        sent = time.time()
+        await asyncio.sleep(0.06)  # a slow commit between the release and the send
+        late.sent_now()
+        await asyncio.sleep(0.02)  # the gap reaches the row
+        await other.acquire()
+        after = time.time()
+    finally:
+        for pacer, store in zip((late, other), stores, strict=True):
+            await pacer.aclose()
+            await store.aclose()
+    assert late.gaps == 1
+    # Its next slot (51 ms after the late one's), pushed back by the 52 ms past the tolerance.
+    assert after - sent >= 1.015 / RATE + 0.06 - 0.008 - 0.002
+
+
+async def test_cold_blocks_reserved_together_share_one_gap(pg_database: str) -> None:
+    stores = [await PostgresStore.connect(pg_database) for _ in range(3)]
+    pacers = [SharedPacer(RATE, PgRateRow(store, "acct")) for store in stores]
+    try:
+        for pacer in pacers:
+            await pacer.acquire()  # warm the row's connection: a slot of its own
+        await asyncio.sleep(1.2)  # quiet: each worker's next send opens a connection
+        quiet = time.time()
+        colds = []
+        for pacer in pacers:
+            await pacer.acquire()
+            colds.append(time.time())
+        await pacers[0].acquire()  # not cold any more: it pays the gap the three owe
+        warm = time.time()
+    finally:
+        for pacer, store in zip(pacers, stores, strict=True):
+            await pacer.aclose()
+            await store.aclose()
+    spacing = 1.015 / RATE
+    assert colds[0] - quiet < 0.028  # the warm-up's debt is void after a quiet second
+    assert colds[2] - colds[0] < 2 * spacing + 0.04  # not 2 x (spacing + 30 ms)
+    assert warm - colds[2] >= spacing + 0.03 - 0.002  # one 30 ms gap after them
+
+
+async def test_a_schema_1_database_gains_the_rate_rows_new_column(pg_database: str) -> None:
+    store = await PostgresStore.connect(pg_database)
+    await store.start()
+    await store.aclose()
+    async with await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as conn:
+        await conn.execute("ALTER TABLE polyout_rate DROP COLUMN cold_since")
+        await conn.execute("UPDATE polyout_schema SET version = 1")
+    store = await PostgresStore.connect(pg_database)
+    pacer = SharedPacer(RATE, PgRateRow(store, "acct"))
+    try:
+        await pacer.acquire()
+    finally:
+        await pacer.aclose()
+        await store.aclose()
+    async with await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as conn:
+        cursor = await conn.execute("SELECT version FROM polyout_schema")
+        assert await cursor.fetchall() == [(SCHEMA_VERSION,)] == [(2,)]
+
+
+async def test_a_429_drops_the_rest_of_the_block_and_the_rate_climbs_back(
+    pg_database: str,
+) -> None:
+    store = await PostgresStore.connect(pg_database)
+    pacer = SharedPacer(FAST, PgRateRow(store, "acct"))
+    try:
+        await _releases(pacer, 40)  # blocks of several slots by now
+        pacer.on_rate_limited(0.3)
+        before = time.monotonic()
+        await pacer.acquire()
+        paused = time.monotonic() - before
+        halved = pacer.rate
+        await _releases(pacer, 60)  # a 25th of the rate back per slot
+    finally:
+        await pacer.aclose()
+        await store.aclose()
+    assert paused >= 0.3 - 0.002
+    assert halved == FAST / 2
+    assert pacer.rate == FAST
