@@ -8,7 +8,7 @@ from polyout._campaign._journal import Journal
 from polyout._campaign._states import ContactState
 from polyout._campaign._store_answers import ANSWER_OUTCOMES, CallOutcome
 
-__all__ = ["call_outcomes"]
+__all__ = ["call_outcomes", "intents_since"]
 
 _OUTCOMES = sorted(state.value for state in ANSWER_OUTCOMES)
 # Every campaign of the file: the attempts that placed a call and ended in an outcome.
@@ -26,6 +26,14 @@ def call_outcomes(journal: Journal, since: float) -> list[CallOutcome]:
         CallOutcome(str(number), _zones(zones), float(at), ContactState(outcome))
         for number, zones, at, outcome in rows
     ]
+
+
+def intents_since(journal: Journal, since: float) -> int:
+    [(count,)] = journal.connection.execute(
+        "SELECT count(*) FROM attempts WHERE campaign = ? AND started_at >= ?",
+        (journal.campaign, since),
+    )
+    return int(count)
 
 
 def _zones(stored: str | None) -> tuple[str, ...]:

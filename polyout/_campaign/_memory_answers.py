@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from polyout._campaign._memory_backing import MemoryBacking
+from polyout._campaign._memory_backing import CampaignData, MemoryBacking
 from polyout._campaign._store_answers import ANSWER_OUTCOMES, CallOutcome
 
 __all__ = ["MemoryAnswers"]
@@ -16,6 +16,7 @@ class MemoryAnswers:
     """Every campaign of the backing, read where it lies (no copy is kept)."""
 
     _backing: MemoryBacking
+    _data: CampaignData
     _check: Callable[[], None]
 
     async def call_outcomes(self, since: float) -> list[CallOutcome]:
@@ -32,3 +33,11 @@ class MemoryAnswers:
                         CallOutcome(number, record.entry.zones, intent.started_at, outcome)
                     )
         return found
+
+    async def intents_since(self, since: float) -> int:
+        self._check()
+        return sum(
+            intent.started_at >= since
+            for record in self._data.contacts.values()
+            for intent in record.intents
+        )

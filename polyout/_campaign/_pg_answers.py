@@ -27,3 +27,11 @@ class PgAnswers(PgCampaignBase):
             CallOutcome(str(number), tuple(zones or ()), float(at), ContactState(outcome))
             for number, zones, at, outcome in rows
         ]
+
+    async def intents_since(self, since: float) -> int:
+        [(count,)] = await self._rows(
+            "SELECT count(*) FROM polyout_intents WHERE campaign = %(c)s"
+            " AND started_at >= %(since)s",
+            {"since": since},
+        )
+        return int(count)

@@ -18,3 +18,6 @@ class SQLiteAnswers(SQLiteCampaignBase):
     async def call_outcomes(self, since: float) -> list[CallOutcome]:
         # Across campaigns: the writer's job, not ``_run`` (which binds this campaign).
         return await self._writer.run(functools.partial(sql.call_outcomes, since=since))
+
+    async def intents_since(self, since: float) -> int:
+        return await self._run(functools.partial(sql.intents_since, since=since))

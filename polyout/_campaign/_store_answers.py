@@ -12,6 +12,9 @@ N1. ``call_outcomes(since)`` returns, across every campaign of the store, one
     Order is unspecified. Reads see this campaign's batched writes, and what the other
     campaigns committed (a store with several writers, PostgreSQL, may hold another
     campaign's batch in its own transaction until that campaign commits it).
+N2. ``intents_since(since)`` counts this campaign's intents started at or after
+    ``since``: every send it decided, whatever came of it (``polyout campaign status``
+    shows the last minute's rate from it, without reading every result).
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ class CallOutcome:
 
 @runtime_checkable
 class AnswersCampaign(Protocol):
-    """The answers capability of one campaign in a store (its store's history, N1)."""
+    """The answers capability of one campaign in a store (its store's history, N1-N2)."""
 
     async def call_outcomes(self, since: float) -> list[CallOutcome]: ...
+
+    async def intents_since(self, since: float) -> int: ...

@@ -15,7 +15,6 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
 from typing import Any, TypeVar
 
 from polyout._campaign._addressing import StoreRef
@@ -143,13 +142,7 @@ async def _snapshot(target: Target) -> dict[str, Any]:
     control = await campaign.control()
     counts = await campaign.counts()
     position = await campaign.feed_position()
-    now = time.time()
-    recent = 0
-    async for record in campaign.results():
-        last = record.get("last_attempt_at")
-        if last and _age(last, now) <= 60.0:
-            recent += 1
-    rate = recent / 60.0
+    rate = await campaign.intents_since(time.time() - 60.0) / 60.0  # sends, last minute
     scheduled = counts.get(S.SCHEDULED, 0)
     phase = _shown_phase(control, counts, position.done)
     snapshot: dict[str, Any] = {
@@ -189,10 +182,6 @@ def _phase_line(snapshot: dict[str, Any]) -> str:
         by = f", by {snapshot['by']}" if snapshot["by"] else ""
         return f"phase: {phase} ({snapshot['reason']}{by})"
     return f"phase: {phase}"
-
-
-def _age(iso: str, now: float) -> float:
-    return now - datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
 
 
 def _duration(seconds: float) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -241,3 +242,27 @@ def test_add_is_refused_while_the_campaign_file_is_still_being_loaded(
     assert main(["campaign", "add", str(journal), str(more)]) == 2
     assert "still being loaded" in capsys.readouterr().err
     assert _read(journal)[0] == {S.SCHEDULED: 1}
+
+
+def test_status_rate_counts_the_sends_of_the_last_minute(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    journal = tmp_path / "spring.db"
+    now = time.time()
+
+    async def build() -> None:
+        store = SQLiteStore(journal)
+        try:
+            campaign = await store.create("default", DEFINITION)
+            entries = [entry(seq) for seq in range(6)]
+            await campaign.append(entries, FeedPosition(6, "d", True), now=1.0)
+            for seq, sent_ago in ((0, 600.0), (1, 30.0), (2, 20.0), (3, 10.0)):
+                await place(campaign, seq, f"CA{seq}", now=now - sent_ago)
+        finally:
+            await store.aclose()
+
+    asyncio.run(build())
+    assert main(["campaign", "status", str(journal), "--json"]) == 0
+    snapshot = json.loads(capsys.readouterr().out)
+    assert snapshot["achieved_rate"] == round(3 / 60, 3)  # three sends in the last minute
+    assert snapshot["eta_seconds"] == round(2 / (3 / 60))  # two contacts left at that rate

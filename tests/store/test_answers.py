@@ -59,3 +59,20 @@ async def test_n1_placed_calls_that_ended_across_campaigns_since_a_moment(
     ]
     assert len(await answers(autumn).call_outcomes(since=0.0)) == 4  # the same, from autumn
     await store.aclose()
+
+
+async def test_n2_intents_since_a_moment_counts_this_campaigns_sends(stores: Stores) -> None:
+    store = stores.open()
+    spring = await four_contacts(store, "spring")
+    autumn = await four_contacts(store, "autumn")
+    await place(spring, 0, "S-0", now=100.0)
+    intent = await dial(spring, 1, now=200.0)
+    await spring.close_intent(1, intent, error="503", now=201.0)
+    await spring.open_intent("worker-1", 1, after=intent, now=210.0)  # its second send
+    await place(autumn, 0, "A-0", now=300.0)  # another campaign's
+
+    assert await answers(spring).intents_since(150.0) == 2
+    assert await answers(spring).intents_since(0.0) == 3
+    assert await answers(spring).intents_since(211.0) == 0
+    assert await answers(autumn).intents_since(0.0) == 1
+    await store.aclose()
