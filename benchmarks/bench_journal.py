@@ -98,9 +98,11 @@ def lifecycles(
     return durable, batch
 
 
-def measure(calls: int, workdir: Path) -> dict[str, tuple[float, float]]:
+def measure(
+    calls: int, workdir: Path, names: Sequence[str] = ("polyout", "every write committed")
+) -> dict[str, tuple[float, float]]:
     results: dict[str, tuple[float, float]] = {}
-    for name in ("polyout", "every write committed"):
+    for name in names:
         journal = planned_journal(workdir / f"{len(results)}.db", calls)
         try:
             after = batched(journal) if name == "polyout" else journal.commit

@@ -47,6 +47,11 @@ class JournalCore:
         self.campaign = 1
         self._lock = lock
         self.pending_writes = 0
+        #: Set by the SQLite store's writer thread while more jobs wait behind the one
+        #: running: :meth:`commit` only notes that a commit is owed, and the writer
+        #: commits once for the whole group before any of its jobs returns (group commit).
+        self.defer_commits = False
+        self.commit_owed = False
         self._failed: JournalError | None = None
         # The fingerprint of the input items journaled so far; written with the commit
         # that makes their rows durable, so the two never disagree.
@@ -57,6 +62,10 @@ class JournalCore:
     def commit(self) -> None:
         """Make every write so far durable, or raise JournalError (and write no more)."""
         self._check_usable()
+        if self.defer_commits:
+            self.commit_owed = True
+            return
+        self.commit_owed = False
         if self._db.in_transaction:
             try:
                 if self._source_dirty and self._source_digest is not None:

@@ -6,6 +6,15 @@ awaits its result. Jobs run one at a time, in the order they were submitted, so 
 durable write commits every batched write submitted before it (they share the
 connection's one open transaction).
 
+**Group commit.** Jobs that wait in the queue together run as one group: while more
+jobs wait behind the one running, a durable write's commit is only noted as owed
+(``Journal.defer_commits``), and the group's last job (or the writer, for it) commits
+once, with one fsync, for all of them. No job of a group is answered before the
+commit that covers it, so a durable write has still committed when it returns; if
+that commit fails, every job of the group says so. Answers go back to the event loop
+together, one wake-up per group. A group holds at most :data:`GROUP_JOBS` jobs, so a
+steady stream of writes is still answered as it goes.
+
 Batched writes are committed here, without anyone asking, once the oldest of them
 is :data:`BATCH_SECONDS` old or :data:`BATCH_WRITES` are pending: a crash loses at
 most that much, and never half a write (each job is one savepoint).
@@ -25,20 +34,21 @@ from typing import Any, TypeVar
 from polyout._campaign._errors import JournalError
 from polyout._campaign._journal import Journal
 
-__all__ = ["BATCH_SECONDS", "BATCH_WRITES", "Writer"]
+__all__ = ["BATCH_SECONDS", "BATCH_WRITES", "GROUP_JOBS", "Writer"]
 
 #: The oldest batched write waits at most this long for its commit.
 BATCH_SECONDS = 0.2
 #: A batch this large is committed at once.
 BATCH_WRITES = 2000
+#: A group commit covers at most this many jobs before they are answered.
+GROUP_JOBS = 64
 
 T = TypeVar("T")
-#: What a job's outcome is handed to, on the thread: (True, result) or (False, exception).
-_Sink = Callable[[bool, Any], None]
-#: A job and where its outcome goes; None in the queue stops the thread.
-_Item = tuple[Callable[[Journal], Any], _Sink]
-#: Outcomes handed to an event loop together, in one wake-up.
-_Outbox = list[tuple["asyncio.Future[Any]", bool, Any]]
+#: A job and where its outcome goes: an event loop's future, or (loop None) a thread's
+#: future; None in the queue stops the thread.
+_Item = tuple[Callable[[Journal], Any], "asyncio.AbstractEventLoop | None", Any]
+#: A job's outcome, not yet handed back: (loop, future, ok, result or exception).
+_Outcome = tuple["asyncio.AbstractEventLoop | None", Any, bool, Any]
 _COMMIT = "commit"
 
 
@@ -54,7 +64,7 @@ class Writer:
         self._opened: concurrent.futures.Future[Journal] = concurrent.futures.Future()
         self._journal: Journal | None = None
         self._dirty_since: float | None = None
-        self._outboxes: dict[asyncio.AbstractEventLoop, _Outbox] = {}
+        self._group: list[_Outcome] = []
         self._thread = threading.Thread(
             target=self._main, args=(opener,), name=f"polyout-store {name}", daemon=True
         )
@@ -67,37 +77,21 @@ class Writer:
         await asyncio.wrap_future(self._opened)
 
     async def run(self, job: Callable[[Journal], T]) -> T:
-        """Run ``job`` on the thread; its result (or its exception).
-
-        Outcomes go back to the loop in batches (one wake-up for every job the thread
-        ran back to back): with many writes in flight, the loop is not woken per write.
-        """
+        """Run ``job`` on the thread; its result (or its exception), once committed if
+        it wrote durably."""
         if self._stopped:
             raise JournalError("the store is closed")
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-
-        def sink(ok: bool, value: Any) -> None:
-            self._outboxes.setdefault(loop, []).append((future, ok, value))
-
-        self._jobs.put((job, sink))
+        self._jobs.put((job, loop, future))
         return await future
 
     def submit(self, job: Callable[[Journal], T]) -> concurrent.futures.Future[T]:
         future: concurrent.futures.Future[T] = concurrent.futures.Future()
         if self._stopped:
             future.set_exception(JournalError("the store is closed"))
-            return future
-
-        def sink(ok: bool, value: Any) -> None:
-            if not future.set_running_or_notify_cancel():
-                return
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
-
-        self._jobs.put((job, sink))
+        else:
+            self._jobs.put((job, None, future))
         return future
 
     def stop(self, last: Callable[[Journal], object]) -> concurrent.futures.Future[object]:
@@ -114,47 +108,79 @@ class Writer:
     # -- on the thread ----------------------------------------------------------------
     def _main(self, opener: Callable[[], Journal]) -> None:
         try:
-            self._journal = opener()
+            journal = self._journal = opener()
         except BaseException as exc:  # every job fails with it, the thread ends
             self._opened.set_exception(exc)
             self._stopped = True
             self._fail_all(exc)
             return
-        self._opened.set_result(self._journal)
+        self._opened.set_result(journal)
         while True:
             item = self._next()
             if item is None:
+                self._end_group()
                 self._fail_all(JournalError("the store is closed"))
                 return
             if item == _COMMIT:
                 self._commit_batch()
                 continue
             assert not isinstance(item, str)
-            job, sink = item
-            failure = self._journal.failed
-            if failure is not None and job is not self._last:
-                # A write the disk refused (a batch commit, whose writes are gone): every
-                # later call says so, reads too, which would answer from the rolled-back
-                # file as if the lost writes had never been asked for.
-                sink(False, failure)
-                self._deliver_if_idle()
-                continue
-            try:
-                result = job(self._journal)
-            except BaseException as exc:
-                sink(False, exc)
-            else:
-                sink(True, result)
-            self._after_job()
-            self._deliver_if_idle()
+            job, loop, future = item
+            if job is self._last:
+                self._end_group()  # closing or abandoning: what the group owes commits first
+            grouped = self._run_job(journal, job, loop, future)
+            if not grouped or len(self._group) >= GROUP_JOBS or journal.failed is not None:
+                self._end_group()
 
-    def _deliver_if_idle(self) -> None:
-        if self._jobs.empty():
-            self._deliver()
+    def _run_job(
+        self, journal: Journal, job: Callable[[Journal], Any], loop: Any, future: Any
+    ) -> bool:
+        """Run one job; whether its group goes on (more jobs were waiting behind it)."""
+        failure = journal.failed
+        if failure is not None and job is not self._last:
+            # A write the disk refused (a batch commit, whose writes are gone): every
+            # later call says so, reads too, which would answer from the rolled-back
+            # file as if the lost writes had never been asked for.
+            self._group.append((loop, future, False, failure))
+            return False
+        # More jobs wait: a commit this job asks for is left to the group's end.
+        grouped = journal.defer_commits = job is not self._last and not self._jobs.empty()
+        try:
+            outcome: _Outcome = (loop, future, True, job(journal))
+        except BaseException as exc:
+            outcome = (loop, future, False, exc)
+        finally:
+            journal.defer_commits = False
+        self._group.append(outcome)
+        return grouped
+
+    def _end_group(self) -> None:
+        """Commit what the group's jobs owe, then answer them all (the commit's error,
+        if it failed: their writes are gone)."""
+        journal = self._journal
+        if journal is not None:
+            with contextlib.suppress(JournalError):  # kept as journal.failed
+                if journal.commit_owed:
+                    journal.commit()
+            failure = journal.failed
+            if failure is not None:
+                self._group = [
+                    (loop, future, False, failure if ok else value)
+                    for loop, future, ok, value in self._group
+                ]
+            self._after_group()
+        self._deliver()
 
     def _deliver(self) -> None:
-        """Hand the outcomes gathered so far to their loops, one wake-up per loop."""
-        outboxes, self._outboxes = self._outboxes, {}
+        """Hand the outcomes gathered so far back, one wake-up per event loop."""
+        group, self._group = self._group, []
+        outboxes: dict[asyncio.AbstractEventLoop, list[_Outcome]] = {}
+        for outcome in group:
+            loop = outcome[0]
+            if loop is None:
+                _settle_thread_future(outcome)
+            else:
+                outboxes.setdefault(loop, []).append(outcome)
         for loop, outbox in outboxes.items():
             with contextlib.suppress(RuntimeError):  # that loop is closed: nobody waits
                 loop.call_soon_threadsafe(_settle, outbox)
@@ -172,7 +198,7 @@ class Writer:
         except queue.Empty:
             return _COMMIT
 
-    def _after_job(self) -> None:
+    def _after_group(self) -> None:
         journal = self._journal
         assert journal is not None
         if not journal.in_transaction:
@@ -196,16 +222,26 @@ class Writer:
             except queue.Empty:
                 break
             if item is not None:
-                _, sink = item
-                sink(False, exc)
+                _, loop, future = item
+                self._group.append((loop, future, False, exc))
         self._deliver()
 
 
-def _settle(outbox: _Outbox) -> None:
-    for future, ok, value in outbox:
+def _settle(outbox: list[_Outcome]) -> None:
+    for _, future, ok, value in outbox:
         if future.done():  # its awaiter was cancelled
             continue
         if ok:
             future.set_result(value)
         else:
             future.set_exception(value)
+
+
+def _settle_thread_future(outcome: _Outcome) -> None:
+    _, future, ok, value = outcome
+    if not future.set_running_or_notify_cancel():
+        return
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)

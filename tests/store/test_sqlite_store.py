@@ -225,6 +225,37 @@ async def test_batched_writes_commit_on_their_own_within_a_fraction_of_a_second(
         await store.aclose()
 
 
+async def test_durable_writes_that_arrive_together_share_a_commit_and_each_returns_committed(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "s.db"
+    store = SQLiteStore(path)
+    campaign = await campaign_of(store, 40)
+    commits: list[str] = []
+    await store._writer.run(
+        lambda journal: journal.connection.set_trace_callback(
+            lambda sql: commits.append(sql) if sql.strip().upper() == "COMMIT" else None
+        )
+    )
+    due = await campaign.claim_due(WORKER, 10.0, 40)
+    # A read queued last: the group's last job commits nothing itself, the writer does.
+    *intents, counts = await asyncio.gather(
+        *(campaign.open_intent(WORKER, c.seq, after=c.intents, now=10.0) for c in due),
+        campaign.counts(),
+    )
+    assert intents == [1] * 40
+    assert counts == {S.DIALING: 40}
+    # 40 durable intents, queued together while the first commit ran: far fewer commits.
+    assert 1 <= len(commits) < 20
+    store.abandon()  # SIGKILL right after they returned: every intent was committed
+    store = SQLiteStore(path)
+    try:
+        campaign = await store.open("spring")
+        assert await campaign.recover(20.0) == Recovery(unknown=40, rescheduled=0)
+    finally:
+        await store.aclose()
+
+
 async def test_one_store_process_per_file(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     first = SQLiteStore(path)
