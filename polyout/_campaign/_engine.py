@@ -31,7 +31,7 @@ from polyout._campaign._companions import Companion, run_companion
 from polyout._campaign._config import CampaignConfig
 from polyout._campaign._dispatcher import Dispatcher
 from polyout._campaign._engine_controls import EngineControls
-from polyout._campaign._errors import CampaignError
+from polyout._campaign._errors import CampaignError, JournalError
 from polyout._campaign._events import CampaignStats, EventBus, EventKind
 from polyout._campaign._feeder import Feeder
 from polyout._campaign._follower import Follower
@@ -120,7 +120,11 @@ class Engine(EngineControls):
         self._started_at = 0.0
         self._real_started = 0.0
         self._outage = StoreOutage(
-            clock, pause=self.pause, unpause=self.unpause, paused=lambda: self._control.paused
+            clock,
+            pause=self.pause,
+            unpause=self.unpause,
+            paused=lambda: self._control.paused,
+            stopping=lambda: self.stopping,
         )
         # The run's own parts ride out an outage of the store; companions see it raw.
         self._recorder = Recorder(
@@ -195,6 +199,12 @@ class Engine(EngineControls):
         try:
             with graceful_signals(handle_signals, self.stop):
                 await self._run()
+        except JournalError as failed:
+            await self._settle_after_abort()
+            if isinstance(self.fatal, JournalError) and self.fatal is not failed:
+                # The store failed first, and that error names what it could not record.
+                raise self.fatal from failed
+            raise
         except BaseException:
             await self._settle_after_abort()
             raise
@@ -372,6 +382,12 @@ class Engine(EngineControls):
         self.phase = Phase.ENDED
         try:
             await self.store.flush()
+        except JournalError as unflushed:
+            if self.fatal is None:
+                raise
+            # The store failed first (the fatal says so, and names what it could not
+            # record): that stays the error the run ends with.
+            _log.error("the last batched writes could not be committed: %s", unflushed)
         finally:
             stats = self.stats()
             _log.info(

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyout._campaign._clock import Clock, Wakeup, utc_datetime
-from polyout._campaign._errors import JournalError
+from polyout._campaign._errors import JournalError, StoreUnavailable
 from polyout._campaign._events import CampaignEvent, EventBus, EventKind, RateMeter
 from polyout._campaign._policy_admission import intent_policy
 from polyout._campaign._send_gate import _AHEAD, Abandon, Taken
@@ -233,7 +233,8 @@ class Recorder:
             # The call exists but the store could not keep its sid (a full disk): the
             # error that stops the run names it, so it is never lost in silence.
             masked = mask_number(contact.to_number)
-            raise JournalError(
+            kind = StoreUnavailable if isinstance(exc, StoreUnavailable) else JournalError
+            raise kind(
                 f"{exc}; call {call_sid} to {masked} was placed and is not recorded"
             ) from exc
         self.progress.move(S.DIALING, S.IN_FLIGHT)

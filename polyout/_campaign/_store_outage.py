@@ -30,6 +30,10 @@ its open intents are ``unknown``, its calls adopted. It still carries on: a sid 
 learns then upgrades the ``unknown``, and whatever the others decided stands (a
 transition they made raises StaleTransition here, and the call or contact is let go).
 
+A run asked to stop (Ctrl-C, SIGTERM) does not wait for the store: a write that cannot
+be made then ends the run as a store error, resumable (a sid it could not record is
+named in the error and the log).
+
 Across a crash nothing is kept here: the store holds what was committed, and a
 restarted process recovers as always.
 """
@@ -85,8 +89,10 @@ class StoreOutage:
         pause: Callable[[str], None],
         unpause: Callable[[], None],
         paused: Callable[[], str | None],
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self._clock = clock
+        self._stopping = stopping
         self._pause = pause
         self._unpause = unpause
         self._paused = paused
@@ -137,6 +143,8 @@ class StoreOutage:
                 result = await write()
             except StoreUnavailable as error:
                 self.lost(error)
+                if self._stopping():
+                    raise  # a drain does not wait for the store: the run ends, resumable
                 retried = True
                 await self._clock.sleep(_RETRY)
                 continue
