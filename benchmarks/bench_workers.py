@@ -12,8 +12,10 @@ times, the sandbox's own ``SlidingWindow``; target zero), and the tightest secon
 least time any R + 1 releases span, over one second (the margin left; the pacer keeps
 7 ms of its 15 for the trips to the server). Then, for 4 workers at 250-1,000/s, the
 same, and the highest R they sustain (span within 5% of the ideal, none refused; target
->= 500/s). Each worker reports its round trips to the row, the slots it gave up (woke
-too late), the slots of its blocks it let pass, and its CPU per slot.
+>= 500/s); with each, the steady rate (without the first and last half second: the cold
+start's gap, and the workers' last blocks unused once their share is done). Each worker
+reports its round trips to the row, the slots it gave up (woke too late), the slots of
+its blocks it let pass, how late it woke, and its CPU per slot.
 
     python benchmarks/bench_workers.py [--quick] [--smoke] [--rates 250,500]
         [--set NAME=VALUE ...]   # a constant of polyout._campaign._shared_pacer, to compare
@@ -48,6 +50,7 @@ START_AFTER = 1.5  # seconds: every worker connected before the first slot
 async def child(url: str, account: str, rate: float, count: int, start: float) -> None:
     store = await PostgresStore.connect(url)
     pacer = SharedPacer(rate, PgRateRow(store, account))
+    wakes = watch_wakes(pacer)
     await asyncio.sleep(max(0.0, start - time.time()))
     cpu = time.process_time()
     releases = []
@@ -67,8 +70,23 @@ async def child(url: str, account: str, rate: float, count: int, start: float) -
             "gaps": pacer.gaps,
             "catch_ups": pacer.catch_ups,
             "cpu": cpu,
+            "wakes": wakes,
         }
     )
+
+
+def watch_wakes(pacer: SharedPacer) -> list[float]:
+    """How late (seconds) the worker woke for each slot it slept towards."""
+    wakes: list[float] = []
+    sleep_until = pacer._sleep_until
+
+    async def watched(moment: float) -> bool:
+        limited = await sleep_until(moment)
+        wakes.append(asyncio.get_running_loop().time() - moment)
+        return limited
+
+    pacer._sleep_until = watched  # type: ignore[method-assign]
+    return wakes
 
 
 def refused(releases: Sequence[float], rate: float) -> int:
@@ -82,6 +100,15 @@ def refused(releases: Sequence[float], rate: float) -> int:
     return count
 
 
+def steady_rate(releases: Sequence[float]) -> float:
+    """Releases per second between half a second after the first and before the last:
+    the rate sustained, without the start (cold gap) and the end (the workers' last
+    blocks, unused once their share is done)."""
+    first, last = min(releases) + 0.5, max(releases) - 0.5
+    inside = sorted(moment for moment in releases if first <= moment <= last)
+    return (len(inside) - 1) / (inside[-1] - inside[0]) if len(inside) > 2 else float("nan")
+
+
 def tightest(releases: Sequence[float], rate: float) -> float:
     """The least time any ``rate + 1`` releases span, minus one second (negative: too many)."""
     ordered, n = sorted(releases), int(rate)
@@ -92,6 +119,7 @@ def tightest(releases: Sequence[float], rate: float) -> float:
 @attrs.frozen
 class Run:
     over: float  # span over ideal
+    steady: float  # the rate between the first and last half second, over R
     refused: int
     tightest: float  # seconds
     given_up: int
@@ -100,6 +128,7 @@ class Run:
     gaps: int
     catch_ups: int
     cpu_per_slot: float  # seconds, the workers' own
+    wakes: list[float]  # how late each wake was, seconds
 
 
 def shared_run(
@@ -119,6 +148,7 @@ def shared_run(
 
     return Run(
         over=(max(releases) - min(releases)) / ideal,
+        steady=steady_rate(releases) / rate,
         refused=refused(releases, rate),
         tightest=tightest(releases, rate),
         given_up=total_of("given_up"),
@@ -127,6 +157,7 @@ def shared_run(
         gaps=total_of("gaps"),
         catch_ups=total_of("catch_ups"),
         cpu_per_slot=total_of("cpu") / len(releases),
+        wakes=sorted(late for result in results for late in result["wakes"]),
     )
 
 
@@ -149,6 +180,7 @@ def rows_of(run: Run, label: str, target: float) -> list[h.Row]:
             target="0",
             met=run.refused == 0,
         ),
+        h.Row(f"{label}: steady rate (0.5 s in, until 0.5 s from the end)", run.steady, 1.0, "x R"),
         h.Row(f"{label}: tightest R+1 releases, over 1 s", run.tightest * 1000, None, "ms"),
         h.Row(
             f"{label}: round trips (slots given up, unused; gaps, catch-ups)",
@@ -157,6 +189,13 @@ def rows_of(run: Run, label: str, target: float) -> list[h.Row]:
             f"({run.given_up}, {run.unused}; {run.gaps}, {run.catch_ups})",
         ),
         h.Row(f"{label}: workers' CPU per slot", run.cpu_per_slot * 1e6, None, "µs"),
+        h.Row(
+            f"{label}: wake after the slot p50 (p99, max; over 8 ms)",
+            h.percentile(run.wakes, 0.5) * 1000,
+            None,
+            f"ms ({h.percentile(run.wakes, 0.99) * 1000:.2f}, {max(run.wakes) * 1000:.1f};"
+            f" {sum(late > 0.008 for late in run.wakes)})",
+        ),
     ]
 
 
@@ -195,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows += rows_of(run, f"{workers} worker(s) at {rate:g}/s", 1.02)
         sustained = 0.0
         for high in fast:
-            slots = int(high * (1 if args.smoke else 3))
+            slots = int(high * h.pick(args, full=6, quick=3, smoke=1))
             run = shared_run(url, 4, high, slots, f"acct-high-{high:g}", args.set)
             rows += rows_of(run, f"4 workers at {high:g}/s", 1.05)
             if run.over <= 1.05 and run.refused == 0:
