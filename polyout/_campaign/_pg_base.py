@@ -1,67 +1,118 @@
-"""What every part of a PostgreSQL campaign shares: its connection, its batch, its reads.
+"""What every part of a PostgreSQL campaign shares: its connection, its transaction, its writes.
 
 A campaign object works through one connection of the store's pool, one call at a time
-(an ``asyncio.Lock``), in one open transaction: a *batched* write is one savepoint in
-it, a *durable* write is one savepoint then ``COMMIT``, which commits every batched
-write before it (the store contract's durability, exactly). The batch is committed on
-its own too, once the oldest batched write is :data:`BATCH_SECONDS` old or
-:data:`BATCH_WRITES` are pending, and right after a claim (so other workers see the
-holds); those commits need not wait for the disk (``synchronous_commit = off``): a
-durable commit after them flushes them too. A crash loses the open transaction whole.
+(an ``asyncio.Lock``), in one open transaction that it begins and ends itself (the
+connection is in autocommit mode: a read with nothing pending holds nothing open). A
+*batched* write is one savepoint in that transaction; a *durable* write is one savepoint
+then ``COMMIT``, which commits every batched write before it (the store contract's
+durability, exactly). The batch is committed on its own too, once the oldest batched
+write is :data:`BATCH_SECONDS` old or :data:`BATCH_WRITES` are pending, and right after a
+claim (so other workers see the holds); those commits need not wait for the disk
+(``synchronous_commit = off``): a durable commit after them flushes them too. A crash
+loses the open transaction whole.
+
+A write of the store's moves (:meth:`PgCampaignBase._write`) costs one round trip: psycopg's
+pipeline mode sends ``BEGIN`` (when no transaction is open), ``SAVEPOINT``, its
+statements, ``RELEASE`` and, when it commits, ``COMMIT`` together. Its compare-and-set is
+inside its statements, which change nothing when it fails. Writes asked for while one is
+under way (the statuses and outcomes of many calls in flight) queue, and the next round
+trip carries them all in one savepoint. When the database refuses one of them (its own
+rules: a unique index), the savepoint undoes the group and its writes are sent again one
+by one: the refused one raises :class:`StaleTransition` alone, the others apply. A write
+that commits commits every write before it. A move needing several
+round trips (the feed's ``COPY``, recovery, a policy's receipt, live control) is a *job*
+(:meth:`PgCampaignBase._op`) in the same transaction, in a savepoint of its own.
 
 A connection lost during a call makes that call raise :class:`StoreUnavailable`, never
-report success; the batched writes of the open transaction are lost as by a crash, and
-the next call takes a new connection. A call that finds the connection dead before it
-has sent anything (and no batched write pending) simply runs on a new one.
+report success (its ``COMMIT`` may or may not have been applied: the contract's moves
+are compare-and-set, so the caller's next move finds out); the batched writes of the open
+transaction are lost as by a crash, and the next call takes a new connection. A
+connection the server closed while it sat idle, seen before anything is sent, is
+replaced and the call runs on the new one (with batched writes pending, they are lost:
+:class:`StoreUnavailable`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from polyout._campaign._errors import JournalError, StoreUnavailable
-from polyout._campaign._pg_rows import (
-    RESULT_COLUMNS,
-    UNHELD,
-    log_entry,
-    result_record,
-)
-from polyout._campaign._states import ContactState
-from polyout._campaign._store import (
-    CampaignDefinition,
-    FeedPosition,
-    LogEntry,
-    StaleTransition,
-    readable_time,
-)
+from polyout._campaign._store import StaleTransition
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection
+    from psycopg import AsyncConnection, AsyncCursor
 
     from polyout._campaign._pg_store import PostgresStore
 
-__all__ = ["BATCH_SECONDS", "BATCH_WRITES", "Kind", "PgCampaignBase"]
+__all__ = ["BATCH_SECONDS", "BATCH_WRITES", "Kind", "PgCampaignBase", "Statement"]
 
 T = TypeVar("T")
 #: The oldest batched write waits at most this long for its commit.
 BATCH_SECONDS = 0.2
 #: A batch this large is committed at once.
 BATCH_WRITES = 2000
-_PAGE = 1000
 #: How a call commits: not at all (a read), with the batch, at once, or soon (a claim).
 Kind = Literal["read", "batched", "durable", "claim"]
 Job = Callable[["AsyncConnection[Any]"], Awaitable[T]]
+#: One statement of a write: its SQL and its parameters (``c`` and ``s`` are added).
+Statement = tuple[str, Mapping[str, Any]]
+#: Commit without waiting for the disk (in this transaction only: ``SET LOCAL``).
+_SOON = b"SELECT set_config('synchronous_commit', 'off', true)"
+Commit = Literal["durable", "soon", None]
+_UNDO = b"ROLLBACK TO SAVEPOINT polyout_write"
 
 
 class _NotSent(Exception):
     """The connection was found dead before this call sent anything."""
 
 
+class _Write:
+    """A write waiting for its round trip, and the future its caller awaits."""
+
+    __slots__ = ("done", "kind", "statements")
+
+    def __init__(self, statements: list[tuple[bytes, dict[str, Any]]], kind: Kind) -> None:
+        self.statements = statements
+        self.kind = kind
+        self.done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+
+    def settle(self, rows: list[Any] | None, error: BaseException | None = None) -> None:
+        if not self.done.done():
+            if error is None:
+                self.done.set_result(rows or [])
+            else:
+                self.done.set_exception(error)
+
+
+def _commit(writes: Sequence[_Write], pending: int) -> Commit:
+    """How a round trip carrying ``writes`` ends: committed when one of them asks for it
+    (waiting for the disk only for a durable one), or when the batch is full."""
+    kinds = {write.kind for write in writes}
+    if "durable" in kinds:
+        return "durable"
+    if "claim" in kinds or pending + len(writes) >= BATCH_WRITES:
+        return "soon"
+    return None
+
+
+def _framing(idle: bool, commit: Commit) -> tuple[list[bytes], list[bytes]]:
+    """What a round trip sends before and after its writes. With no transaction open, a
+    round trip that commits is a transaction of its own, committed by the pipeline's
+    ``Sync`` (or rolled back whole by a refusal); one that does not opens the batch's
+    transaction. With the batch's transaction open, its writes are one savepoint in it,
+    so that a refusal never takes the pending writes with it."""
+    soon = [_SOON] if commit == "soon" else []
+    if idle:
+        return (soon, []) if commit else ([b"BEGIN"], [])
+    ending = [*soon, b"COMMIT"] if commit else []
+    return [b"SAVEPOINT polyout_write"], [b"RELEASE SAVEPOINT polyout_write", *ending]
+
+
 class PgCampaignBase:
-    """A campaign of a :class:`PostgresStore`: its connection, its batch, its reads."""
+    """A campaign of a :class:`PostgresStore`: its connection, its transaction, its writes."""
 
     #: Contacts per ``append`` the feeder gathers (``_feeder``): each append costs a few
     #: round trips and a savepoint, so 1,024 cost a third less CPU per contact than 256,
@@ -74,6 +125,7 @@ class PgCampaignBase:
         self._id = campaign_id
         self._conn: AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
+        self._queue: list[_Write] = []
         self._pending = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -86,13 +138,138 @@ class PgCampaignBase:
     def _session(self) -> int:
         return self._store.session
 
-    # -- one call ------------------------------------------------------------------------
+    def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
+        return {"c": self._id, "s": self._session, **(params or {})}
+
+    def _raise_lost(self) -> None:
+        self._store.check_usable()
+        if self._lost is not None:
+            lost, self._lost = self._lost, None
+            raise lost
+
+    # -- writes: one round trip each, queued writes together --------------------------
+    async def _write(self, statements: Sequence[Statement], kind: Kind) -> list[Any]:
+        """Run ``statements`` as one write (``kind``: batched, durable or claim), in a
+        savepoint of its own; the rows of the last one."""
+        write = _Write([(sql.encode(), self._params(p)) for sql, p in statements], kind)
+        self._queue.append(write)
+        try:
+            async with self._lock:
+                if not write.done.done():
+                    await self._send_queue()
+        except asyncio.CancelledError:
+            if write in self._queue:  # not sent: it never happens
+                self._queue.remove(write)
+            write.done.cancel()
+            raise
+        if not write.done.done():  # never: every write sent is settled
+            raise JournalError("a write of the PostgreSQL store was lost unanswered")
+        return write.done.result()
+
+    async def _send_queue(self) -> None:
+        alone: list[_Write] = []  # a group the database refused, sent again one by one
+        while self._queue or alone:
+            if alone:
+                group = [alone.pop(0)]
+            else:
+                group, self._queue = self._queue, []
+            try:
+                self._raise_lost()
+                conn = await self._connection()
+            except (StoreUnavailable, JournalError) as error:
+                for write in group:
+                    write.settle(None, error)
+                continue
+            alone[:0] = await self._send(conn, group)
+
+    async def _send(self, conn: AsyncConnection[Any], group: list[_Write]) -> list[_Write]:
+        """One round trip carrying ``group`` in one savepoint; the writes left to send
+        again (after a refusal, one by one)."""
+        import psycopg
+        from psycopg.pq import TransactionStatus
+
+        cursors: list[list[AsyncCursor[Any]]] = []
+        idle = conn.info.transaction_status == TransactionStatus.IDLE
+        commit = _commit(group, self._pending)
+        if idle and commit and not any(write.statements for write in group):
+            await self._settle_sent(group, [[] for _ in group], committed=True)  # nothing
+            return []
+        opening, closing = _framing(idle, commit)
+        try:
+            async with conn.pipeline():
+                for statement in opening:
+                    await conn.execute(statement)
+                try:
+                    for write in group:
+                        cursors.append([await conn.execute(q, p) for q, p in write.statements])
+                except psycopg.Error:  # refused before it was sent (a value psycopg cannot
+                    # send): what was queued still runs, so it is undone in the same trip
+                    await conn.execute(b"ROLLBACK" if idle else _UNDO)
+                    raise
+                for statement in closing:
+                    await conn.execute(statement)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            await self._fail(group, error)
+            return []
+        except psycopg.Error as refused:  # by the database's own rules (a unique index)
+            return await self._refused(conn, group, refused, savepoint=not idle)
+        except BaseException as error:  # cancelled mid-way: the connection is unusable
+            await self._fail(group, error)
+            raise
+        await self._settle_sent(group, cursors, committed=bool(commit))
+        return []
+
+    async def _refused(
+        self,
+        conn: AsyncConnection[Any],
+        group: list[_Write],
+        refused: Exception,
+        *,
+        savepoint: bool,
+    ) -> list[_Write]:
+        """The database refused a write of ``group``: the whole group is undone (its
+        savepoint, or its transaction) and its writes are sent again one by one, so that
+        the refused one raises alone (:class:`StaleTransition` for a rule of the
+        database: a unique index; a value it cannot take as it is) and the others apply."""
+        import psycopg
+        from psycopg.pq import TransactionStatus
+
+        try:
+            if conn.info.transaction_status == TransactionStatus.INERROR:
+                await conn.execute(_UNDO if savepoint else b"ROLLBACK")
+        except psycopg.Error as error:  # the connection, or past the savepoint: lost
+            await self._fail(group, error)
+            return []
+        if len(group) > 1:
+            return group
+        rule = isinstance(refused, psycopg.errors.IntegrityError)
+        why = StaleTransition(f"the store refused the change: {refused}") if rule else refused
+        group[0].settle(None, why)
+        return []
+
+    async def _settle_sent(
+        self, group: list[_Write], cursors: list[list[AsyncCursor[Any]]], *, committed: bool
+    ) -> None:
+        if committed:
+            self._committed()
+        else:
+            self._batched(len(group))
+        for write, mine in zip(group, cursors, strict=True):
+            last = mine[-1] if mine else None
+            # The pipeline has fetched every result: reading one waits for nothing.
+            write.settle(list(await last.fetchall()) if last and last.description else [])
+
+    async def _fail(self, group: list[_Write], error: BaseException) -> None:
+        pending = self._pending
+        await self._drop_connection()
+        lost = self._store.lost(error, pending)
+        for write in group:
+            write.settle(None, lost)
+
+    # -- jobs: a move of several round trips ------------------------------------------
     async def _op(self, job: Job[T], kind: Kind) -> T:
         async with self._lock:
-            self._store.check_usable()
-            if self._lost is not None:
-                lost, self._lost = self._lost, None
-                raise lost
+            self._raise_lost()
             try:
                 return await self._attempt(job, kind)
             except _NotSent:
@@ -104,25 +281,35 @@ class PgCampaignBase:
 
     async def _attempt(self, job: Job[T], kind: Kind) -> T:
         import psycopg
+        from psycopg.pq import TransactionStatus
 
         conn = await self._connection()
         first = True
         try:
             if kind == "read":
+                return await job(conn)
+            async with conn.pipeline():
+                if conn.info.transaction_status == TransactionStatus.IDLE:
+                    await conn.execute(b"BEGIN")
+                await conn.execute(b"SAVEPOINT polyout_write")
+            first = False
+            try:
                 result = await job(conn)
+            except (StaleTransition, ValueError, JournalError, psycopg.errors.DataError):
+                await conn.execute(b"ROLLBACK TO SAVEPOINT polyout_write")
+                raise
+            except psycopg.errors.IntegrityError as refused:  # the database's own rules
+                await conn.execute(b"ROLLBACK TO SAVEPOINT polyout_write")
+                raise StaleTransition(f"the store refused the change: {refused}") from None
+            commit = _commit([_Write([], kind)], self._pending)
+            _, closing = _framing(False, commit)
+            async with conn.pipeline():
+                for statement in closing:
+                    await conn.execute(statement)
+            if commit:
+                self._committed()
             else:
-                await conn.execute("SAVEPOINT polyout_write")
-                first = False
-                try:
-                    result = await job(conn)
-                except (StaleTransition, ValueError, JournalError, psycopg.errors.DataError):
-                    await conn.execute("ROLLBACK TO SAVEPOINT polyout_write")
-                    raise
-                except psycopg.errors.IntegrityError as refused:  # the database's own rules
-                    await conn.execute("ROLLBACK TO SAVEPOINT polyout_write")
-                    raise StaleTransition(f"the store refused the change: {refused}") from None
-                await conn.execute("RELEASE SAVEPOINT polyout_write")
-            await self._settle(conn, kind)
+                self._batched(1)
             return result
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
             pending = self._pending
@@ -131,27 +318,12 @@ class PgCampaignBase:
                 raise _NotSent() from error
             raise self._store.lost(error, pending) from None
 
-    async def _settle(self, conn: AsyncConnection[Any], kind: Kind) -> None:
-        if kind == "durable":
-            await conn.commit()
-            self._committed()
-        elif kind == "claim":
-            await self._commit_soon(conn)
-        elif kind == "batched":
-            self._pending += 1
-            if self._pending >= BATCH_WRITES:
-                await self._commit_soon(conn)
-            elif self._timer is None:
-                loop = asyncio.get_running_loop()
-                self._timer = loop.call_later(BATCH_SECONDS, self._time_to_commit)
-        elif self._pending == 0:
-            await conn.commit()  # ends the read's transaction: nothing is held open
-
-    async def _commit_soon(self, conn: AsyncConnection[Any]) -> None:
-        """Commit the batch without waiting for the disk (a durable commit will)."""
-        await conn.execute("SET LOCAL synchronous_commit TO OFF")
-        await conn.commit()
-        self._committed()
+    # -- the batch -----------------------------------------------------------------------
+    def _batched(self, writes: int) -> None:
+        self._pending += writes
+        if self._timer is None:
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(BATCH_SECONDS, self._time_to_commit)
 
     def _committed(self) -> None:
         self._pending = 0
@@ -165,20 +337,26 @@ class PgCampaignBase:
             self._flusher = asyncio.ensure_future(self._timed_commit())
 
     async def _timed_commit(self) -> None:
+        """Commit the batch without waiting for the disk (a durable commit will)."""
         import psycopg
 
         async with self._lock:
-            if self._pending == 0 or self._conn is None or self._store.dead:
+            conn = self._conn
+            if self._pending == 0 or conn is None or self._store.dead:
                 return
             try:
-                await self._commit_soon(self._conn)
+                async with conn.pipeline():
+                    await conn.execute(_SOON)
+                    await conn.execute(b"COMMIT")
+                self._committed()
             except psycopg.Error as error:
                 pending = self._pending
                 await self._drop_connection()
                 self._lost = self._store.lost(error, pending)
 
+    # -- the connection ------------------------------------------------------------------
     async def _connection(self) -> AsyncConnection[Any]:
-        if self._conn is not None and (self._conn.closed or self._conn.broken):
+        if self._conn is not None and _gone(self._conn):
             pending = self._pending
             await self._drop_connection()
             if pending:
@@ -194,10 +372,7 @@ class PgCampaignBase:
             await self._store.give_back(conn)
 
     async def flush(self) -> None:
-        async def nothing(conn: AsyncConnection[Any]) -> None:
-            return None
-
-        await self._op(nothing, "durable")
+        await self._write([], "durable")
 
     async def close(self, *, commit: bool) -> None:
         """Commit what is pending (unless abandoned) and give the connection back."""
@@ -228,77 +403,17 @@ class PgCampaignBase:
 
         return await self._op(job, "read")
 
-    def _params(self, params: Mapping[str, Any] | None) -> dict[str, Any]:
-        return {"c": self._id, "s": self._session, **(params or {})}
 
-    async def definition(self) -> CampaignDefinition:
-        [(settings, connection, created_at)] = await self._rows(
-            "SELECT settings, connection, created_at FROM polyout_campaigns WHERE id = %(c)s"
-        )
-        numbers = await self._rows("SELECT number FROM polyout_suppressed WHERE campaign = %(c)s")
-        return CampaignDefinition(
-            settings=settings,
-            connection=connection,
-            suppressed=frozenset(number for (number,) in numbers),
-            created_at=created_at,
-        )
+def _gone(conn: AsyncConnection[Any]) -> bool:
+    """Whether the server closed this idle connection: its goodbye waits unread (a read
+    that does not block; an idle connection in good health has nothing to read)."""
+    import psycopg
+    from psycopg.pq import ConnStatus
 
-    async def feed_position(self) -> FeedPosition:
-        [(count, digest, done)] = await self._rows(
-            "SELECT feed_count, feed_digest, feed_done FROM polyout_campaigns WHERE id = %(c)s"
-        )
-        return FeedPosition(int(count), digest, bool(done))
-
-    async def has_number(self, e164: str) -> bool:
-        # One probe per partial index (dialable, suppressed): see the schema.
-        [(taken,)] = await self._rows(
-            "SELECT EXISTS (SELECT 1 FROM polyout_contacts WHERE campaign = %(c)s"
-            " AND to_number = %(v)s AND entry_state = 'scheduled')"
-            " OR EXISTS (SELECT 1 FROM polyout_contacts WHERE campaign = %(c)s"
-            " AND to_number = %(v)s AND entry_state = 'suppressed')",
-            {"v": e164},
-        )
-        return bool(taken)
-
-    async def has_contact_id(self, contact_id: str) -> bool:
-        rows = await self._rows(
-            "SELECT 1 FROM polyout_contacts WHERE campaign = %(c)s AND contact_id = %(v)s"
-            " AND entry_state IN ('scheduled', 'suppressed') LIMIT 1",
-            {"v": contact_id},
-        )
-        return bool(rows)
-
-    async def next_due(self) -> float | None:
-        rows = await self._rows(
-            "SELECT due FROM polyout_contacts WHERE campaign = %(c)s AND state = 'scheduled'"
-            f" AND {UNHELD} ORDER BY due, seq LIMIT 1"
-        )
-        return readable_time(rows[0][0]) if rows else None
-
-    async def counts(self) -> dict[ContactState, int]:
-        rows = await self._rows(
-            "SELECT state, count(*) FROM polyout_contacts WHERE campaign = %(c)s GROUP BY state"
-        )
-        return {ContactState(state): int(count) for state, count in rows}
-
-    async def history(self, seq: int) -> list[LogEntry]:
-        rows = await self._rows(
-            "SELECT at, event, intent, call_sid, status, detail FROM polyout_log"
-            " WHERE campaign = %(c)s AND seq = %(q)s ORDER BY id",
-            {"q": seq},
-        )
-        return [log_entry(row) for row in rows]
-
-    async def results(self) -> AsyncIterator[Mapping[str, Any]]:
-        after = -1
-        while True:
-            page = await self._rows(
-                f"SELECT {RESULT_COLUMNS} FROM polyout_contacts WHERE campaign = %(c)s"
-                " AND seq > %(after)s ORDER BY seq LIMIT %(page)s",
-                {"after": after, "page": _PAGE},
-            )
-            for row in page:
-                yield result_record(row)
-            if len(page) < _PAGE:
-                return
-            after = int(page[-1][0])
+    if conn.closed or conn.broken:
+        return True
+    try:
+        conn.pgconn.consume_input()
+    except psycopg.OperationalError:
+        return True
+    return conn.pgconn.status == ConnStatus.BAD

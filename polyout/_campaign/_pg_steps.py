@@ -10,11 +10,13 @@ way the savepoint is rolled back, so nothing of a refused batch is stored.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from polyout._campaign._memory_backing import check_entry
-from polyout._campaign._pg_base import PgCampaignBase
+from polyout._campaign._pg_base import Kind, Statement
+from polyout._campaign._pg_moves import LOCK
+from polyout._campaign._pg_reads import PgReads
 from polyout._campaign._pg_rows import (
     COPY_ENTRIES,
     ENTRY_TYPES,
@@ -43,7 +45,7 @@ _TURN = 256
 _INTERRUPTED = "the run stopped after deciding to dial, before the answer was recorded"
 
 
-class PgCampaignSteps(PgCampaignBase):
+class PgCampaignSteps(PgReads):
     # -- statements ----------------------------------------------------------------------
     async def _all(
         self, conn: AsyncConnection[Any], sql: str, params: dict[str, Any] | None = None
@@ -83,6 +85,23 @@ class PgCampaignSteps(PgCampaignBase):
                 "detail": detail,
             },
         )
+
+    # -- the fast path (``_pg_moves``) ---------------------------------------------------
+    async def _move(
+        self, sql: str, params: dict[str, Any], kind: Kind, *, lock: bool = False
+    ) -> Any:
+        """Run one move's statement (after :data:`LOCK` on its contact); its one row."""
+        statements: list[Statement] = [(LOCK, params)] if lock else []
+        rows = await self._write([*statements, (sql, params)], kind)
+        return rows[0]
+
+    async def _refuse(
+        self, seq: int, check: Callable[[AsyncConnection[Any]], Awaitable[object]]
+    ) -> NoReturn:
+        """A move's statement applied nothing: ``check`` says why (it raises); if it finds
+        nothing amiss now, the contact moved while the move was made."""
+        await self._op(check, "read")
+        raise stale(seq, "moved while this move was being made")
 
     # -- checks --------------------------------------------------------------------------
     async def _sending(

@@ -160,7 +160,10 @@ class PostgresStore:
                 min_size=min_size,
                 max_size=max_size,
                 open=False,
-                kwargs={"application_name": self._application},
+                # Autocommit: a campaign begins and ends its transactions itself, in the
+                # round trip of its writes (``_pg_base``); the store's own calls are one
+                # statement each.
+                kwargs={"application_name": self._application, "autocommit": True},
                 # A connection is checked when a campaign takes it (rarely: it keeps it):
                 # those the server cut while idle in the pool are replaced, not handed out.
                 check=AsyncConnectionPool.check_connection,

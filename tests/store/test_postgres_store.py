@@ -17,7 +17,12 @@ from polyout._campaign._pg_campaign import PostgresCampaign
 from polyout._campaign._pg_schema import SCHEMA_VERSION
 from polyout._campaign._pg_store import PostgresStore
 from polyout._campaign._states import ContactState
-from polyout._campaign._store import CampaignStore, FeedPosition, StoredCampaign
+from polyout._campaign._store import (
+    CampaignStore,
+    FeedPosition,
+    StaleTransition,
+    StoredCampaign,
+)
 from tests.pg_cluster import CLUSTER_PASSWORD, PgServer
 from tests.store.scenario import (
     DEFINITION,
@@ -221,3 +226,95 @@ def test_without_psycopg_the_store_says_which_extra_to_install(
     monkeypatch.setitem(sys.modules, "psycopg", None)
     with pytest.raises(polyout.ConfigurationError, match=r"install polyout\[postgres\]"):
         PostgresStore("postgresql://u:secret@127.0.0.1/db")
+
+
+# -- writes in one round trip (_pg_base) ------------------------------------------------
+async def _forbid(pg_database: str, column: str) -> None:
+    """A rule of the database's own that refuses one log line (as a unique index would)."""
+    async with await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as conn:
+        await conn.execute(
+            f"ALTER TABLE polyout_log ADD CONSTRAINT forbidden CHECK ({column} <> 'forbidden')"
+        )
+
+
+async def _statuses(pg_database: str, contacts: int) -> list[str | None]:
+    """Each contact's latest status word, as another process reads the store."""
+    reader = await PostgresStore.connect(pg_database)
+    try:
+        campaign = await reader.open(NAME)
+        words = []
+        for seq in range(contacts):
+            history = await campaign.history(seq)
+            words.append([e.status for e in history if e.event in ("placed", "status")][-1])
+        return words
+    finally:
+        await reader.aclose()
+
+
+@pytest.mark.parametrize(
+    ("refused", "error"),
+    [("forbidden", StaleTransition), ("nul\x00", psycopg.DataError)],
+    ids=["by-the-database", "before-sending"],
+)
+async def test_a_refused_write_among_queued_ones_fails_alone(
+    pg_database: str, refused: str, error: type[Exception]
+) -> None:
+    store = await PostgresStore.connect(pg_database)
+    try:
+        campaign = await campaign_of(as_store(store), 8)
+        for seq in range(8):
+            await place(campaign, seq, f"CA{seq}")
+        await _forbid(pg_database, "status")
+        await campaign.record_status(7, 1, "ringing", 11.0)  # batched, pending
+        # Written at once: the first goes alone, the others queue behind it and go
+        # together in the next round trip, where one of them is refused.
+        words = ["ringing", "ringing", refused, "ringing", "in_progress", "ringing"]
+        done = await asyncio.gather(
+            *(campaign.record_status(seq, 1, word, 12.0) for seq, word in enumerate(words)),
+            return_exceptions=True,
+        )
+        assert [type(outcome) for outcome in done if outcome is not None] == [error]
+        assert done[2] is not None
+        await campaign.flush()
+        store.abandon()  # what was flushed is all there is
+        assert await _statuses(pg_database, 8) == [
+            "ringing",
+            "ringing",
+            "queued",  # refused: nothing of it was written
+            "ringing",
+            "in_progress",
+            "ringing",
+            "queued",
+            "ringing",  # pending before them: kept
+        ]
+    finally:
+        await store.aclose()
+
+
+async def test_a_refused_durable_write_changes_nothing_and_keeps_the_batch(
+    pg_database: str,
+) -> None:
+    store = await PostgresStore.connect(pg_database)
+    try:
+        campaign = await campaign_of(as_store(store), 3)
+        await place(campaign, 0, "CA0")
+        intent = await dial(campaign, 1)
+        await _forbid(pg_database, "detail")
+        with pytest.raises(StaleTransition, match="refused"):  # nothing pending
+            await campaign.close_intent(1, intent, error="forbidden", now=11.0)
+        with pytest.raises(psycopg.DataError):  # refused before it was sent
+            await campaign.close_intent(1, intent, error="nul\x00", now=11.0)
+        await campaign.record_status(0, 1, "ringing", 11.0)  # batched, pending
+        with pytest.raises(StaleTransition, match="refused"):  # in the batch's txn
+            await campaign.close_intent(1, intent, error="forbidden", now=11.0)
+        await campaign.close_intent(1, intent, error="HTTP 503", now=12.0)  # commits all
+        store.abandon()
+        assert await _statuses(pg_database, 1) == ["ringing"]
+        reader = await PostgresStore.connect(pg_database)
+        try:
+            events = [e.event for e in await (await reader.open(NAME)).history(1)]
+            assert events == ["intent", "not_placed"]
+        finally:
+            await reader.aclose()
+    finally:
+        await store.aclose()
