@@ -27,23 +27,24 @@ second (as the last it stretches the second, in the middle it changes nothing). 
   more at the release is given up, never used late: the worker takes its next slot.
   A send that leaves later than that anyway (a slow commit) cannot be recalled, so the
   worker at once writes a gap of the excess into the row: the slots that could complete
-  a second with it lie up to a second ahead, and the row hands out slots only some tens
-  of milliseconds ahead, so the gap lands before them.
+  a second with it lie up to a second ahead, and the row hands out slots at most one
+  block (25 ms) per worker ahead, so the gap lands before them.
 - The other 7 ms, what the pacer cannot see: the HTTP request's trip from the client's
   hands to the server, as it differs between workers (keep workers at a similar
   network distance from the API).
 
 **Blocks.** One round trip reserves up to ``_BLOCK_SPAN`` (25 ms) of consecutive slots
-for one worker: 12 slots at 500/s, 2 at 100/s, 1 below 80/s. The block grows (doubling
+for one worker: 12 slots at 500/s, 2 at 100/s, 1 below 81/s. The block grows (doubling
 from one slot) only while every slot finds the worker waiting, and halves when a slot
-passes unused, which then stays lost time: a block's slots are never anyone else's. A
-worker that gives up ``_MAX_MISSES`` slots in a row (a very busy machine) reserves its
-next block with a gap after it as long as its worst recent lateness (at most
-``_MAX_CATCH_UP``), and may then be that much later: slower, never unsafe.
+passes unused (lost time: a block's slots are never anyone else's) or a send leaves
+late (the worker cannot keep up with its block). A worker that gives up ``_MAX_MISSES``
+slots in a row (a very busy machine) reserves its next block with a gap after it as
+long as its worst recent lateness (at most ``_MAX_CATCH_UP``), and may then be that
+much later: slower, never unsafe.
 
 **Waking precisely.** The loop's timer fires up to a millisecond late (epoll counts
-whole milliseconds), so the worker sleeps on the loop until ``_EARLY_WAKE`` before its
-slot and the rest in one precise sleep.
+whole milliseconds), so the worker sleeps on the loop until ``_EARLY_WAKE`` (1 ms)
+before its slot and the rest in one precise sleep (which holds the loop that long).
 
 **A cold connection.** The first send after a quiet second opens a connection
 (measured on loopback: up to 16 ms later), so the row owes a gap of ``_COLD_START``
@@ -64,8 +65,9 @@ of it at their next reservation, at most one block (25 ms) later. The row's coun
 429s is followed into ``rate_limited``, so the poll budget hears of the others' too.
 
 **Across a crash** nothing is lost: a slot is only a time. The slots of a worker that
-died stay unused (at most one block of throughput). The one gap that must be written
-after a send (a send later than the tolerance) is written within a round trip of it. A
+died stay unused (at most one block of throughput). The one gap written after a send
+(a send later than the tolerance) is written within a round trip of it; a worker
+killed in that round trip leaves that one send's excess unguarded. A
 database that cannot be reached makes ``acquire`` try again every half second (the
 heartbeat pauses the run meanwhile; nothing is sent without the row, nor without an
 intent).
@@ -95,7 +97,7 @@ _GUARD = 1.015  # slots 1.5% further apart than the rate: 15 ms per second of tr
 _LATE_TOLERANCE = 0.008  # the pacer's part of those 15 ms (see above); the rest: the trip
 _BLOCK_SPAN = 0.025  # seconds of consecutive slots one round trip reserves, at most
 _HOLD = 8  # blocks a worker keeps its block size after a slot passed unused
-_EARLY_WAKE = 0.0015  # seconds before a slot the loop's timer wakes the worker
+_EARLY_WAKE = 0.001  # seconds before a slot the loop's timer wakes the worker
 _CLOCK_PRECISION = 0.002  # seconds of uncertainty worth another round trip to narrow
 _CLOCK_READINGS = 3  # round trips at most per reservation to narrow it
 _MAX_MISSES = 3  # slots given up in a row before the next block is reserved with a gap
@@ -200,6 +202,7 @@ class SharedPacer(Pacer):
         excess -= _LATE_TOLERANCE + allowance
         if excess > 0:
             self.gaps += 1
+            self._unused_in_block = True  # the caller cannot keep up with its block
             self._write_soon(("gap", excess))
 
     def on_rate_limited(self, retry_after: float | None) -> None:
@@ -224,6 +227,10 @@ class SharedPacer(Pacer):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         async with self._lock:
+            try:  # a gap or a pause not yet written still guards the others
+                await self._write_reports()
+            except JournalError as error:
+                _log.info("the account's rate row cannot be written (%s)", error)
             await self._row.aclose()
 
     def _take(self, now: float) -> float | None:

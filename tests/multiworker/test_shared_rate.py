@@ -169,7 +169,7 @@ async def test_a_send_that_leaves_late_pushes_every_later_slot_back(pg_database:
         sent = time.time()
         await asyncio.sleep(0.06)  # a slow commit between the release and the send
         late.sent_now()
-        await asyncio.sleep(0.02)  # the gap reaches the row
+        await late.aclose()  # at once: the gap is written before its connection closes
         await other.acquire()
         after = time.time()
     finally:
