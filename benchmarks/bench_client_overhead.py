@@ -14,13 +14,14 @@ loop does not; ``place`` sends an already validated request, the same bytes as r
 Noise on a shared machine is fought with many short rounds: each round runs one block
 of requests per side, the side that goes first alternates, and the median of the
 per-round ratios is reported, with the middle half of them (p25-p75) in the label of
-each targeted row: a gap smaller than that spread is not measured. Before each block a
-full garbage collection runs, not timed: otherwise the inputs made just before it (the
-validated requests ``place`` sends) would charge one side with collections of objects
-it did not make while measured. Then, on a machine with two cores or more, twice as
-many rounds of the two targeted requests run pinned: the sandbox on one core, this
-process on another (``taskset``'s ``sched_setaffinity``), which is how issue 11
-measured 1.23-1.32x per status poll.
+each targeted row: how far one round strays (the median of N rounds strays about
+1/sqrt(N) as far). Before each block a garbage collection runs, not timed (what was
+loaded before the rounds is frozen, so it is quick): otherwise the inputs made just
+before a block (the validated requests ``place`` sends) would charge that side with
+collections of objects it did not make while measured. Then, on a machine with two
+cores or more, 32 rounds of the two targeted requests run pinned: the sandbox on one
+core, this process on another (``taskset``'s ``sched_setaffinity``), which is how
+issue 11 measured 1.23-1.32x per status poll.
 
     python benchmarks/bench_client_overhead.py [--quick] [--smoke] [--profile]
 """
@@ -259,10 +260,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     block = h.pick(args, full=300, quick=200, smoke=20)
     rounds = h.pick(args, full=12, quick=6, smoke=1)
+    # The pinned rows are the precise ones (issue 11): more rounds, the targets only.
+    pinned_rounds = h.pick(args, full=32, quick=12, smoke=1)
     profile = cProfile.Profile() if args.profile else None
     rows = asyncio.run(main_async(block, rounds, profile))
     if h.can_pin() and profile is None:
-        rows += asyncio.run(pinned(block, 2 * rounds))
+        rows += asyncio.run(pinned(block, pinned_rounds))
     h.report(rows, args)
     if profile is not None:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
