@@ -5,15 +5,31 @@ its rows; this collects them into one table (text, then Markdown for the README)
 the machine and the exact command, so results can be compared where absolute times
 would only be noise.
 
-    python benchmarks/run_all.py [--quick] [--smoke] [--only NAME,...]
+Three lanes, so that a run takes minutes, not ten (``--serial``: one script at a time):
+
+* the timed scripts (:data:`SOLO`: wall-clock spans, latencies, loop lag, CPU ratios
+  of a client and its server) run one at a time, nothing else of ours beside them;
+* the scripts whose figures are CPU time or peak RSS of their own processes
+  (:data:`SIDE`) run one after another at the lowest priority (``nice 19``) beside
+  them, once the client CPU benchmark (pinned to the cores) is done, which has the
+  machine to itself: they take only the CPU the timed ones leave;
+* the two long one-process jobs with a wide margin on their wall-clock targets
+  (:data:`PAIRED`: the rehearsal's minute, PostgreSQL's 20,000 contacts/s) run
+  together at the end, once every timed script is done (the side lane, if still
+  going, yields to them).
+
+    python benchmarks/run_all.py [--quick] [--smoke] [--only NAME,...] [--serial]
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
+import os
 import shlex
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,10 +52,24 @@ BENCHMARKS = (
     "workers",
     "pg_store",
 )
+#: CPU time and peak RSS of their own processes: run beside the timed ones, niced.
+SIDE = ("memory", "engine", "engine_cpu")
+#: Long single-process runs, far inside their wall-clock targets: run together, last.
+PAIRED = ("rehearsal", "pg_load")
+#: Everything else is timed: one at a time.
+SOLO = tuple(name for name in BENCHMARKS if name not in SIDE + PAIRED)
+#: The timed script that has the machine to itself (client and server pinned to a core each).
+ALONE = "client_overhead"
 TIMEOUT = 600.0  # per benchmark: everything stops by itself
 
+Outcome = tuple[list[h.Row], float, "str | None"]
 
-def run_one(name: str, flags: Sequence[str]) -> tuple[list[h.Row], float, str | None]:
+
+def _lowest_priority() -> None:
+    os.nice(19)
+
+
+def run_one(name: str, flags: Sequence[str], *, niced: bool = False) -> Outcome:
     """The rows a benchmark emitted, how long it took, and an error if it failed."""
     script = HERE / f"bench_{name}.py"
     if not script.exists():
@@ -52,6 +82,7 @@ def run_one(name: str, flags: Sequence[str]) -> tuple[list[h.Row], float, str | 
             text=True,
             timeout=TIMEOUT,
             check=False,
+            preexec_fn=_lowest_priority if niced else None,
         )
     except subprocess.TimeoutExpired:
         return [], time.perf_counter() - started, f"timed out after {TIMEOUT:g} s"
@@ -73,6 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller sizes, fewer repeats")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes: only proves they run")
     parser.add_argument("--only", help="comma-separated benchmark names, e.g. memory,journal")
+    parser.add_argument("--serial", action="store_true", help="one script at a time, no lanes")
     args = parser.parse_args(argv)
     names = args.only.split(",") if args.only else list(BENCHMARKS)
     flags = [flag for flag, on in (("--quick", args.quick), ("--smoke", args.smoke)) if on]
@@ -81,18 +113,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"machine: {info['cpus']} CPUs, {info['cpu']}, Python {info['python']}, {info['system']}")
     print(f"command: {command}\n", flush=True)
 
+    started = time.perf_counter()
+    done = run_serially(names, flags) if args.serial else run_in_lanes(names, flags)
+    total = time.perf_counter() - started
     rows: list[h.Row] = []
     failures: list[str] = []
-    started = time.perf_counter()
-    for name in names:
-        print(f"running bench_{name}.py ...", flush=True)
-        got, elapsed, error = run_one(name, flags)
+    for name in names:  # the table keeps the benchmarks' order, whatever finished first
+        got, _, error = done[name]
         rows += got
-        print(f"  {len(got)} rows in {elapsed:.0f} s", flush=True)
         if error is not None:
             failures.append(f"bench_{name}.py: {error}")
-            print(f"  FAILED: {error}", flush=True)
-    total = time.perf_counter() - started
+    times = ", ".join(f"{name} {done[name][1]:.0f} s" for name in names)
+    print(f"\nwall time of each script: {times}")
 
     print()
     print(h.text_table(rows))
@@ -107,6 +139,60 @@ def main(argv: Sequence[str] | None = None) -> int:
     for failure in failures:
         print(f"\nFAILED {failure}", file=sys.stderr)
     return 1 if failures else 0
+
+
+_SAYING = threading.Lock()
+
+
+def _say(line: str) -> None:
+    with _SAYING:  # lanes print from their own threads: whole lines only
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def _run_and_say(name: str, flags: Sequence[str], *, niced: bool = False) -> Outcome:
+    lane = " (niced, beside the timed ones)" if niced else ""
+    _say(f"running bench_{name}.py{lane} ...")
+    outcome = run_one(name, flags, niced=niced)
+    got, elapsed, error = outcome
+    _say(f"  bench_{name}.py: {len(got)} rows in {elapsed:.0f} s")
+    if error is not None:
+        _say(f"  bench_{name}.py FAILED: {error}")
+    return outcome
+
+
+def run_serially(names: Sequence[str], flags: Sequence[str]) -> dict[str, Outcome]:
+    return {name: _run_and_say(name, flags) for name in names}
+
+
+def run_in_lanes(names: Sequence[str], flags: Sequence[str]) -> dict[str, Outcome]:
+    """The timed scripts one at a time, the side lane niced beside them (once the client
+    CPU benchmark is done), then the paired ones together (the side lane still niced)."""
+    solo = [name for name in names if name not in SIDE + PAIRED]
+    side = [name for name in names if name in SIDE]
+    paired = [name for name in names if name in PAIRED]
+    done: dict[str, Outcome] = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+        side_lane: concurrent.futures.Future[None] | None = None
+
+        def run_side() -> None:
+            for name in side:
+                done[name] = _run_and_say(name, flags, niced=True)
+
+        for name in solo:
+            if side_lane is None and side and name != ALONE:
+                side_lane = pool.submit(run_side)
+            done[name] = _run_and_say(name, flags)
+        if side_lane is None and side:
+            side_lane = pool.submit(run_side)
+        # The side lane, if still going, only takes what these two leave.
+        for name, outcome in zip(
+            paired, pool.map(lambda name: _run_and_say(name, flags), paired), strict=True
+        ):
+            done[name] = outcome
+        if side_lane is not None:
+            side_lane.result()
+    return done
 
 
 if __name__ == "__main__":
