@@ -11,15 +11,18 @@ claim (so other workers see the holds); those commits need not wait for the disk
 (``synchronous_commit = off``): a durable commit after them flushes them too. A crash
 loses the open transaction whole.
 
-A write of the store's moves (:meth:`PgCampaignBase._write`) costs one round trip: psycopg's
-pipeline mode sends ``BEGIN`` (when no transaction is open), ``SAVEPOINT``, its
-statements, ``RELEASE`` and, when it commits, ``COMMIT`` together. Its compare-and-set is
-inside its statements, which change nothing when it fails. Writes asked for while one is
-under way (the statuses and outcomes of many calls in flight) queue, and the next round
-trip carries them all in one savepoint. When the database refuses one of them (its own
-rules: a unique index), the savepoint undoes the group and its writes are sent again one
-by one: the refused one raises :class:`StaleTransition` alone, the others apply. A write
-that commits commits every write before it. A move needing several
+A write of the store's moves (:meth:`PgCampaignBase._write`) costs one round trip: its
+statements go in psycopg's pipeline mode with their framing (``_pg_round_trip``). With
+no transaction open, a write that commits is a transaction of its own, committed by the
+pipeline's ``Sync`` (nothing else to send), and a batched one opens the batch's
+transaction (``BEGIN``); with the batch's transaction open, a write is a savepoint in it,
+then ``COMMIT`` if it commits. Its compare-and-set is inside its statements, which change
+nothing when it fails. Writes asked for while one is under way (the statuses and
+outcomes of many calls in flight) queue, and the next round trip carries them all in one
+savepoint (a run of the same statement as one ``executemany``). When the database
+refuses one of them (its own rules: a unique index), the group is undone and its writes
+are sent again one by one: the refused one raises :class:`StaleTransition` alone, the
+others apply. A write that commits commits every write before it. A move needing several
 round trips (the feed's ``COPY``, recovery, a policy's receipt, live control) is a *job*
 (:meth:`PgCampaignBase._op`) in the same transaction, in a savepoint of its own.
 
@@ -37,13 +40,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from polyout._campaign._errors import JournalError, StoreUnavailable
+from polyout._campaign._pg_round_trip import (
+    BATCH_WRITES,
+    SOON,
+    UNDO,
+    Answer,
+    Kind,
+    Statement,
+    Write,
+    commit_of,
+    encoded,
+    framing,
+    gone,
+    queue_writes,
+)
 from polyout._campaign._store import StaleTransition
 
 if TYPE_CHECKING:
-    from psycopg import AsyncConnection, AsyncCursor
+    from psycopg import AsyncConnection
 
     from polyout._campaign._pg_store import PostgresStore
 
@@ -52,63 +69,11 @@ __all__ = ["BATCH_SECONDS", "BATCH_WRITES", "Kind", "PgCampaignBase", "Statement
 T = TypeVar("T")
 #: The oldest batched write waits at most this long for its commit.
 BATCH_SECONDS = 0.2
-#: A batch this large is committed at once.
-BATCH_WRITES = 2000
-#: How a call commits: not at all (a read), with the batch, at once, or soon (a claim).
-Kind = Literal["read", "batched", "durable", "claim"]
 Job = Callable[["AsyncConnection[Any]"], Awaitable[T]]
-#: One statement of a write: its SQL and its parameters (``c`` and ``s`` are added).
-Statement = tuple[str, Mapping[str, Any]]
-#: Commit without waiting for the disk (in this transaction only: ``SET LOCAL``).
-_SOON = b"SELECT set_config('synchronous_commit', 'off', true)"
-Commit = Literal["durable", "soon", None]
-_UNDO = b"ROLLBACK TO SAVEPOINT polyout_write"
 
 
 class _NotSent(Exception):
     """The connection was found dead before this call sent anything."""
-
-
-class _Write:
-    """A write waiting for its round trip, and the future its caller awaits."""
-
-    __slots__ = ("done", "kind", "statements")
-
-    def __init__(self, statements: list[tuple[bytes, dict[str, Any]]], kind: Kind) -> None:
-        self.statements = statements
-        self.kind = kind
-        self.done: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-
-    def settle(self, rows: list[Any] | None, error: BaseException | None = None) -> None:
-        if not self.done.done():
-            if error is None:
-                self.done.set_result(rows or [])
-            else:
-                self.done.set_exception(error)
-
-
-def _commit(writes: Sequence[_Write], pending: int) -> Commit:
-    """How a round trip carrying ``writes`` ends: committed when one of them asks for it
-    (waiting for the disk only for a durable one), or when the batch is full."""
-    kinds = {write.kind for write in writes}
-    if "durable" in kinds:
-        return "durable"
-    if "claim" in kinds or pending + len(writes) >= BATCH_WRITES:
-        return "soon"
-    return None
-
-
-def _framing(idle: bool, commit: Commit) -> tuple[list[bytes], list[bytes]]:
-    """What a round trip sends before and after its writes. With no transaction open, a
-    round trip that commits is a transaction of its own, committed by the pipeline's
-    ``Sync`` (or rolled back whole by a refusal); one that does not opens the batch's
-    transaction. With the batch's transaction open, its writes are one savepoint in it,
-    so that a refusal never takes the pending writes with it."""
-    soon = [_SOON] if commit == "soon" else []
-    if idle:
-        return (soon, []) if commit else ([b"BEGIN"], [])
-    ending = [*soon, b"COMMIT"] if commit else []
-    return [b"SAVEPOINT polyout_write"], [b"RELEASE SAVEPOINT polyout_write", *ending]
 
 
 class PgCampaignBase:
@@ -125,7 +90,7 @@ class PgCampaignBase:
         self._id = campaign_id
         self._conn: AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
-        self._queue: list[_Write] = []
+        self._queue: list[Write] = []
         self._pending = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -151,7 +116,7 @@ class PgCampaignBase:
     async def _write(self, statements: Sequence[Statement], kind: Kind) -> list[Any]:
         """Run ``statements`` as one write (``kind``: batched, durable or claim), in a
         savepoint of its own; the rows of the last one."""
-        write = _Write([(sql.encode(), self._params(p)) for sql, p in statements], kind)
+        write = Write([(encoded(sql), self._params(p)) for sql, p in statements], kind)
         self._queue.append(write)
         try:
             async with self._lock:
@@ -167,7 +132,7 @@ class PgCampaignBase:
         return write.done.result()
 
     async def _send_queue(self) -> None:
-        alone: list[_Write] = []  # a group the database refused, sent again one by one
+        alone: list[Write] = []  # a group the database refused, sent again one by one
         while self._queue or alone:
             if alone:
                 group = [alone.pop(0)]
@@ -182,29 +147,28 @@ class PgCampaignBase:
                 continue
             alone[:0] = await self._send(conn, group)
 
-    async def _send(self, conn: AsyncConnection[Any], group: list[_Write]) -> list[_Write]:
+    async def _send(self, conn: AsyncConnection[Any], group: list[Write]) -> list[Write]:
         """One round trip carrying ``group`` in one savepoint; the writes left to send
         again (after a refusal, one by one)."""
         import psycopg
         from psycopg.pq import TransactionStatus
 
-        cursors: list[list[AsyncCursor[Any]]] = []
+        answers: list[Answer] = []
         idle = conn.info.transaction_status == TransactionStatus.IDLE
-        commit = _commit(group, self._pending)
+        commit = commit_of(group, self._pending)
         if idle and commit and not any(write.statements for write in group):
-            await self._settle_sent(group, [[] for _ in group], committed=True)  # nothing
+            await self._settle_sent(group, [(None, 0)] * len(group), committed=True)
             return []
-        opening, closing = _framing(idle, commit)
+        opening, closing = framing(idle, commit)
         try:
             async with conn.pipeline():
                 for statement in opening:
                     await conn.execute(statement)
                 try:
-                    for write in group:
-                        cursors.append([await conn.execute(q, p) for q, p in write.statements])
+                    answers = await queue_writes(conn, group)
                 except psycopg.Error:  # refused before it was sent (a value psycopg cannot
                     # send): what was queued still runs, so it is undone in the same trip
-                    await conn.execute(b"ROLLBACK" if idle else _UNDO)
+                    await conn.execute(b"ROLLBACK" if idle else UNDO)
                     raise
                 for statement in closing:
                     await conn.execute(statement)
@@ -216,17 +180,17 @@ class PgCampaignBase:
         except BaseException as error:  # cancelled mid-way: the connection is unusable
             await self._fail(group, error)
             raise
-        await self._settle_sent(group, cursors, committed=bool(commit))
+        await self._settle_sent(group, answers, committed=bool(commit))
         return []
 
     async def _refused(
         self,
         conn: AsyncConnection[Any],
-        group: list[_Write],
+        group: list[Write],
         refused: Exception,
         *,
         savepoint: bool,
-    ) -> list[_Write]:
+    ) -> list[Write]:
         """The database refused a write of ``group``: the whole group is undone (its
         savepoint, or its transaction) and its writes are sent again one by one, so that
         the refused one raises alone (:class:`StaleTransition` for a rule of the
@@ -236,7 +200,7 @@ class PgCampaignBase:
 
         try:
             if conn.info.transaction_status == TransactionStatus.INERROR:
-                await conn.execute(_UNDO if savepoint else b"ROLLBACK")
+                await conn.execute(UNDO if savepoint else b"ROLLBACK")
         except psycopg.Error as error:  # the connection, or past the savepoint: lost
             await self._fail(group, error)
             return []
@@ -248,18 +212,20 @@ class PgCampaignBase:
         return []
 
     async def _settle_sent(
-        self, group: list[_Write], cursors: list[list[AsyncCursor[Any]]], *, committed: bool
+        self, group: list[Write], answers: list[Answer], *, committed: bool
     ) -> None:
         if committed:
             self._committed()
         else:
             self._batched(len(group))
-        for write, mine in zip(group, cursors, strict=True):
-            last = mine[-1] if mine else None
-            # The pipeline has fetched every result: reading one waits for nothing.
-            write.settle(list(await last.fetchall()) if last and last.description else [])
+        for write, (cursor, index) in zip(group, answers, strict=True):
+            rows: list[Any] = []
+            if cursor is not None:  # every result is fetched: reading one waits for nothing
+                await cursor.set_result(index)
+                rows = list(await cursor.fetchall()) if cursor.description else []
+            write.settle(rows)
 
-    async def _fail(self, group: list[_Write], error: BaseException) -> None:
+    async def _fail(self, group: list[Write], error: BaseException) -> None:
         pending = self._pending
         await self._drop_connection()
         lost = self._store.lost(error, pending)
@@ -301,8 +267,8 @@ class PgCampaignBase:
             except psycopg.errors.IntegrityError as refused:  # the database's own rules
                 await conn.execute(b"ROLLBACK TO SAVEPOINT polyout_write")
                 raise StaleTransition(f"the store refused the change: {refused}") from None
-            commit = _commit([_Write([], kind)], self._pending)
-            _, closing = _framing(False, commit)
+            commit = commit_of([Write([], kind)], self._pending)
+            _, closing = framing(False, commit)
             async with conn.pipeline():
                 for statement in closing:
                     await conn.execute(statement)
@@ -346,7 +312,7 @@ class PgCampaignBase:
                 return
             try:
                 async with conn.pipeline():
-                    await conn.execute(_SOON)
+                    await conn.execute(SOON)
                     await conn.execute(b"COMMIT")
                 self._committed()
             except psycopg.Error as error:
@@ -356,7 +322,7 @@ class PgCampaignBase:
 
     # -- the connection ------------------------------------------------------------------
     async def _connection(self) -> AsyncConnection[Any]:
-        if self._conn is not None and _gone(self._conn):
+        if self._conn is not None and gone(self._conn):
             pending = self._pending
             await self._drop_connection()
             if pending:
@@ -402,18 +368,3 @@ class PgCampaignBase:
             return list(await cursor.fetchall())
 
         return await self._op(job, "read")
-
-
-def _gone(conn: AsyncConnection[Any]) -> bool:
-    """Whether the server closed this idle connection: its goodbye waits unread (a read
-    that does not block; an idle connection in good health has nothing to read)."""
-    import psycopg
-    from psycopg.pq import ConnStatus
-
-    if conn.closed or conn.broken:
-        return True
-    try:
-        conn.pgconn.consume_input()
-    except psycopg.OperationalError:
-        return True
-    return conn.pgconn.status == ConnStatus.BAD
