@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import polyout
@@ -189,3 +191,16 @@ async def test_trigger_answer_is_read_tolerantly(api: ScriptedAPI) -> None:
     async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
         call = await client.trigger_call(NUMBER)
     assert call.call_sid == "OUT-t"
+
+
+async def test_trigger_body_bytes_are_compact_utf8_json(api: ScriptedAPI) -> None:
+    # The body is encoded by a scanner made once per process: these are the exact
+    # bytes json.dumps(separators=(",", ":"), ensure_ascii=False) gives, escapes and all.
+    api.script(Reply(200, {"call_sid": "OUT-1"}))
+    metadata = {"name": 'Zoë "Z" \\ O\'Neil', "note": "✓ tab\there"}
+    async with polyout.Client("platform", api_key="k", base_url=api.base_url) as client:
+        await client.trigger_call(NUMBER, metadata=metadata)
+    expected = {"to_number": NUMBER, "metadata": metadata}
+    assert api.seen[0].body == json.dumps(
+        expected, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
