@@ -322,10 +322,13 @@ async def sandbox(*flags: str, cpu: int | None = None) -> AsyncIterator[SandboxP
 
 @attrs.define
 class Followed:
-    """When each call's end was reported (wall time), and how many status polls were made."""
+    """When each call's end was reported (wall time), how many status polls were made,
+    and how many calls were placed."""
 
     seen: dict[str, float] = attrs.Factory(dict)
     polls: int = 0
+    placed: int = 0
+    """Calls the campaign saw accepted (its ``placed`` events), where it counts them."""
 
 
 def count_polls(client: polyout.Client, followed: Followed) -> None:
