@@ -14,8 +14,9 @@ least time any R + 1 releases span, over one second (the margin left; the pacer 
 same, and the highest R they sustain (span within 5% of the ideal, none refused; target
 >= 500/s); with each, the steady rate (without the first and last half second: the cold
 start's gap, and the workers' last blocks unused once their share is done). Each worker
-reports its round trips to the row, the slots it gave up (woke too late), the slots of
-its blocks it let pass, how late it woke, and its CPU per slot.
+reports its round trips to the row, the slots it gave up (woke too late) or kept by
+writing a gap first (paid), the slots of its blocks it let pass, how late it woke, and
+its CPU per slot.
 
     python benchmarks/bench_workers.py [--quick] [--smoke] [--rates 250,500]
         [--set NAME=VALUE ...]   # a constant of polyout._campaign._shared_pacer, to compare
@@ -68,6 +69,7 @@ async def child(url: str, account: str, rate: float, count: int, start: float) -
             "unused": pacer.unused,
             "reservations": pacer.reservations,
             "gaps": pacer.gaps,
+            "paid": pacer.paid,
             "catch_ups": pacer.catch_ups,
             "cpu": cpu,
             "wakes": wakes,
@@ -126,6 +128,7 @@ class Run:
     unused: int
     reservations: int
     gaps: int
+    paid: int
     catch_ups: int
     cpu_per_slot: float  # seconds, the workers' own
     wakes: list[float]  # how late each wake was, seconds
@@ -155,6 +158,7 @@ def shared_run(
         unused=total_of("unused"),
         reservations=total_of("reservations"),
         gaps=total_of("gaps"),
+        paid=total_of("paid"),
         catch_ups=total_of("catch_ups"),
         cpu_per_slot=total_of("cpu") / len(releases),
         wakes=sorted(late for result in results for late in result["wakes"]),
@@ -183,10 +187,10 @@ def rows_of(run: Run, label: str, target: float) -> list[h.Row]:
         h.Row(f"{label}: steady rate (0.5 s in, until 0.5 s from the end)", run.steady, 1.0, "x R"),
         h.Row(f"{label}: tightest R+1 releases, over 1 s", run.tightest * 1000, None, "ms"),
         h.Row(
-            f"{label}: round trips (slots given up, unused; gaps, catch-ups)",
+            f"{label}: round trips (slots given up, paid, unused; gaps, catch-ups)",
             float(run.reservations),
             None,
-            f"({run.given_up}, {run.unused}; {run.gaps}, {run.catch_ups})",
+            f"({run.given_up}, {run.paid}, {run.unused}; {run.gaps}, {run.catch_ups})",
         ),
         h.Row(f"{label}: workers' CPU per slot", run.cpu_per_slot * 1e6, None, "µs"),
         h.Row(

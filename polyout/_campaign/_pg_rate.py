@@ -37,14 +37,14 @@ _NEW_FACTOR = (
     " THEN least(1.0, factor + %(step)s * %(n)s) ELSE factor END"
 )
 _FIRST = "greatest(tat + make_interval(secs => %(i)s / factor), clock_timestamp(), paused_until)"
-# The gap a cold block owes (``_shared_pacer``: ``cold_gap`` seconds within the second
-# after ``cold_since``) is paid before the first block that is not cold, or that starts
-# half a second after the oldest unpaid one: cold blocks reserved together share one gap.
-# A debt 1.1 s old is void: no slot after it can share a second with those cold sends.
+# The gap a cold block owes (``_shared_pacer``: ``cold_gap`` seconds before the R-th slot
+# after ``cold_since``, which is at least 1.015 s later) is paid before the first block
+# that starts half a second after the oldest unpaid one: all the cold blocks of that half
+# second share one gap. A debt 1.1 s old is void: no later slot can share a second with
+# those cold sends, and fewer than R slots did.
 _VOID = f"{_FIRST} >= cold_since + interval '1.1 seconds'"
 _PAY = (
-    f"(cold_since < 'infinity' AND NOT {_VOID} AND"
-    f" (NOT %(cold)s OR {_FIRST} >= cold_since + interval '0.5 seconds'))"
+    f"(cold_since < 'infinity' AND NOT {_VOID} AND {_FIRST} >= cold_since + interval '0.5 seconds')"
 )
 _START = f"({_FIRST} + make_interval(secs => CASE WHEN {_PAY} THEN %(cold_gap)s ELSE 0 END))"
 _COLD_SINCE = (

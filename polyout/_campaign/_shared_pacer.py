@@ -24,7 +24,10 @@ second (as the last it stretches the second, in the middle it changes nothing). 
   slot plus how uncertain its reading of the database's clock is (``_db_clock``:
   microseconds once a few round trips are seen), and, through :meth:`sent_now`, the
   wait between the release and the send (a campaign's intent commit). A slot missed by
-  more at the release is given up, never used late: the worker takes its next slot.
+  more at the release is never used late as it is: when the excess (plus twice the
+  last round trip, at least 2 ms) is shorter than a slot, the worker first writes a
+  gap of it into the row (durably: a crash after the send leaves it there) and sends;
+  otherwise it gives the slot up and takes its next one.
   A send that leaves later than that anyway (a slow commit) cannot be recalled, so the
   worker at once writes a gap of the excess into the row: the slots that could complete
   a second with it lie up to a second ahead, and the row hands out slots at most one
@@ -49,13 +52,14 @@ before its slot and the rest in one precise sleep (which holds the loop that lon
 **A cold connection.** The first send after a quiet second opens a connection
 (measured on loopback: up to 16 ms later), so the row owes a gap of ``_COLD_START``
 after its block. By the reasoning above the gap may lie anywhere before the R-th slot
-after it, so the row pays it before the first block that is not cold, or that starts
-half a second after the oldest unpaid one: workers starting together (a new campaign,
-the end of a pause) share one gap instead of adding theirs up.
+after it (1.015 s later at the earliest), so the row pays it before the first block
+that starts half a second after the oldest unpaid one: workers starting within half a
+second (a new campaign, the end of a pause) share one gap instead of adding theirs up.
 
 **The clock.** The first round trips of a connection are slow, and the uncertainty of
 the database's clock counts as lateness: while it exceeds ``_CLOCK_PRECISION`` a
-worker reads the clock again (at most ``_CLOCK_READINGS`` round trips) before it sleeps.
+worker reads the clock again (at most ``_CLOCK_READINGS`` round trips) before it
+reserves.
 
 **A 429 seen by any worker pauses all of them**: its Retry-After (bounded as for the
 local pacer) is written to the row, and every reservation lands after it; the rate is
@@ -100,6 +104,7 @@ _HOLD = 8  # blocks a worker keeps its block size after a slot passed unused
 _EARLY_WAKE = 0.001  # seconds before a slot the loop's timer wakes the worker
 _CLOCK_PRECISION = 0.002  # seconds of uncertainty worth another round trip to narrow
 _CLOCK_READINGS = 3  # round trips at most per reservation to narrow it
+_PAYMENT_TRIP = 0.002  # seconds (at least twice the last trip) a gap before a late send adds
 _MAX_MISSES = 3  # slots given up in a row before the next block is reserved with a gap
 _MAX_CATCH_UP = 0.1  # the longest such gap (and extra lateness) in seconds
 _COLD_START = 0.03  # seconds of gap after the block of a quiet worker's first send
@@ -149,17 +154,15 @@ class SharedPacer(Pacer):
         self._misses = 0
         self._worst_miss = 0.0
         self._released: tuple[float, float] | None = None  # (slot, allowance) of the last
+        self._trip = 0.0  # seconds the latest reservation's round trip took
         self._last_release = float("-inf")
-        self.given_up = 0
-        """Slots given up because this worker woke too late for them."""
-        self.unused = 0
-        """Slots of its blocks that passed before this worker asked for one."""
-        self.reservations = 0
-        """Round trips that reserved slots."""
-        self.gaps = 0
-        """Gaps written after sends that left later than the tolerance."""
-        self.catch_ups = 0
-        """Blocks reserved with a gap to be late into, after slots given up in a row."""
+        # What happened to this worker's slots (the benchmark and the tests read them):
+        self.reservations = 0  # round trips that reserved a block
+        self.given_up = 0  # slots it woke too late for, given up
+        self.paid = 0  # slots kept by writing a gap of their lateness into the row first
+        self.unused = 0  # slots of its blocks that passed before it asked for one
+        self.gaps = 0  # gaps written after sends that left later than the tolerance
+        self.catch_ups = 0  # blocks reserved with a gap to be late into, after misses
 
     def __repr__(self) -> str:
         return (
@@ -181,16 +184,39 @@ class SharedPacer(Pacer):
             if await self._sleep_until(self._clock.local(slot)):
                 self._drop_block()  # a 429 meanwhile: the block may lie inside the pause
                 continue
+            allowed = _LATE_TOLERANCE + self._allowance
             late = loop.time() - self._clock.earliest(slot)
-            if late > _LATE_TOLERANCE + self._allowance:
+            if late > allowed:
+                allowed += await self._pay_for_lateness(slot, allowed)
+                late = loop.time() - self._clock.earliest(slot)
+            if late > allowed:
                 self.given_up += 1
                 self._misses += 1
                 self._worst_miss = max(self._worst_miss, late - _LATE_TOLERANCE)
                 continue
             self._misses, self._worst_miss = 0, 0.0
-            self._released = (slot, self._allowance)
+            self._released = (slot, allowed)
             self._last_release = loop.time()
             return
+
+    async def _pay_for_lateness(self, slot: float, allowed: float) -> float:
+        """Seconds of gap written into the row before a late send (a second payment if
+        the first one's round trip was slow), 0 when giving the slot up is cheaper."""
+        loop, paid = asyncio.get_running_loop(), 0.0
+        for _ in range(2):
+            excess = loop.time() - self._clock.earliest(slot) - allowed - paid
+            gap = excess + max(_PAYMENT_TRIP, 2 * self._trip)  # the round trip's own time
+            if excess <= 0 or paid + gap >= self._spacing:
+                break
+            try:
+                async with self._lock:
+                    await self._row.delay(gap)
+            except JournalError:
+                break
+            paid += gap
+        if paid:
+            self.paid += 1
+        return paid
 
     def sent_now(self) -> None:
         """The send released last leaves now: later than the tolerance, a gap follows it."""
@@ -272,6 +298,7 @@ class SharedPacer(Pacer):
         if self._misses >= _MAX_MISSES:  # a busy machine: a gap to be late into
             catch_up = min(_MAX_CATCH_UP, self._worst_miss)
             self.catch_ups += 1
+        await self._narrow_clock()
         while True:
             try:
                 async with self._lock:
@@ -292,7 +319,7 @@ class SharedPacer(Pacer):
             break
         self.reservations += 1
         self._clock.observe(got.db_now, got.asked, got.answered)
-        await self._narrow_clock()
+        self._trip = got.answered - got.asked
         self._next, self._spacing, self._left = got.slot, got.spacing, count
         self._allowance = catch_up
         self.rate = max(self.min_rate, self.target_rate * got.factor)

@@ -4,9 +4,10 @@ Two shared pacers in one process, then two processes, reserve slots of one accou
 their releases together never hold more than R in any one second, and add up to the
 rate (not twice it). A 429 reported by one pauses the other for its Retry-After. Another
 account's row is not slowed by it. At a high rate one round trip reserves a block of
-slots; a worker that wakes too late gives its slot up; a send that leaves late pushes
-every later slot back; the cold blocks of workers starting together share one gap; a
-schema 1 database gains the rate row's new column.
+slots; a worker that wakes too late gives its slot up, or, a little late, writes a gap
+first and sends; a send that leaves late pushes every later slot back; the cold blocks
+of workers starting together share one gap; a schema 1 database gains the rate row's new
+column.
 """
 
 from __future__ import annotations
@@ -143,22 +144,45 @@ async def test_at_a_high_rate_one_round_trip_reserves_a_block_of_slots(pg_databa
     assert times[-1] - times[0] >= 199 * spacing - 0.008  # never early, by the tolerance
 
 
+async def _stuck_through_the_next_slot(pacer: SharedPacer, stuck: float) -> tuple[float, float]:
+    """The release before and the one after the loop is stuck (a busy machine) for
+    ``stuck`` seconds from 40 ms before the next slot, 51 ms away at 20/s."""
+    await _releases(pacer, 3)  # one slot per block at 20/s, the clock known
+    first = time.time()
+    asyncio.get_running_loop().call_later(0.04, time.sleep, stuck)
+    await pacer.acquire()
+    return first, time.time()
+
+
 async def test_a_worker_that_wakes_too_late_gives_its_slot_up(pg_database: str) -> None:
     store = await PostgresStore.connect(pg_database)
-    pacer = SharedPacer(RATE, PgRateRow(store, "acct"))  # one slot per block at 20/s
-    loop = asyncio.get_running_loop()
+    pacer = SharedPacer(RATE, PgRateRow(store, "acct"))
     try:
-        await _releases(pacer, 3)  # the cold start's gap paid
-        first = time.time()
-        # The loop is stuck (a busy machine) through the next slot, 51 ms away.
-        loop.call_later(0.04, time.sleep, 0.03)
-        await pacer.acquire()
-        second = time.time()
+        # Woken 69 ms late: the gap to send it late would outlast a slot (51 ms).
+        first, second = await _stuck_through_the_next_slot(pacer, 0.08)
     finally:
         await pacer.aclose()
         await store.aclose()
-    assert pacer.given_up == 1
-    assert second - first >= 2 * 1.015 / RATE - 0.005  # the slot after the one it missed
+    assert (pacer.given_up, pacer.paid) == (1, 0)
+    assert second - first >= 0.12  # not at the stuck end: a slot of its own, reserved after
+
+
+async def test_a_worker_a_little_late_writes_a_gap_first_and_sends(pg_database: str) -> None:
+    stores = [await PostgresStore.connect(pg_database) for _ in range(2)]
+    late, other = (SharedPacer(RATE, PgRateRow(store, "acct")) for store in stores)
+    try:
+        # Woken ~19 ms late: 11 ms past the tolerance, a gap of 13 ms (< a slot).
+        first, second = await _stuck_through_the_next_slot(late, 0.03)
+        await other.acquire()
+        third = time.time()
+    finally:
+        for pacer, store in zip((late, other), stores, strict=True):
+            await pacer.aclose()
+            await store.aclose()
+    assert (late.given_up, late.paid) == (0, 1)
+    assert second - first < 0.09  # at the stuck end, not a slot later
+    spacing = 1.015 / RATE
+    assert third - first >= 2 * spacing + 0.008  # the next slot moved back by the gap
 
 
 async def test_a_send_that_leaves_late_pushes_every_later_slot_back(pg_database: str) -> None:
@@ -178,7 +202,7 @@ async def test_a_send_that_leaves_late_pushes_every_later_slot_back(pg_database:
             await store.aclose()
     assert late.gaps == 1
     # Its next slot (51 ms after the late one's), pushed back by the 52 ms past the tolerance.
-    assert after - sent >= 1.015 / RATE + 0.06 - 0.008 - 0.002
+    assert after - sent >= 1.015 / RATE + 0.06 - 0.008 - 0.01
 
 
 async def test_cold_blocks_reserved_together_share_one_gap(pg_database: str) -> None:
@@ -188,21 +212,21 @@ async def test_cold_blocks_reserved_together_share_one_gap(pg_database: str) -> 
         for pacer in pacers:
             await pacer.acquire()  # warm the row's connection: a slot of its own
         await asyncio.sleep(1.2)  # quiet: each worker's next send opens a connection
-        quiet = time.time()
         colds = []
-        for pacer in pacers:
+        for pacer in pacers + pacers[:1]:  # the first one twice: warm by then
             await pacer.acquire()
             colds.append(time.time())
-        await pacers[0].acquire()  # not cold any more: it pays the gap the three owe
-        warm = time.time()
+        await asyncio.sleep(0.5 - (time.time() - colds[0]))
+        due = time.time()  # half a second after the first: the next block pays
+        await pacers[1].acquire()
+        paid = time.time()
     finally:
         for pacer, store in zip(pacers, stores, strict=True):
             await pacer.aclose()
             await store.aclose()
     spacing = 1.015 / RATE
-    assert colds[0] - quiet < 0.028  # the warm-up's debt is void after a quiet second
-    assert colds[2] - colds[0] < 2 * spacing + 0.04  # not 2 x (spacing + 30 ms)
-    assert warm - colds[2] >= spacing + 0.03 - 0.002  # one 30 ms gap after them
+    assert colds[3] - colds[0] < 3 * spacing + 0.04  # not 3 x (spacing + 30 ms)
+    assert paid - due >= 0.03 - 0.002  # one 30 ms gap for them all
 
 
 async def test_a_schema_1_database_gains_the_rate_rows_new_column(pg_database: str) -> None:
