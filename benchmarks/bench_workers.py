@@ -45,12 +45,14 @@ from polyout._campaign._shared_pacer import SharedPacer
 from polyout.sandbox._ratelimit import SlidingWindow
 
 SCRIPT = Path(__file__).resolve()
-START_AFTER = 1.5  # seconds: every worker connected before the first slot
+START_AFTER = 3.0  # seconds: every worker started and connected before the first slot
 
 
 async def child(url: str, account: str, rate: float, count: int, start: float) -> None:
     store = await PostgresStore.connect(url)
-    pacer = SharedPacer(rate, PgRateRow(store, account))
+    row = PgRateRow(store, account)
+    await row.clock()  # the row's own connection open before the start, as START_AFTER means
+    pacer = SharedPacer(rate, row)
     wakes = watch_wakes(pacer)
     await asyncio.sleep(max(0.0, start - time.time()))
     cpu = time.process_time()
