@@ -103,7 +103,9 @@ class PostgresStore:
         text = str(error).strip().splitlines()[0] if error is not None else ""
         text = re.sub(r"^.*?failed: ", "", text.split("connection failed: ")[-1])
         text = re.sub(r"^FATAL:\s+", "", text).strip()
-        shown = self._scrubber.scrub_text(text) or type(error).__name__
+        shown = self._scrubber.scrub_text(text) or (
+            type(error).__name__ if error is not None else "the server closed it"
+        )
         if self._password and len(self._password) >= 4:  # shorter ones the Scrubber skips
             shown = shown.replace(self._password, "***")
         return StoreUnavailable(f"PostgreSQL store at {self.where}: {doing}: {shown}")
