@@ -10,9 +10,10 @@ Three lanes, so that a run takes minutes, not ten (``--serial``: one script at a
 * the timed scripts (:data:`SOLO`: wall-clock spans, latencies, loop lag, CPU ratios
   of a client and its server) run one at a time, nothing else of ours beside them;
 * the scripts whose figures are CPU time or peak RSS of their own processes
-  (:data:`SIDE`) run one after another at the lowest priority (``nice 19``) beside
-  them, once the client CPU benchmark (pinned to the cores) is done, which has the
-  machine to itself: they take only the CPU the timed ones leave;
+  (:data:`SIDE`) run one after another at the lowest priority (``nice 19``, their
+  temporary files on tmpfs so that they queue no fsync with them) beside them, once
+  the client CPU benchmark (pinned to the cores) is done, which has the machine to
+  itself: they take only the CPU the timed ones leave;
 * the two long one-process jobs with a wide margin on their wall-clock targets
   (:data:`PAIRED`: the rehearsal's minute, PostgreSQL's 20,000 contacts/s) run
   together at the end, once every timed script is done (the side lane, if still
@@ -69,6 +70,15 @@ def _lowest_priority() -> None:
     os.nice(19)
 
 
+def _side_lane_env() -> dict[str, str]:
+    """The side lane's temporary files on tmpfs: nice covers the CPU, not the disk, and
+    its fsyncs would queue with the timed scripts' (an intent's commit is in a span)."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and os.access(shm, os.W_OK):
+        return {**os.environ, "TMPDIR": shm}
+    return dict(os.environ)
+
+
 def run_one(name: str, flags: Sequence[str], *, niced: bool = False) -> Outcome:
     """The rows a benchmark emitted, how long it took, and an error if it failed."""
     script = HERE / f"bench_{name}.py"
@@ -83,6 +93,7 @@ def run_one(name: str, flags: Sequence[str], *, niced: bool = False) -> Outcome:
             timeout=TIMEOUT,
             check=False,
             preexec_fn=_lowest_priority if niced else None,
+            env=_side_lane_env() if niced else None,
         )
     except subprocess.TimeoutExpired:
         return [], time.perf_counter() - started, f"timed out after {TIMEOUT:g} s"
