@@ -256,6 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 baseline_name="target",
             )
         )
+    spans = [f"{row.polyout:.4f}" for row in rows if "span" in row.measure]
+    print("spans over ideal, unrounded:", ", ".join(spans))
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(f"load average after: {load_average()}; children's CPU {usage.ru_utime:.1f} s user")
     h.report(rows, args)
