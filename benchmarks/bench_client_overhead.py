@@ -19,7 +19,7 @@ each targeted row: how far one round strays (the median of N rounds strays about
 loaded before the rounds is frozen, so it is quick): otherwise the inputs made just
 before a block (the validated requests ``place`` sends) would charge that side with
 collections of objects it did not make while measured. Then, on a machine with two
-cores or more, 32 rounds of the two targeted requests run pinned: the sandbox on one
+cores or more, 96 rounds of the two targeted requests run pinned: the sandbox on one
 core, this process on another (``taskset``'s ``sched_setaffinity``), which is how
 issue 11 measured 1.23-1.32x per status poll.
 
@@ -258,10 +258,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = h.parser(__doc__)
     parser.add_argument("--profile", action="store_true", help="cProfile polyout's side")
     args = parser.parse_args(argv)
-    block = h.pick(args, full=300, quick=200, smoke=20)
-    rounds = h.pick(args, full=12, quick=6, smoke=1)
+    # Short blocks, many rounds: one round strays as far with 100 requests as with 300
+    # (measured), so three times the rounds in the same time pin the median down better.
+    block = h.pick(args, full=100, quick=100, smoke=20)
+    rounds = h.pick(args, full=36, quick=12, smoke=1)
     # The pinned rows are the precise ones (issue 11): more rounds, the targets only.
-    pinned_rounds = h.pick(args, full=32, quick=12, smoke=1)
+    pinned_rounds = h.pick(args, full=96, quick=24, smoke=1)
     profile = cProfile.Profile() if args.profile else None
     rows = asyncio.run(main_async(block, rounds, profile))
     if h.can_pin() and profile is None:
