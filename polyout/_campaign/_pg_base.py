@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from polyout._campaign._errors import JournalError, StoreUnavailable
@@ -91,6 +91,9 @@ class PgCampaignBase:
         self._conn: AsyncConnection[Any] | None = None
         self._lock = asyncio.Lock()
         self._queue: list[Write] = []
+        self._draining = False  # a sender is sending the queue until it is empty
+        self._drainer: asyncio.Future[None] | None = None
+        self._jobs_waiting = 0
         self._pending = 0
         self._timer: asyncio.TimerHandle | None = None
         self._flusher: asyncio.Task[None] | None = None
@@ -119,33 +122,48 @@ class PgCampaignBase:
         write = Write([(encoded(sql), self._params(p)) for sql, p in statements], kind)
         self._queue.append(write)
         try:
-            async with self._lock:
-                if not write.done.done():
-                    await self._send_queue()
+            if not self._draining:  # else the writes under way are followed by ours
+                async with self._lock:
+                    if not write.done.done():
+                        await self._send_queue()
+            return await write.done  # sent, or left to the task that goes on after a job
         except asyncio.CancelledError:
             if write in self._queue:  # not sent: it never happens
                 self._queue.remove(write)
             write.done.cancel()
             raise
-        if not write.done.done():  # never: every write sent is settled
-            raise JournalError("a write of the PostgreSQL store was lost unanswered")
-        return write.done.result()
 
     async def _send_queue(self) -> None:
+        """Send the queue until it is empty (the lock held), the writes queued meanwhile
+        included: their callers wait for their answers, not for the lock. A job waiting
+        for the lock goes first (it would wait for ever behind a steady flow of writes):
+        a task of its own then sends what is left, after it."""
         alone: list[Write] = []  # a group the database refused, sent again one by one
-        while self._queue or alone:
-            if alone:
-                group = [alone.pop(0)]
-            else:
-                group, self._queue = self._queue, []
-            try:
-                self._raise_lost()
-                conn = await self._connection()
-            except (StoreUnavailable, JournalError) as error:
-                for write in group:
-                    write.settle(None, error)
-                continue
-            alone[:0] = await self._send(conn, group)
+        self._draining = True
+        try:
+            while (self._queue or alone) and not (self._jobs_waiting and not alone):
+                if alone:
+                    group = [alone.pop(0)]
+                else:
+                    group, self._queue = self._queue, []
+                try:
+                    self._raise_lost()
+                    conn = await self._connection()
+                except (StoreUnavailable, JournalError) as error:
+                    for write in group:
+                        write.settle(None, error)
+                    continue
+                alone[:0] = await self._send(conn, group)
+        finally:
+            self._draining = False
+            if self._queue or alone:  # a job goes first, or this sender was cancelled
+                self._queue[:0] = alone
+                self._drainer = asyncio.ensure_future(self._drain())
+
+    async def _drain(self) -> None:
+        async with self._lock:
+            if self._queue:
+                await self._send_queue()
 
     async def _send(self, conn: AsyncConnection[Any], group: list[Write]) -> list[Write]:
         """One round trip carrying ``group`` in one savepoint; the writes left to send
@@ -233,17 +251,33 @@ class PgCampaignBase:
             write.settle(None, lost)
 
     # -- jobs: a move of several round trips ------------------------------------------
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """The lock, for a job (or a timed commit): writes being sent let it go first."""
+        self._jobs_waiting += 1
+        try:
+            await self._lock.acquire()
+        finally:
+            self._jobs_waiting -= 1
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     async def _op(self, job: Job[T], kind: Kind) -> T:
-        async with self._lock:
-            self._raise_lost()
-            try:
-                return await self._attempt(job, kind)
-            except _NotSent:
-                pass
-            try:
-                return await self._attempt(job, kind)  # once more, on a new connection
-            except _NotSent as again:
-                raise self._store.lost(again.__cause__, 0) from None
+        async with self._turn():
+            return await self._locked_op(job, kind)
+
+    async def _locked_op(self, job: Job[T], kind: Kind) -> T:
+        self._raise_lost()
+        try:
+            return await self._attempt(job, kind)
+        except _NotSent:
+            pass
+        try:
+            return await self._attempt(job, kind)  # once more, on a new connection
+        except _NotSent as again:
+            raise self._store.lost(again.__cause__, 0) from None
 
     async def _attempt(self, job: Job[T], kind: Kind) -> T:
         import psycopg
@@ -306,7 +340,7 @@ class PgCampaignBase:
         """Commit the batch without waiting for the disk (a durable commit will)."""
         import psycopg
 
-        async with self._lock:
+        async with self._turn():
             conn = self._conn
             if self._pending == 0 or conn is None or self._store.dead:
                 return
@@ -349,7 +383,7 @@ class PgCampaignBase:
             self._flusher.cancel()
             with contextlib.suppress(BaseException):
                 await self._flusher
-        async with self._lock:
+        async with self._turn():
             if commit and self._conn is not None and self._lost is None:
                 import psycopg
 

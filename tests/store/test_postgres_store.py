@@ -318,3 +318,40 @@ async def test_a_refused_durable_write_changes_nothing_and_keeps_the_batch(
             await reader.aclose()
     finally:
         await store.aclose()
+
+
+async def test_jobs_and_reads_go_between_writes_queued_without_end(pg_database: str) -> None:
+    store = await PostgresStore.connect(pg_database)
+    try:
+        campaign = await campaign_of(as_store(store), 20)
+        for seq in range(20):
+            await place(campaign, seq, f"CA{seq}")
+        words = ["ringing", "in_progress", "ringing", "in_progress"]
+
+        async def follower(seq: int) -> None:
+            for word in words:
+                await campaign.record_status(seq, 1, word, 12.0)
+
+        async def reader() -> list[dict[S, int]]:
+            seen = []
+            for _ in range(5):  # each read waits for the connection among the writes
+                seen.append(await campaign.counts())
+                await asyncio.sleep(0)
+            return seen
+
+        *_, seen = await asyncio.wait_for(
+            asyncio.gather(*(follower(seq) for seq in range(20)), reader()), timeout=60
+        )
+        assert seen == [{S.IN_FLIGHT: 20}] * 5
+        # A write waiting behind a read, another read behind it: the read goes first,
+        # the write right after.
+        first, _, second = await asyncio.gather(
+            campaign.counts(), campaign.record_status(0, 1, "ringing", 13.0), campaign.counts()
+        )
+        assert first == second == {S.IN_FLIGHT: 20}
+        await campaign.record_status(0, 1, "in_progress", 14.0)
+        await campaign.flush()
+        store.abandon()
+        assert await _statuses(pg_database, 20) == ["in_progress"] * 20
+    finally:
+        await store.aclose()
