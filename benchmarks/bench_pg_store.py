@@ -23,7 +23,7 @@ from pathlib import Path
 
 import _harness as h
 from bench_pg_load import load_average, postgres
-from bench_sqlite_store import WORKER, batched, planned
+from bench_sqlite_store import WORKER, batched, place_one, planned
 
 from polyout._campaign._pg_store import PostgresStore
 from polyout._campaign._sqlite_store import SQLiteStore
@@ -40,18 +40,8 @@ async def claim_intent_sid(campaign: StoredCampaign, calls: int) -> list[float]:
     latencies: list[float] = []
     for _ in range(calls):
         started = time.perf_counter()
-        now = time.time()
-        (contact,) = await campaign.claim_due(WORKER, now, 1)
-        intent = await campaign.open_intent(WORKER, contact.seq, after=contact.intents, now=now)
-        await campaign.record_placement(
-            contact.seq,
-            intent,
-            call_sid=f"OUT-{contact.seq:012d}",
-            call_status="queued",
-            correlation_id=None,
-            deadline=now + 6600,
-            now=now,
-        )
+        (contact,) = await campaign.claim_due(WORKER, time.time(), 1)
+        await place_one(campaign, contact)
         latencies.append(time.perf_counter() - started)
     return latencies
 

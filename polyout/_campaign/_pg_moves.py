@@ -24,6 +24,7 @@ __all__ = [
     "CLAIM",
     "CLOSE_INTENT",
     "LOCK",
+    "MINE",
     "NOT_PLACED_FINAL",
     "NOT_PLACED_SCHEDULED",
     "OPEN_INTENT",
@@ -59,6 +60,12 @@ def _applied(sets: str, where: str = f"{_HERE} AND EXISTS (SELECT 1 FROM ok)") -
 def _log(event: str, *, intent: str = "%(n)s", values: str = "NULL, NULL, NULL") -> str:
     """The log line of a move that applied (``up`` returned the contact)."""
     return f"lg AS ({_LOG} SELECT %(c)s, %(q)s, {intent}, %(now)s, '{event}', {values} FROM up)"
+
+
+def _move(checks: str, sets: str, event: str, values: str) -> str:
+    """A move: ``checks`` (the CTEs ending in ``ok``, and what else they write), then the
+    contact's row set as ``sets`` and its log line, if ``ok``; how many rows moved."""
+    return f"{checks}{_applied(sets)}, {_log(event, values=values)} SELECT count(*) FROM up"
 
 
 def _columns(names: str) -> str:
@@ -160,19 +167,16 @@ PLACEMENT = (
     + _log("placed", values="%(sid)s, %(status)s, NULL")
     + " SELECT (SELECT way FROM how), (SELECT count(*) FROM up)"
 )
-UNKNOWN = (
+UNKNOWN = _move(
     f"WITH {_LATEST},"
     " ok AS (SELECT 1 FROM cur WHERE state = 'dialing' AND intents = %(n)s"
     "  AND outcome IS NULL),"
     " iu AS (UPDATE polyout_intents SET outcome = 'unknown', ended_at = %(now)s,"
-    f"  error = %(error)s WHERE {_HERE} AND n = %(n)s AND EXISTS (SELECT 1 FROM ok)), "
-    + _applied(
-        "attempts = attempts + 1, reason = %(why)s, error = %(error)s, state = 'unknown',"
-        " finished_at = %(now)s, held_by = NULL, held_session = NULL"
-    )
-    + ", "
-    + _log("final", values="NULL, 'unknown', %(error)s")
-    + " SELECT count(*) FROM up"
+    f"  error = %(error)s WHERE {_HERE} AND n = %(n)s AND EXISTS (SELECT 1 FROM ok)), ",
+    "attempts = attempts + 1, reason = %(why)s, error = %(error)s, state = 'unknown',"
+    " finished_at = %(now)s, held_by = NULL, held_session = NULL",
+    "final",
+    "NULL, 'unknown', %(error)s",
 )
 _NOT_PLACED = (
     f"WITH {_LATEST},"
@@ -187,19 +191,17 @@ _AFTER_SENDS = (
     " held_by = NULL, held_session = NULL, "
 )
 #: ``record_not_placed``: back to ``scheduled`` at ``due``, or final ``state``.
-NOT_PLACED_SCHEDULED = (
-    _NOT_PLACED
-    + _applied(_AFTER_SENDS + "state = 'scheduled', due = %(due)s")
-    + ", "
-    + _log("not_placed", values="NULL, NULL, %(error)s")
-    + " SELECT count(*) FROM up"
+NOT_PLACED_SCHEDULED = _move(
+    _NOT_PLACED,
+    _AFTER_SENDS + "state = 'scheduled', due = %(due)s",
+    "not_placed",
+    "NULL, NULL, %(error)s",
 )
-NOT_PLACED_FINAL = (
-    _NOT_PLACED
-    + _applied(_AFTER_SENDS + "state = %(state)s, finished_at = %(now)s")
-    + ", "
-    + _log("final", values="NULL, %(state)s, %(error)s")
-    + " SELECT count(*) FROM up"
+NOT_PLACED_FINAL = _move(
+    _NOT_PLACED,
+    _AFTER_SENDS + "state = %(state)s, finished_at = %(now)s",
+    "final",
+    "NULL, %(state)s, %(error)s",
 )
 CALLS_IN_FLIGHT = (
     "WITH mine AS (SELECT seq FROM polyout_contacts WHERE campaign = %(c)s"
@@ -239,17 +241,12 @@ _ENDED = (
     " deadline = NULL, held_by = NULL, held_session = NULL, "
 )
 #: ``record_outcome``: scheduled again at ``retry_due``, or final.
-OUTCOME_RETRY = (
-    _OUTCOME
-    + _applied(_ENDED + "state = 'scheduled', due = %(due)s")
-    + ", "
-    + _log("retry", values="NULL, %(outcome)s, %(why)s")
-    + " SELECT count(*) FROM up"
+OUTCOME_RETRY = _move(
+    _OUTCOME, _ENDED + "state = 'scheduled', due = %(due)s", "retry", "NULL, %(outcome)s, %(why)s"
 )
-OUTCOME_FINAL = (
-    _OUTCOME
-    + _applied(_ENDED + "state = %(outcome)s, finished_at = %(now)s")
-    + ", "
-    + _log("final", values="NULL, %(outcome)s, %(why)s")
-    + " SELECT count(*) FROM up"
+OUTCOME_FINAL = _move(
+    _OUTCOME,
+    _ENDED + "state = %(outcome)s, finished_at = %(now)s",
+    "final",
+    "NULL, %(outcome)s, %(why)s",
 )
