@@ -89,7 +89,7 @@ class StoreOutage:
         pause: Callable[[str], None],
         unpause: Callable[[], None],
         paused: Callable[[], str | None],
-        stopping: Callable[[], bool] = lambda: False,
+        stopping: Callable[[], bool],
     ) -> None:
         self._clock = clock
         self._stopping = stopping
