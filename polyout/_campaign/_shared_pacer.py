@@ -153,7 +153,7 @@ class SharedPacer(Pacer):
         self._unused_in_block = False
         self._misses = 0
         self._worst_miss = 0.0
-        self._released: tuple[float, float] | None = None  # (slot, allowance) of the last
+        self._released: tuple[float, float] | None = None  # the last slot, its lateness allowed
         self._trip = 0.0  # seconds the latest reservation's round trip took
         self._last_release = float("-inf")
         # What happened to this worker's slots (the benchmark and the tests read them):
@@ -223,9 +223,8 @@ class SharedPacer(Pacer):
         released, self._released = self._released, None
         if released is None:
             return
-        slot, allowance = released
-        excess = asyncio.get_running_loop().time() - self._clock.earliest(slot)
-        excess -= _LATE_TOLERANCE + allowance
+        slot, allowed = released  # the tolerance, and any gap written for this slot
+        excess = asyncio.get_running_loop().time() - self._clock.earliest(slot) - allowed
         if excess > 0:
             self.gaps += 1
             self._unused_in_block = True  # the caller cannot keep up with its block
