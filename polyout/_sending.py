@@ -38,6 +38,7 @@ MAX_DEPTH = 64
 _MAX_ERROR_TEXT = 2000
 _CORRELATION_HEADER = "X-PolyAI-Correlation-Id"
 _ENCODING = "Content-Encoding"
+_DIRECT_REQUEST = hasattr(aiohttp.ClientSession, "_request")  # aiohttp 3.x
 
 
 class Answer(NamedTuple):
@@ -81,6 +82,12 @@ class Sender:
         # Our own session carries the timeout; a timeout passed with every request costs
         # aiohttp about 5 µs each, so only a caller's session gets it per request.
         self._timeout_per_request = holder.client_timeout if session_given else None
+        # The shortcut below is aiohttp's own coroutine behind request(), a private name
+        # (3.x): an aiohttp without it simply takes the public way.
+        self._direct = not session_given and _DIRECT_REQUEST
+        self._per_request: dict[str, Any] = (
+            {"timeout": self._timeout_per_request} if self._timeout_per_request else {}
+        )
 
     async def send(
         self,
@@ -102,7 +109,7 @@ class Sender:
         headers = None if self._headers is None else self._headers.reveal()
         params = params or None  # an empty mapping still makes aiohttp rebuild the URL
         try:
-            if self._timeout_per_request is None:
+            if self._direct:
                 # Our own session, of aiohttp's own class: its request() only wraps this
                 # coroutine in a context manager (made through a generic alias, about
                 # 1 µs), which ``await`` would unwrap again.
@@ -118,7 +125,7 @@ class Sender:
                     data=body,
                     headers=headers,
                     allow_redirects=False,
-                    timeout=self._timeout_per_request,
+                    **self._per_request,
                 )
             try:
                 declared = response.content_length

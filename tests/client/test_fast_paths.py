@@ -8,6 +8,8 @@ would fail if a fast path answered differently from the path it shortcuts.
 
 from __future__ import annotations
 
+from typing import Any
+
 import aiohttp
 import pytest
 
@@ -98,4 +100,25 @@ async def test_a_callers_session_is_not_given_the_credential(api: ScriptedAPI) -
         async with platform(api.base_url, session=session) as client:
             await client.get_status("OUT-1")
         assert dict(session.headers) == {}  # nothing of ours was set on it
+    assert api.seen[0].headers["X-PolyAi-Auth-Token"] == "k"
+
+
+async def test_an_aiohttp_without_the_direct_coroutine_takes_the_public_way(
+    api: ScriptedAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The shortcut is aiohttp 3.x's private coroutine behind request(): without it, the
+    # client must still send the same request through the public method.
+    public = aiohttp.ClientSession.request
+    calls: list[str] = []
+
+    def counted(self: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
+        calls.append(method)
+        return public(self, method, url, **kwargs)
+
+    monkeypatch.setattr("polyout._sending._DIRECT_REQUEST", False)
+    monkeypatch.setattr(aiohttp.ClientSession, "request", counted)
+    api.script(Reply(200, {"status": "calling"}))
+    async with platform(api.base_url) as client:
+        assert (await client.get_status("OUT-1")).state is polyout.CallState.CALLING
+    assert calls == ["GET"]
     assert api.seen[0].headers["X-PolyAi-Auth-Token"] == "k"
