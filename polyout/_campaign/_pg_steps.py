@@ -1,4 +1,6 @@
-"""The PostgreSQL campaign's steps every move is made of, its feed and its crash recovery.
+"""The PostgreSQL campaign's steps: the fast path's call (``_move``), the slow way's checks
+and steps (through them a move that applied nothing says why; an intent under a policy and
+crash recovery are made of them), and the feed.
 
 ``append`` stores a batch with one binary ``COPY`` (a million contacts load at tens of
 thousands a second in flat memory): first it checks the batch whole (a replay of what is
@@ -152,20 +154,6 @@ class PgCampaignSteps(PgReads):
             if state == S.IN_FLIGHT.value and outcome is None and sid == call_sid:
                 return "again"
         raise stale(seq, f"is not dialling intent {intent}, nor unknown without its sid")
-
-    async def _placed(
-        self, conn: AsyncConnection[Any], seq: int, intent: int
-    ) -> tuple[str | None, str]:
-        """The call in flight of ``intent``: its status word and sid."""
-        row = await self._one(
-            conn,
-            "SELECT state, intents, call_status, call_sid FROM polyout_contacts"
-            " WHERE campaign = %(c)s AND seq = %(q)s FOR UPDATE",
-            {"q": seq},
-        )
-        if row is None or row[0] != S.IN_FLIGHT.value or row[1] != intent:
-            raise stale(seq, f"has no call in flight for intent {intent}")
-        return row[2], row[3]
 
     # -- moves ---------------------------------------------------------------------------
     async def _end_intent(
