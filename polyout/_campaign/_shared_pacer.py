@@ -12,7 +12,7 @@ a trigger's *delay* the time from its slot to its arrival at the server, beyond 
 quickest trip any worker could make. Take any R + 1 triggers and the earliest slot
 among them, s. The latest slot among them is at least R slots later, so at least
 ``R x 1.015 / R = 1.015 s`` after s, plus any gap the row inserted in between
-(``extra`` below); it arrives no earlier than its slot. The trigger of s arrives at
+(the gaps below); it arrives no earlier than its slot. The trigger of s arrives at
 most its delay after s. So the R + 1 arrivals span at least ``1.015 s + gap - delay``:
 more than one second (the server's window) whenever every trigger's delay is under
 15 ms plus the gap the row left after its block. That margin does not depend on R: the
