@@ -13,9 +13,11 @@ column.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 
 import psycopg
 
@@ -29,6 +31,19 @@ RATE = 20.0
 EACH = 20  # releases per pacer
 
 
+@contextlib.asynccontextmanager
+async def _pacers(url: str, count: int, rate: float = RATE) -> AsyncIterator[list[SharedPacer]]:
+    """``count`` workers of one account, each with its own store (its own connections)."""
+    stores = [await PostgresStore.connect(url) for _ in range(count)]
+    pacers = [SharedPacer(rate, PgRateRow(store, "acct")) for store in stores]
+    try:
+        yield pacers
+    finally:
+        for pacer, store in zip(pacers, stores, strict=True):
+            await pacer.aclose()
+            await store.aclose()
+
+
 async def _releases(pacer: SharedPacer, count: int) -> list[float]:
     times = []
     for _ in range(count):
@@ -40,16 +55,10 @@ async def _releases(pacer: SharedPacer, count: int) -> list[float]:
 async def test_two_pacers_of_one_account_share_its_rate_never_more_than_r_in_a_second(
     pg_database: str,
 ) -> None:
-    stores = [await PostgresStore.connect(pg_database) for _ in range(2)]
-    pacers = [SharedPacer(RATE, PgRateRow(store, "acct")) for store in stores]
-    try:
+    async with _pacers(pg_database, 2) as pacers:
         started = time.time()
         first, second = await asyncio.gather(*(_releases(p, EACH) for p in pacers))
         span = time.time() - started
-    finally:
-        for pacer, store in zip(pacers, stores, strict=True):
-            await pacer.aclose()
-            await store.aclose()
     assert busiest_second(first + second) <= RATE
     # Together at the account's rate, not each at it: 40 sends at 20/s take about 2 s.
     assert span >= (2 * EACH - 1) / RATE
@@ -130,14 +139,9 @@ FAST = 400.0  # slots 2.5 ms apart: a block of up to 9 slots per round trip
 
 
 async def test_at_a_high_rate_one_round_trip_reserves_a_block_of_slots(pg_database: str) -> None:
-    store = await PostgresStore.connect(pg_database)
-    pacer = SharedPacer(FAST, PgRateRow(store, "acct"))
-    try:
+    async with _pacers(pg_database, 1, FAST) as (pacer,):
         await pacer.acquire()  # the cold start's block, and its gap
         times = await _releases(pacer, 200)
-    finally:
-        await pacer.aclose()
-        await store.aclose()
     assert pacer.reservations <= 200 / 4  # blocks: 1, 2, 4, 8, 9, 9, ... slots
     assert busiest_second(times) <= FAST
     spacing = 1.015 / FAST
@@ -160,30 +164,19 @@ async def _stuck_through_the_next_slot(
 
 
 async def test_a_worker_that_wakes_too_late_gives_its_slot_up(pg_database: str) -> None:
-    store = await PostgresStore.connect(pg_database)
-    pacer = SharedPacer(RATE, PgRateRow(store, "acct"))
-    try:
+    async with _pacers(pg_database, 1) as (pacer,):
         # Woken 69 ms late: the gap to send it late would outlast a slot (51 ms).
         first, second, (given_up, _) = await _stuck_through_the_next_slot(pacer, 0.08)
-    finally:
-        await pacer.aclose()
-        await store.aclose()
     assert given_up == 1
     assert second - first >= 0.12  # not at the stuck end: a slot of its own, reserved after
 
 
 async def test_a_worker_a_little_late_writes_a_gap_first_and_sends(pg_database: str) -> None:
-    stores = [await PostgresStore.connect(pg_database) for _ in range(2)]
-    late, other = (SharedPacer(RATE, PgRateRow(store, "acct")) for store in stores)
-    try:
+    async with _pacers(pg_database, 2) as (late, other):
         # Woken ~19 ms late: 11 ms past the tolerance, a gap of 13 ms (< a slot).
         first, second, missed = await _stuck_through_the_next_slot(late, 0.03)
         await other.acquire()
         third = time.time()
-    finally:
-        for pacer, store in zip((late, other), stores, strict=True):
-            await pacer.aclose()
-            await store.aclose()
     assert missed == (0, 1)  # none given up, one paid for
     assert second - first < 0.09  # at the stuck end, not a slot later
     spacing = 1.015 / RATE
@@ -191,9 +184,7 @@ async def test_a_worker_a_little_late_writes_a_gap_first_and_sends(pg_database: 
 
 
 async def test_a_send_that_leaves_late_pushes_every_later_slot_back(pg_database: str) -> None:
-    stores = [await PostgresStore.connect(pg_database) for _ in range(2)]
-    late, other = (SharedPacer(RATE, PgRateRow(store, "acct")) for store in stores)
-    try:
+    async with _pacers(pg_database, 2) as (late, other):
         await late.acquire()
         sent = time.time()
         await asyncio.sleep(0.06)  # a slow commit between the release and the send
@@ -201,10 +192,6 @@ async def test_a_send_that_leaves_late_pushes_every_later_slot_back(pg_database:
         await late.aclose()  # at once: the gap is written before its connection closes
         await other.acquire()
         after = time.time()
-    finally:
-        for pacer, store in zip((late, other), stores, strict=True):
-            await pacer.aclose()
-            await store.aclose()
     assert late.gaps == 1
     # Its next slot (51 ms after the late one's), pushed back by the 52 ms past the tolerance
     # (and by however late the release itself was, which ``sent`` includes).
@@ -212,9 +199,7 @@ async def test_a_send_that_leaves_late_pushes_every_later_slot_back(pg_database:
 
 
 async def test_cold_blocks_reserved_together_share_one_gap(pg_database: str) -> None:
-    stores = [await PostgresStore.connect(pg_database) for _ in range(3)]
-    pacers = [SharedPacer(RATE, PgRateRow(store, "acct")) for store in stores]
-    try:
+    async with _pacers(pg_database, 3) as pacers:
         for pacer in pacers:
             await pacer.acquire()  # warm the row's connection: a slot of its own
         await asyncio.sleep(1.2)  # quiet: each worker's next send opens a connection
@@ -226,10 +211,6 @@ async def test_cold_blocks_reserved_together_share_one_gap(pg_database: str) -> 
         due = time.time()  # half a second after the first: the next block pays
         await pacers[1].acquire()
         paid = time.time()
-    finally:
-        for pacer, store in zip(pacers, stores, strict=True):
-            await pacer.aclose()
-            await store.aclose()
     spacing = 1.015 / RATE
     assert colds[3] - colds[0] < 3 * spacing + 0.04  # not 3 x (spacing + 30 ms)
     assert paid - due >= 0.03 - 0.002  # one 30 ms gap for them all
@@ -242,13 +223,8 @@ async def test_a_schema_1_database_gains_the_rate_rows_new_column(pg_database: s
     async with await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as conn:
         await conn.execute("ALTER TABLE polyout_rate DROP COLUMN cold_since")
         await conn.execute("UPDATE polyout_schema SET version = 1")
-    store = await PostgresStore.connect(pg_database)
-    pacer = SharedPacer(RATE, PgRateRow(store, "acct"))
-    try:
+    async with _pacers(pg_database, 1) as (pacer,):
         await pacer.acquire()
-    finally:
-        await pacer.aclose()
-        await store.aclose()
     async with await psycopg.AsyncConnection.connect(pg_database, autocommit=True) as conn:
         cursor = await conn.execute("SELECT version FROM polyout_schema")
         assert await cursor.fetchall() == [(SCHEMA_VERSION,)] == [(2,)]
@@ -257,9 +233,7 @@ async def test_a_schema_1_database_gains_the_rate_rows_new_column(pg_database: s
 async def test_a_429_drops_the_rest_of_the_block_and_the_rate_climbs_back(
     pg_database: str,
 ) -> None:
-    store = await PostgresStore.connect(pg_database)
-    pacer = SharedPacer(FAST, PgRateRow(store, "acct"))
-    try:
+    async with _pacers(pg_database, 1, FAST) as (pacer,):
         await _releases(pacer, 40)  # blocks of several slots by now
         pacer.on_rate_limited(0.3)
         before = time.monotonic()
@@ -267,9 +241,6 @@ async def test_a_429_drops_the_rest_of_the_block_and_the_rate_climbs_back(
         paused = time.monotonic() - before
         halved = pacer.rate
         await _releases(pacer, 60)  # a 25th of the rate back per slot
-    finally:
-        await pacer.aclose()
-        await store.aclose()
     assert paused >= 0.3 - 0.002
     assert halved == FAST / 2
     assert pacer.rate == FAST
