@@ -5,8 +5,9 @@ the file itself while open (one writing process at a time), refused when copied
 without its ``-wal``, damage and newer schemas refused on open, a 0.1.0 journal
 migrated on open (``_journal_migrate``), a failed write poisoning every later one.
 And the store contract (``_store``): one writer thread does all the I/O
-(``_sqlite_writer``), durable methods return after their commit, batched ones are
-committed every :data:`~polyout._campaign._sqlite_writer.BATCH_SECONDS`.
+(``_sqlite_writer``), durable methods return after their commit (shared by the durable
+writes queued together: group commit), batched ones are committed every
+:data:`~polyout._campaign._sqlite_writer.BATCH_SECONDS`.
 
 ``--journal PATH`` is :meth:`SQLiteStore.create_path` (a new file with its one
 campaign, :data:`DEFAULT_CAMPAIGN`) or :meth:`SQLiteStore.open_path` (an existing one).
