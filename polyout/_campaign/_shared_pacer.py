@@ -31,13 +31,13 @@ second (as the last it stretches the second, in the middle it changes nothing). 
   A send that leaves later than that anyway (a slow commit) cannot be recalled, so the
   worker at once writes a gap of the excess into the row: the slots that could complete
   a second with it lie up to a second ahead, and the row hands out slots at most one
-  block (25 ms) per worker ahead, so the gap lands before them.
+  block (20 ms) per worker ahead, so the gap lands before them.
 - The other 7 ms, what the pacer cannot see: the HTTP request's trip from the client's
   hands to the server, as it differs between workers (keep workers at a similar
   network distance from the API).
 
-**Blocks.** One round trip reserves up to ``_BLOCK_SPAN`` (25 ms) of consecutive slots
-for one worker: 12 slots at 500/s, 2 at 100/s, 1 below 81/s. The block grows (doubling
+**Blocks.** One round trip reserves up to ``_BLOCK_SPAN`` (20 ms) of consecutive slots
+for one worker: 1 slot up to 101/s, 9 at 500/s, 19 at 1,000/s. The block grows (doubling
 from one slot) only while every slot finds the worker waiting, and halves when a slot
 passes unused (lost time: a block's slots are never anyone else's) or a send leaves
 late (the worker cannot keep up with its block). A worker that gives up ``_MAX_MISSES``
@@ -65,7 +65,7 @@ reserves.
 local pacer) is written to the row, and every reservation lands after it; the rate is
 halved in the row at most once per pause (never below a sixteenth), and each later slot
 wins back a 25th. The worker that met it drops the rest of its block; the others learn
-of it at their next reservation, at most one block (25 ms) later. The row's count of
+of it at their next reservation, at most one block (20 ms) later. The row's count of
 429s is followed into ``rate_limited``, so the poll budget hears of the others' too.
 
 **Across a crash** nothing is lost: a slot is only a time. The slots of a worker that
@@ -99,7 +99,7 @@ _log = logger.getChild("campaign")
 
 _GUARD = 1.015  # slots 1.5% further apart than the rate: 15 ms per second of triggers
 _LATE_TOLERANCE = 0.008  # the pacer's part of those 15 ms (see above); the rest: the trip
-_BLOCK_SPAN = 0.025  # seconds of consecutive slots one round trip reserves, at most
+_BLOCK_SPAN = 0.02  # seconds of consecutive slots one round trip reserves, at most
 _HOLD = 8  # blocks a worker keeps its block size after a slot passed unused
 _EARLY_WAKE = 0.001  # seconds before a slot the loop's timer wakes the worker
 _CLOCK_PRECISION = 0.002  # seconds of uncertainty worth another round trip to narrow
