@@ -329,6 +329,8 @@ class Followed:
     polls: int = 0
     placed: int = 0
     """Calls the campaign saw accepted (its ``placed`` events), where it counts them."""
+    last_placed: float = 0.0
+    """When the latest of them was accepted (wall time)."""
 
 
 def count_polls(client: polyout.Client, followed: Followed) -> None:
