@@ -5,19 +5,22 @@ the rate through in the first second, which a server counting a sliding window a
 with 429. And its rate cannot change while tasks wait on it, which backing off needs.
 
 Here waiters queue in FIFO order and one timer releases them one at a time, each in
-its own slot ``1 / rate`` after the previous one (plus a 1% guard for network jitter,
-so ``rate + 1`` triggers never land inside one second). A 429 pauses every waiter until
-Retry-After has passed (one second without one, never more than ``max_pause``: a
-``Retry-After: inf`` must not freeze a campaign) and halves the rate, at most once per
-pause and never below ``min_rate`` (a sixteenth of the rate unless told otherwise); each
-later success wins back a 25th of the rate.
+its own slot ``1 / rate`` after the previous one (plus a 1.5% guard for jitter, so
+``rate + 1`` triggers never land inside one second; the account-wide rate of several
+workers keeps the same margin). With 1%, one trigger in a few thousand reached a
+server enforcing the rate more than 8 ms late (a stall of the client or the server, a
+new connection): the window one second after it held ``rate + 1``, and a 429 came.
+A 429 pauses every waiter until Retry-After has passed (one second without one, never
+more than ``max_pause``: a ``Retry-After: inf`` must not freeze a campaign) and halves
+the rate, at most once per pause and never below ``min_rate`` (a sixteenth of the rate
+unless told otherwise); each later success wins back a 25th of the rate.
 
 Slots follow each other, not the moments the loop actually got round to a release:
 a timer fires up to a millisecond late (epoll counts whole milliseconds), and spacing
 from the late moment made 100/s come out as 89-94/s. A release late by at most
 ``_LATE_CREDIT`` keeps its slot; later than that, the schedule restarts from "now
 minus the credit". Either way any ``rate + 1`` releases span at least
-``1.01 s - _LATE_CREDIT``, still over one second, as the server sees them as long as
+``1.015 s - _LATE_CREDIT``, still over one second, as the server sees them as long as
 their trips there differ by less than the rest of the guard.
 
 One trip is reliably longer: the first after a quiet spell, which opens a connection.
@@ -37,7 +40,7 @@ from polyout._retry import MAX_RETRY_AFTER
 
 __all__ = ["Pacer", "RequestPacer"]
 
-_GUARD = 1.01  # spacing margin: 1% of the interval, 10 ms per second of triggers
+_GUARD = 1.015  # spacing margin: 1.5% of the interval, 15 ms per second of triggers
 _BACKOFF_FACTOR = 0.5  # multiplicative decrease on 429
 _RECOVERY_STEPS = 25  # successes to climb from zero back to the full rate
 _LATE_CREDIT = 0.002  # seconds of a late release not passed on to the next: a fifth of the guard

@@ -17,6 +17,7 @@ from tests.client.servers import Reply, ScriptedAPI
 from tests.client.virtual_time import VirtualTimeLoop, run_virtual
 
 COLD_START = 0.03  # the documented extra wait after the first release of a quiet pacer
+GUARD = 1.015  # the documented margin: slots 1.5% further apart than the rate
 LATE_CREDIT = 0.002  # how late a release may be and keep its slot
 
 
@@ -51,11 +52,11 @@ def test_no_burst_and_no_more_than_rate_in_any_second() -> None:
     times = run_virtual(main)
     # Never two at once, unlike a full token bucket: a release late by up to the credit
     # keeps its slot, so the next may follow a little sooner than the interval.
-    assert min(gaps(times)) >= 1.01 / rate - LATE_CREDIT
+    assert min(gaps(times)) >= GUARD / rate - LATE_CREDIT
     for i in range(len(times) - rate):
         assert times[i + rate] - times[i] > 1.0  # rate + 1 never fit in one second
     # And no slower than needed: 40 intervals (with the 1% guard) and the cold start.
-    assert times[-1] - times[0] <= 40 * 1.01 / rate + COLD_START + 0.002
+    assert times[-1] - times[0] <= 40 * GUARD / rate + COLD_START + 0.002
 
 
 def test_callers_are_released_in_the_order_they_came() -> None:
@@ -83,11 +84,11 @@ def test_timers_firing_late_do_not_cost_throughput() -> None:
 
     times = run_virtual(main)
     achieved = 200 / (times[-1] - times[0] - COLD_START)
-    assert 98.5 <= achieved <= 100 / 1.01 + 0.01
+    assert 97.5 <= achieved <= 100 / GUARD + 0.01
 
 
 def test_the_first_release_after_a_quiet_spell_leaves_room_for_a_new_connection() -> None:
-    pacer = RecordingPacer(50)  # 20.2 ms apart
+    pacer = RecordingPacer(50)  # 20.3 ms apart
 
     async def main(loop: VirtualTimeLoop) -> tuple[list[float], list[float]]:
         first = await release_times(pacer, 3)
@@ -107,7 +108,7 @@ def test_a_caller_keeping_up_with_the_rate_gets_no_cold_start() -> None:
     async def main(loop: VirtualTimeLoop) -> list[float]:
         for _ in range(6):
             await pacer.acquire()
-            await asyncio.sleep(0.025)  # past the 20.2 ms slot: no waiting, no queue
+            await asyncio.sleep(0.025)  # past the 20.3 ms slot: no waiting, no queue
         return pacer.releases
 
     later = gaps(run_virtual(main))[1:]
@@ -148,7 +149,7 @@ def test_a_rate_limit_pauses_everyone_and_slows_down() -> None:
     assert times[0] >= limited + 0.3  # nobody goes inside the pause
     assert pacer.rate == 25
     assert pacer.rate_limited == 1
-    assert min(gaps(times)) >= 1.01 / 25 - LATE_CREDIT
+    assert min(gaps(times)) >= GUARD / 25 - LATE_CREDIT
 
 
 def test_a_429_without_retry_after_pauses_everyone_for_a_second() -> None:
@@ -285,7 +286,7 @@ def test_cancelled_waiters_do_not_take_a_turn() -> None:
 
 
 def test_spacing_restarts_from_the_moment_a_request_really_leaves() -> None:
-    pacer = RecordingPacer(50)  # 20.2 ms apart
+    pacer = RecordingPacer(50)  # 20.3 ms apart
 
     async def main(loop: VirtualTimeLoop) -> float:
         await asyncio.sleep(2)  # past the cold start of the first release
@@ -312,7 +313,9 @@ def test_sent_now_never_moves_the_schedule_earlier() -> None:
         await pacer.acquire()
 
     run_virtual(main)
-    assert gaps(pacer.releases)[-1] >= pacer.interval - 1e-9
+    # Slots follow each other; a timer fires on a whole millisecond (the virtual loop, as
+    # epoll), so a release may come up to 1 ms after its slot and the next one on time.
+    assert gaps(pacer.releases)[-1] >= pacer.interval - 0.001 - 1e-9
 
 
 def test_a_floor_at_the_rate_and_no_pause_are_valid_settings() -> None:
@@ -360,7 +363,7 @@ async def test_client_rate_limit_paces_triggers(api: ScriptedAPI) -> None:
     assert len(arrivals) == 6
     # 40.4 ms apart as sent; a busy machine delays some trips more than others.
     assert min(gaps(arrivals)) >= 0.02
-    assert arrivals[-1] - arrivals[0] >= 5 * 1.01 / 25 - 0.02
+    assert arrivals[-1] - arrivals[0] >= 5 * GUARD / 25 - 0.02
 
 
 async def test_status_reads_share_a_pacer_and_a_429_pauses_it(api: ScriptedAPI) -> None:
