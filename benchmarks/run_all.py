@@ -9,11 +9,14 @@ Three lanes, so that a run takes minutes, not ten (``--serial``: one script at a
 
 * the timed scripts (:data:`SOLO`: wall-clock spans, latencies, loop lag, CPU ratios
   of a client and its server) run one at a time, nothing else of ours beside them;
+  those whose targets have no room for a busy core (:data:`ALONE`: the client CPU
+  pinned to the cores, a span within 2%, a detection delay on a clock 50 times fast)
+  run first, with the machine to themselves;
 * the scripts whose figures are CPU time or peak RSS of their own processes
   (:data:`SIDE`) run one after another at the lowest priority (``nice 19``, their
-  temporary files on tmpfs so that they queue no fsync with them) beside them, once
-  the client CPU benchmark (pinned to the cores) is done, which has the machine to
-  itself: they take only the CPU the timed ones leave;
+  temporary files on tmpfs so that they queue no fsync with them) beside the other
+  timed ones, once the :data:`ALONE` ones are done: they take only the CPU those leave
+  (a wide margin each: loop lag, throughput, a detection delay of seconds);
 * the two long one-process jobs with a wide margin on their wall-clock targets
   (:data:`PAIRED`: the rehearsal's minute, PostgreSQL's 20,000 contacts/s) run
   together at the end, once every timed script is done (the side lane, if still
@@ -59,8 +62,10 @@ SIDE = ("memory", "engine", "engine_cpu")
 PAIRED = ("rehearsal", "pg_load")
 #: Everything else is timed: one at a time.
 SOLO = tuple(name for name in BENCHMARKS if name not in SIDE + PAIRED)
-#: The timed script that has the machine to itself (client and server pinned to a core each).
-ALONE = "client_overhead"
+#: The timed scripts that have the machine to themselves, first: client and server pinned
+#: to a core each; a span within 2% of ideal (pacing, several workers); a detection delay
+#: on a clock 50 times fast (a busy core's millisecond is 50 of the call's).
+ALONE = ("client_overhead", "pacing", "polling", "workers")
 TIMEOUT = 600.0  # per benchmark: everything stops by itself
 
 Outcome = tuple[list[h.Row], float, "str | None"]
@@ -177,9 +182,10 @@ def run_serially(names: Sequence[str], flags: Sequence[str]) -> dict[str, Outcom
 
 
 def run_in_lanes(names: Sequence[str], flags: Sequence[str]) -> dict[str, Outcome]:
-    """The timed scripts one at a time, the side lane niced beside them (once the client
-    CPU benchmark is done), then the paired ones together (the side lane still niced)."""
-    solo = [name for name in names if name not in SIDE + PAIRED]
+    """The timed scripts one at a time (the :data:`ALONE` ones first), the side lane niced
+    beside the others, then the paired ones together (the side lane still niced)."""
+    timed = [name for name in names if name not in SIDE + PAIRED]
+    solo = [name for name in timed if name in ALONE] + [n for n in timed if n not in ALONE]
     side = [name for name in names if name in SIDE]
     paired = [name for name in names if name in PAIRED]
     done: dict[str, Outcome] = {}
@@ -191,7 +197,7 @@ def run_in_lanes(names: Sequence[str], flags: Sequence[str]) -> dict[str, Outcom
                 done[name] = _run_and_say(name, flags, niced=True)
 
         for name in solo:
-            if side_lane is None and side and name != ALONE:
+            if side_lane is None and side and name not in ALONE:
                 side_lane = pool.submit(run_side)
             done[name] = _run_and_say(name, flags)
         if side_lane is None and side:
