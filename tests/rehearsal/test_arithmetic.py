@@ -16,7 +16,7 @@ from .helpers import MORNING, forecast, write_contacts
 
 CALL = 2.0  # seconds each call lasts
 POLL = 0.1  # seconds between status reads: the end is seen within this
-_GUARD, _COLD_START = 1.01, 0.03
+_GUARD, _COLD_START = 1.015, 0.03
 
 
 @pytest.mark.parametrize(("count", "rate"), [(50, 5.0), (200, 20.0), (30, 0.5), (1, 1.0)])
