@@ -36,7 +36,7 @@ from polyout._campaign._memory_control import MemoryControl
 from polyout._campaign._memory_outbox import MemoryOutbox
 from polyout._campaign._memory_policy import MemoryPolicy, MemoryPolicyStore
 from polyout._campaign._memory_workers import ProcessWorkers
-from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState
+from polyout._campaign._states import ContactState
 from polyout._campaign._store import (
     CampaignDefinition,
     CampaignExists,
@@ -45,9 +45,8 @@ from polyout._campaign._store import (
     FollowedCall,
     LogEntry,
     Recovery,
-    StaleTransition,
-    checked_time,
 )
+from polyout._campaign._store_records import checked_outcome
 
 __all__ = ["MemoryBacking", "MemoryCampaign", "MemoryStore"]
 
@@ -206,12 +205,7 @@ class MemoryCampaign(
     ) -> None:
         self._check()
         self._placed(seq, intent)
-        if outcome not in CALL_OUTCOMES:
-            raise StaleTransition(f"contact #{seq}: {outcome} is not an outcome of a call")
-        if retry_due is not None:
-            checked_time(retry_due, "retry_due")
-            if outcome not in RETRYABLE:
-                raise StaleTransition(f"contact #{seq}: a {outcome} call is never dialled again")
+        checked_outcome(seq, outcome, retry_due)
         record = self._change(seq)
         record.intents[-1] = record.intents[-1].ended(outcome.value, now)
         record.call_status = record.call_status if call_status is None else call_status

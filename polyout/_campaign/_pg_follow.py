@@ -17,8 +17,9 @@ from polyout._campaign._pg_moves import (
 )
 from polyout._campaign._pg_rows import followed_call, stale
 from polyout._campaign._pg_steps import PgCampaignSteps
-from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState
-from polyout._campaign._store import FollowedCall, StaleTransition, checked_time
+from polyout._campaign._states import ContactState
+from polyout._campaign._store import FollowedCall
+from polyout._campaign._store_records import checked_outcome
 
 __all__ = ["PgFollow"]
 
@@ -52,12 +53,7 @@ class PgFollow(PgCampaignSteps):
         now: float,
         call_status: str | None = None,
     ) -> None:
-        if outcome not in CALL_OUTCOMES:
-            raise StaleTransition(f"contact #{seq}: {outcome} is not an outcome of a call")
-        if retry_due is not None:
-            checked_time(retry_due, "retry_due")
-            if outcome not in RETRYABLE:
-                raise StaleTransition(f"contact #{seq}: a {outcome} call is never dialled again")
+        checked_outcome(seq, outcome, retry_due)
         params = {
             "q": seq,
             "n": intent,

@@ -34,8 +34,6 @@ from polyout._campaign._sqlite_rows import (
 )
 from polyout._campaign._sqlite_workers import SQLiteWorkers
 from polyout._campaign._states import (
-    CALL_OUTCOMES,
-    RETRYABLE,
     WITHDRAWALS,
     ContactState,
     can_move,
@@ -50,6 +48,7 @@ from polyout._campaign._store import (
     checked_time,
 )
 from polyout._campaign._store_policy import IntentPolicy
+from polyout._campaign._store_records import checked_outcome
 
 __all__ = ["SQLiteCampaign"]
 
@@ -306,12 +305,7 @@ class SQLiteCampaign(
         now: float,
         call_status: str | None = None,
     ) -> None:
-        if outcome not in CALL_OUTCOMES:
-            raise StaleTransition(f"contact #{seq}: {outcome} is not an outcome of a call")
-        if retry_due is not None:
-            checked_time(retry_due, "retry_due")
-            if outcome not in RETRYABLE:
-                raise StaleTransition(f"contact #{seq}: a {outcome} call is never dialled again")
+        checked_outcome(seq, outcome, retry_due)
 
         def job(journal: Journal) -> None:
             current, _ = placed(journal, seq, intent)

@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from polyout._campaign._errors import JournalError
-from polyout._campaign._states import ContactState
+from polyout._campaign._states import CALL_OUTCOMES, RETRYABLE, ContactState
 
 __all__ = [
     "LATEST_TIME",
@@ -29,6 +29,7 @@ __all__ = [
     "LogEntry",
     "Recovery",
     "StaleTransition",
+    "checked_outcome",
     "checked_time",
     "readable_time",
 ]
@@ -61,6 +62,17 @@ class CampaignNotFound(JournalError):
 
 class StaleTransition(JournalError):
     """A compare-and-set transition found the contact elsewhere than it expected."""
+
+
+def checked_outcome(seq: int, outcome: ContactState, retry_due: float | None) -> None:
+    """What ``record_outcome`` may be told, on every store: an outcome of a call, and a
+    retry only for a retryable one (StaleTransition), at a time (ValueError)."""
+    if outcome not in CALL_OUTCOMES:
+        raise StaleTransition(f"contact #{seq}: {outcome} is not an outcome of a call")
+    if retry_due is not None:
+        checked_time(retry_due, "retry_due")
+        if outcome not in RETRYABLE:
+            raise StaleTransition(f"contact #{seq}: a {outcome} call is never dialled again")
 
 
 class DuplicateCallSid(JournalError):
