@@ -124,14 +124,19 @@ class JournalWrites(JournalFeed):
         correlation_id: str | None,
         poll_deadline: float,
         now: float,
+        late: bool = False,
     ) -> None:
         """Commit the sid at once: without it the call could not be followed after a crash.
 
         A sid another attempt already has raises :class:`DuplicateCallSid`, once the
-        contact is recorded ``unknown`` (committed too).
+        contact is recorded ``unknown`` (committed too). ``late``: the sid of an
+        ``unknown`` contact's attempt, learned late (store clause 3b): in flight after
+        all, the attempt not counted again; a duplicate leaves it as it is.
         """
         owner = self._sid_owner(call_sid)
         if owner is not None:
+            if late:
+                raise DuplicateCallSid(f"call sid {call_sid} is another contact's")
             reason = (
                 f"the server returned call sid {call_sid}, already used by contact {owner}: "
                 "the call may have been placed"
@@ -139,50 +144,22 @@ class JournalWrites(JournalFeed):
             self.record_unknown(seq, attempt, reason=reason, error="duplicate call sid", now=now)
             self.commit()
             raise DuplicateCallSid(reason)
+        # An unknown's attempt and end are undone; an open attempt has neither to undo.
+        counted, undone = (
+            ("", ", finished_at = NULL") if late else (", attempts = attempts + 1", "")
+        )
+        reopened = ", outcome = NULL, reason = NULL, error = NULL, ended_at = NULL" if late else ""
         with self._atomic():
             self._update(
                 seq,
-                "dialing",
-                "UPDATE contacts SET state = 'in_flight', attempts = attempts + 1,"
+                "unknown" if late else "dialing",
+                f"UPDATE contacts SET state = 'in_flight'{counted}{undone},"
                 " not_placed = 0, call_sid = ?, call_status = ?, correlation_id = ?,"
                 " poll_deadline = ?, reason = NULL, error = NULL",
                 (call_sid, call_status, correlation_id, poll_deadline),
             )
             self._db.execute(
-                "UPDATE attempts SET call_sid = ?, correlation_id = ?"
-                " WHERE campaign = ? AND contact = ? AND n = ?",
-                (call_sid, correlation_id, self.campaign, seq, attempt),
-            )
-            self._log(seq, attempt, now, "placed", call_sid=call_sid, status=call_status)
-        self.commit()
-
-    def record_late_placed(
-        self,
-        seq: int,
-        attempt: int,
-        *,
-        call_sid: str,
-        call_status: str | None,
-        correlation_id: str | None,
-        poll_deadline: float,
-        now: float,
-    ) -> None:
-        """An ``unknown`` contact's sid learned late (store clause 3b): in flight after
-        all, its attempt not counted again; committed at once."""
-        if self._sid_owner(call_sid) is not None:
-            raise DuplicateCallSid(f"call sid {call_sid} is another contact's")
-        with self._atomic():
-            self._update(
-                seq,
-                "unknown",
-                "UPDATE contacts SET state = 'in_flight', not_placed = 0, call_sid = ?,"
-                " call_status = ?, correlation_id = ?, poll_deadline = ?, reason = NULL,"
-                " error = NULL, finished_at = NULL",
-                (call_sid, call_status, correlation_id, poll_deadline),
-            )
-            self._db.execute(
-                "UPDATE attempts SET call_sid = ?, correlation_id = ?, outcome = NULL,"
-                " reason = NULL, error = NULL, ended_at = NULL"
+                f"UPDATE attempts SET call_sid = ?, correlation_id = ?{reopened}"
                 " WHERE campaign = ? AND contact = ? AND n = ?",
                 (call_sid, correlation_id, self.campaign, seq, attempt),
             )

@@ -196,18 +196,8 @@ class SQLiteCampaign(
             late = late_sid(journal, seq, intent, call_sid)
             if late is None:
                 return  # a retry whose first answer was lost (clause 3b)
-            if late:
-                journal.record_late_placed(
-                    seq,
-                    intent,
-                    call_sid=call_sid,
-                    call_status=call_status,
-                    correlation_id=correlation_id,
-                    poll_deadline=deadline,
-                    now=now,
-                )
-                return
-            sending(journal, seq, intent, closed_ok=False)
+            if not late:
+                sending(journal, seq, intent, closed_ok=False)
             try:
                 journal.record_placed(
                     seq,
@@ -217,6 +207,7 @@ class SQLiteCampaign(
                     correlation_id=correlation_id,
                     poll_deadline=deadline,
                     now=now,
+                    late=late,
                 )
             except StaleTransition:
                 raise
