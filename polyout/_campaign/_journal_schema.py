@@ -77,6 +77,7 @@ __all__ = [
     "build",
     "check_schema",
     "connect",
+    "refuse_damage",
     "sidecars",
     "storage_error",
     "sync_folder",
@@ -254,6 +255,13 @@ def _is_storage(exc: sqlite3.DatabaseError) -> bool:
     return any(words in text for words in ("disk is full", "readonly", "disk i/o error"))
 
 
+def refuse_damage(path: Path, integrity: object) -> None:
+    """Refuse the journal at ``path`` unless SQLite's integrity check said "ok"."""
+    if integrity != "ok":
+        first = " ".join(str(integrity).replace("*** in database main ***", "").split())
+        raise JournalError(f"{path} is damaged ({first[:200]}): it cannot be resumed safely")
+
+
 def check_schema(connection: sqlite3.Connection, path: Path) -> int:
     """Refuse a file that is not a whole, undamaged journal; its schema version.
 
@@ -275,9 +283,7 @@ def check_schema(connection: sqlite3.Connection, path: Path) -> int:
         )
     if version < 1:
         raise JournalError(f"{path} has no journal schema (version {version})")
-    if integrity != "ok":
-        first = " ".join(str(integrity).replace("*** in database main ***", "").split())
-        raise JournalError(f"{path} is damaged ({first[:200]}): it cannot be resumed safely")
+    refuse_damage(path, integrity)
     if version < SCHEMA_VERSION:
         return int(version)
     found = {
