@@ -201,17 +201,19 @@ class Engine(EngineControls):
                 await self._run()
         except JournalError as failed:
             await self._settle_after_abort()
-            if isinstance(self.fatal, JournalError) and self.fatal is not failed:
-                # The store failed first, and that error names what it could not record.
-                raise self.fatal from failed
-            raise
+            # The store's first failure is the one told, with every call it could not keep.
+            first = self.fatal if isinstance(self.fatal, JournalError) else failed
+            ending = self._recorder.naming_unrecorded(first)
+            if ending is failed:
+                raise
+            raise ending from failed
         except BaseException:
             await self._settle_after_abort()
             raise
         finally:
             await self._finish()
         if self.fatal is not None:
-            raise self.fatal
+            raise self._recorder.naming_unrecorded(self.fatal)
         return self.stats()
 
     async def _run(self) -> None:

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from polyout._campaign._clock import Clock, Wakeup, utc_datetime
-from polyout._campaign._errors import JournalError, StoreUnavailable
+from polyout._campaign._errors import CampaignError, JournalError, StoreUnavailable
 from polyout._campaign._events import CampaignEvent, EventBus, EventKind, RateMeter
 from polyout._campaign._policy_admission import intent_policy
 from polyout._campaign._send_gate import _AHEAD, Abandon, Taken
@@ -95,9 +95,23 @@ class Recorder:
         self.progress = progress
         #: Set on every transition that may give a waiting dispatcher work (or none left).
         self.changed = Wakeup()  # waited on by every dispatcher worker: a cheap wait
+        #: Calls placed whose sid the store could not keep, as the run's error says them.
+        self.unrecorded: list[str] = []
 
     def now(self) -> float:
         return self._clock.time()
+
+    def naming_unrecorded(self, error: CampaignError) -> CampaignError:
+        """``error``, or one of its kind that also names every call placed whose sid the
+        store could not keep: whichever part met the store's failure first, the error the
+        run ends with leaves no such call in silence."""
+        missing = [call for call in self.unrecorded if call not in str(error)]
+        if not missing:
+            return error
+        kind = next(
+            k for k in (StoreUnavailable, JournalError, CampaignError) if isinstance(error, k)
+        )
+        return kind("; ".join([str(error), *missing]))
 
     async def reread_counts(self) -> None:
         """Take the counts per state from the store: others (another worker, a command,
@@ -233,10 +247,8 @@ class Recorder:
             # The call exists but the store could not keep its sid (a full disk): the
             # error that stops the run names it, so it is never lost in silence.
             masked = mask_number(contact.to_number)
-            kind = StoreUnavailable if isinstance(exc, StoreUnavailable) else JournalError
-            raise kind(
-                f"{exc}; call {call_sid} to {masked} was placed and is not recorded"
-            ) from exc
+            self.unrecorded.append(f"call {call_sid} to {masked} was placed and is not recorded")
+            raise self.naming_unrecorded(exc) from exc
         self.progress.move(S.DIALING, S.IN_FLIGHT)
         self.progress.placed += 1
         self.emit(
