@@ -37,7 +37,9 @@ async def test_no_429_against_a_sliding_limit_equal_to_the_rate(start_rig: Start
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     # Evenly spaced at 1/rate (25 ms); the server sees arrival jitter of a few ms.
     assert sorted(gaps)[len(gaps) // 2] == pytest.approx(1 / rate, rel=0.15)
-    assert min(gaps) > 0.5 / rate
+    # No bursts. A stall on a busy machine may hold one trigger back on its way, and the
+    # gap after it is then short (1 run in 30 here); a pacer that bursts shows many.
+    assert sum(gap < 0.5 / rate for gap in gaps) <= 2, gaps
 
 
 async def test_429s_pause_every_trigger_and_slow_down(start_rig: StartRig) -> None:
