@@ -2,9 +2,10 @@
 
 From the moment ``main()`` starts, :func:`stop_signals` owns both signals for the whole
 command: SIGTERM means what Ctrl-C means (Python's default would kill the process with
-no word), the first one raises :class:`KeyboardInterrupt` (``main()`` turns it into one
-line and exit 130), and every later one is ignored, because the process is already on
-its way out and a second signal must not turn "interrupted" into a death by signal.
+no word), the first one raises :class:`StopRequested`, a KeyboardInterrupt (``main()``
+turns it into one line and exit 130), and every later one is ignored, because the
+process is already on its way out and a second signal must not turn "interrupted" into
+a death by signal.
 
 Inside that, a command runs as one asyncio task through :func:`run`. Until it registers
 a graceful stop (a campaign does: stop dialling, follow the calls in flight, journal),
@@ -38,6 +39,17 @@ class Interrupted(Exception):
     """The command was stopped by a signal before it finished."""
 
 
+class StopRequested(KeyboardInterrupt):
+    """The first SIGINT or SIGTERM, raised wherever ``main()`` happens to be.
+
+    A subclass on purpose: CPython remembers a bare KeyboardInterrupt that leaves code
+    run by ``exec()`` of a string (dataclasses and attrs build their methods that way,
+    so any lazy import may be in one), and a process so marked ends by killing itself
+    with SIGINT even after ``main()`` caught it and said "interrupted" (exit 130). It
+    checks the exact type, so this one is not remembered.
+    """
+
+
 class StopSignals:
     """The process's own handler for SIGINT and SIGTERM while ``main()`` runs."""
 
@@ -47,7 +59,7 @@ class StopSignals:
     def handle(self, signum: int, frame: FrameType | None) -> None:
         self.received += 1
         if self.received == 1:
-            raise KeyboardInterrupt
+            raise StopRequested
 
     def decided(self) -> None:
         """The command's outcome is known (it failed, or was interrupted): only leave now."""

@@ -188,3 +188,41 @@ def test_a_signal_after_the_run_s_handlers_are_gone_then_another_is_exit_130(
     assert err.endswith("polyout: error: interrupted\n"), err
     assert err.count("polyout: error:") == 1, err
     assert "Traceback" not in err, err
+
+
+# A stop signal that lands while exec() runs a string: dataclasses and attrs build their
+# methods that way, so any module a command imports late may be in one. CPython marks a
+# KeyboardInterrupt leaving such code as unhandled, even once main() has caught it, and
+# `python -m` then ends by killing itself with SIGINT. The command stands in for that
+# import with an exec() of its own, and runs exactly as `python -m polyout` does.
+_STOPPED_IN_EXEC = """
+import os, signal
+import polyout._cli as cli
+
+def command(args):
+    stop = signal.Signals[os.environ["STOP_SIGNAL"]]
+    exec("os.kill(os.getpid(), stop)\\nfor _ in range(10**7): pass")
+    return 0
+
+cli._dispatch = command
+raise SystemExit(cli.main())
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_signal_inside_exec_of_a_string_is_exit_130(tmp_path: Path, stop: signal.Signals) -> None:
+    package = tmp_path / "stopped_in_exec"
+    package.mkdir()
+    (package / "__main__.py").write_text(_STOPPED_IN_EXEC)
+    env = subprocess_env()
+    env["PYTHONPATH"] = f"{tmp_path}:{env['PYTHONPATH']}"
+    env["STOP_SIGNAL"] = stop.name
+    completed = subprocess.run(
+        [sys.executable, "-m", package.name, "campaign", "status", "x"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == ExitCode.INTERRUPTED, completed.stderr
+    assert completed.stderr == "polyout: error: interrupted\n"
