@@ -79,8 +79,11 @@ class SQLiteStore(SQLitePolicyStore):
         store = cls.__new__(cls)
         store.path, store._campaigns, store._closed = target, {}, False
         store._writer = Writer(opener, target.name)
-        await store.ready()
         try:
+            # The file is written on the store's thread, which a cancel cannot stop: then
+            # aclose() waits for it and closes it, so that the file is whole (or absent)
+            # when the caller hears of the cancel, never put in place after.
+            await store.ready()
             return store, await store.open(name)
         except BaseException:
             await store.aclose()

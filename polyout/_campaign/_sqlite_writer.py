@@ -73,8 +73,11 @@ class Writer:
         self._thread.start()
 
     async def ready(self) -> None:
-        """Wait until the file is open (raising why it could not be)."""
-        await asyncio.wrap_future(self._opened)
+        """Wait until the file is open (raising why it could not be).
+
+        A cancelled wait leaves the opening alone (a bare ``wrap_future`` would cancel
+        it): the thread goes on to its end, and ``aclose`` can wait for that."""
+        await asyncio.shield(asyncio.wrap_future(self._opened))
 
     async def run(self, job: Callable[[Journal], T]) -> T:
         """Run ``job`` on the thread; its result (or its exception), once committed if

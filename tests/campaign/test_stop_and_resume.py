@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from polyout._campaign._contacts import Contact
 from polyout._campaign._errors import JournalError
 from polyout._campaign._events import CampaignEvent, EventKind
 from polyout._campaign._memory_store import MemoryCampaign, MemoryStore
+from polyout._campaign._results import iter_results
 from polyout._campaign._runner import Campaign
 from polyout._campaign._store import CampaignDefinition, Recovery
 from polyout._campaign._store_policy import IntentPolicy
@@ -365,3 +367,27 @@ async def test_cancelling_the_run_while_intents_commit_leaves_nobody_unknown() -
         assert not placer.ledger.sends
         counts = await (await store.open("default")).counts()
         assert {state.value for state in counts} == {"scheduled"}  # none "may have been placed"
+
+
+def _names_in(folder: Path) -> list[str]:
+    return sorted(path.name for path in folder.iterdir())
+
+
+async def test_cancelling_the_run_while_its_journal_is_created_leaves_it_whole(
+    tmp_path: Path,
+) -> None:
+    # Ctrl-C twice as the command starts: the journal is being written on its thread. The
+    # cancel waits for it (nothing is dialled meanwhile), so the file is whole and closed
+    # when the command reports, never half-made, nor put in place after it said "none".
+    journal = tmp_path / "people.polyout.db"
+    people = [Contact(f"p{n}", number(n)) for n in range(3)]
+    async with VirtualClock() as clock:
+        placer = FakePlacer(clock=clock, outcomes=LAST_DIGIT)
+        running = asyncio.create_task(Campaign(placer, people, journal=journal, clock=clock).run())
+        await asyncio.sleep(0)  # the run waits for its journal's thread
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+    assert _names_in(tmp_path) == [journal.name]
+    assert not placer.ledger.sends
+    assert [result.state for result in iter_results(journal)] == []  # a whole journal, fed nothing
