@@ -35,11 +35,11 @@ async def test_no_429_against_a_sliding_limit_equal_to_the_rate(start_rig: Start
     times = sorted(p.wall_time for p in rig.sandbox.ledger.placements)
     assert _most_in_one_second(times) <= rate
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    # Evenly spaced at 1/rate (25 ms); the server sees arrival jitter of a few ms.
+    # Spaced at 1/rate (25 ms) as the server sees them. Its arrival times jitter by tens of
+    # ms when the machine is busy (the sandbox shares this process), so single gaps prove
+    # nothing here: that the pacer never bursts is proven on exact times, in
+    # client/test_pacer.py (test_no_burst_and_no_more_than_rate_in_any_second and after).
     assert sorted(gaps)[len(gaps) // 2] == pytest.approx(1 / rate, rel=0.15)
-    # No bursts. A stall on a busy machine may hold one trigger back on its way, and the
-    # gap after it is then short (1 run in 30 here); a pacer that bursts shows many.
-    assert sum(gap < 0.5 / rate for gap in gaps) <= 2, gaps
 
 
 async def test_429s_pause_every_trigger_and_slow_down(start_rig: StartRig) -> None:
