@@ -255,6 +255,7 @@ class StoreMachine(RuleBasedStateMachine):
         )
         assert opened == contact.intents + 1
         contact.state, contact.intents, contact.open, contact.due = S.DIALING, opened, True, None
+        contact.orphan = None  # the new intent is this worker's, whoever dialled before
         self.wrote(durable=True)
 
     @rule(worker=workers, pick=picks, lag=st.integers(0, 1))

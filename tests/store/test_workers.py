@@ -103,3 +103,38 @@ async def test_clause_15_heartbeats_outlive_a_process_only_where_workers_can(
     # A database many processes share keeps the heartbeat (a reaper will judge it); a store
     # one process holds forgets its workers with that process.
     assert names == ([WORKER] if isinstance(store, PostgresStore) else [])
+
+
+async def test_clause_16_a_reap_leaves_alone_what_another_worker_dialled_since(
+    stores: Stores,
+) -> None:
+    """The dead worker's name once stood on the contact; the live worker's intent is its own.
+
+    Found by the stateful test on PostgreSQL, where a crashed process's dialing keeps its
+    worker's name: dialled by WORKER, the process crashed, the intent closed as not
+    placed and rescheduled, then claimed and dialled by OTHER. Reaping WORKER must not
+    settle OTHER's open intent as unknown.
+    """
+    store = stores.open()
+    campaign = await campaign_of(store, 2)
+    first = await dial(campaign, 0, WORKER)
+    campaign = await stores.crash(store).open(campaign.name)
+    await campaign.heartbeat(WORKER)  # its name comes back (or never left), then falls silent
+    await campaign.record_not_placed(
+        0, first, state=S.SCHEDULED, due=10.0, reason=None, error="HTTP 500", now=10.0
+    )
+    second = await dial(campaign, 0, OTHER, now=20.0)
+    await _silence()
+    assert await campaign.reap(OTHER, timeout=TIMEOUT, now=21.0) == [WORKER]
+    assert [r["state"] for r in await results(campaign)] == ["dialing", "scheduled"]
+    await campaign.record_placement(
+        0,
+        second,
+        call_sid="CA1",
+        call_status="queued",
+        correlation_id=None,
+        deadline=3600.0,
+        now=22.0,
+    )
+    placed = (await results(campaign))[0]
+    assert (placed["state"], placed["attempts"]) == ("in_flight", 1)
