@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
+
+import pytest
 
 import polyout
 import polyout.campaign
@@ -35,11 +39,12 @@ CAMPAIGN = {
 
 
 def public_names(module: types.ModuleType) -> set[str]:
-    """What a user can reach with ``module.NAME``, submodules aside."""
+    """What a user can reach with ``module.NAME``, submodules aside (loaded on first use
+    or not: ``dir`` lists both)."""
     return {
         name
-        for name, value in vars(module).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+        for name in dir(module)
+        if not name.startswith("_") and not isinstance(getattr(module, name), types.ModuleType)
     } | ({"__version__"} if hasattr(module, "__version__") else set())
 
 
@@ -76,3 +81,36 @@ def test_polyout_webhooks_is_the_receivers_module() -> None:
 
 # Webhooks and the pre-dial hook (issue 13).
 POLYOUT.update({"Allow", "Deny", "PendingDial", "Webhook"})
+
+
+def test_import_polyout_is_quick_and_loads_each_name_on_first_use() -> None:
+    # In a fresh interpreter: this one has long loaded everything.
+    probe = (
+        "import sys, polyout\n"
+        "loaded = lambda: {'aiohttp', 'polyout._campaign', 'polyout._client'} & set(sys.modules)\n"
+        "print(sorted(loaded()))\n"
+        "polyout.CallStatus\n"
+        "print(sorted(loaded()))\n"
+        "from polyout import Client\n"
+        "print(sorted(loaded()))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert completed.stdout.splitlines() == [
+        "[]",
+        "[]",
+        "['aiohttp', 'polyout._client']",
+    ]
+
+
+def test_every_name_is_the_object_of_its_home_module() -> None:
+    from polyout._campaign._facade import Campaign
+    from polyout._client import Client
+    from polyout._errors import TriggerOutcomeUnknown
+
+    assert (polyout.Campaign, polyout.Client) == (Campaign, Client)
+    assert polyout.TriggerOutcomeUnknown is TriggerOutcomeUnknown
+    assert set(dir(polyout)) >= POLYOUT
+    with pytest.raises(AttributeError, match="no attribute 'Clinet'"):
+        polyout.Clinet  # type: ignore[attr-defined]  # noqa: B018
