@@ -17,12 +17,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from polyout._log import logger
+from polyout._signal_mask import STOP_SIGNALS, signals_blocked
 
-__all__ = ["graceful_signals", "loop_signal_handlers", "signals_blocked", "stop_on_signals"]
+__all__ = ["graceful_signals", "loop_signal_handlers", "stop_on_signals"]
 
 _log = logger.getChild("campaign")
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 @contextlib.contextmanager
@@ -51,7 +50,7 @@ def loop_signal_handlers(
     one), nothing is installed: Ctrl-C then arrives as ``KeyboardInterrupt``.
     """
     previous: dict[int, Any] = {}
-    for signum in _SIGNALS:
+    for signum in STOP_SIGNALS:
         handler = signal.getsignal(signum)
         try:
             loop.add_signal_handler(signum, callback)
@@ -65,19 +64,6 @@ def loop_signal_handlers(
             for installed, handler in previous.items():
                 loop.remove_signal_handler(installed)
                 signal.signal(installed, handler if handler is not None else signal.SIG_DFL)
-
-
-@contextlib.contextmanager
-def signals_blocked() -> Iterator[None]:
-    """SIGINT and SIGTERM sent meanwhile wait, then go to whatever handler is there after."""
-    if not hasattr(signal, "pthread_sigmask"):  # Windows: nothing to block, nothing to reset
-        yield
-        return
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def graceful_signals(

@@ -198,13 +198,14 @@ def test_a_signal_after_the_run_s_handlers_are_gone_then_another_is_exit_130(
 _STOPPED_IN_EXEC = """
 import os, signal
 import polyout._cli as cli
+import polyout._cli._main as command_line
 
 def command(args):
     stop = signal.Signals[os.environ["STOP_SIGNAL"]]
     exec("os.kill(os.getpid(), stop)\\nfor _ in range(10**7): pass")
     return 0
 
-cli._dispatch = command
+command_line._dispatch = command
 raise SystemExit(cli.main())
 """
 
@@ -220,6 +221,39 @@ def test_a_signal_inside_exec_of_a_string_is_exit_130(tmp_path: Path, stop: sign
     completed = subprocess.run(
         [sys.executable, "-m", package.name, "campaign", "status", "x"],
         env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert completed.returncode == ExitCode.INTERRUPTED, completed.stderr
+    assert completed.stderr == "polyout: error: interrupted\n"
+
+
+# `python -m polyout` with an audit hook that sends the signal to the process as the
+# command's modules start loading (aiohttp among them: about half a second of imports,
+# during which an operator may well press Ctrl-C).
+_STOPPED_WHILE_LOADING = """
+import os, runpy, signal, sys
+
+stop = signal.Signals[sys.argv[1]]
+sys.argv = ["polyout", *sys.argv[2:]]
+sent = []
+
+def send_at(event, args):
+    if not sent and event == "import" and args[0] == "aiohttp":
+        sent.append(event)
+        os.kill(os.getpid(), stop)
+
+sys.addaudithook(send_at)
+runpy.run_module("polyout", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["Ctrl-C", "SIGTERM"])
+def test_a_signal_while_the_command_loads_is_exit_130(tmp_path: Path, stop: signal.Signals) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-c", _STOPPED_WHILE_LOADING, stop.name, "campaign", "status", "x"],
+        env=subprocess_env(),
         capture_output=True,
         text=True,
         timeout=60,
