@@ -146,6 +146,7 @@ class SendGate:
         self._pacer.on_success()
 
     def on_not_placed(self) -> None:
+        self._pacer.on_not_placed()  # an answer all the same: a probe's wait ends
         if self.open:
             self.open = False
             self._closing = self._track(asyncio.ensure_future(self._close_intent(self)))
