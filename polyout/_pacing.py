@@ -51,7 +51,9 @@ _GUARD = 1.015  # spacing margin: 1.5% of the interval, 15 ms per second of trig
 _BACKOFF_FACTOR = 0.5  # multiplicative decrease on 429
 _RECOVERY_STEPS = 25  # successes to climb from zero back to the full rate
 _LATE_CREDIT = 0.002  # seconds of a late release not passed on: 2 of the guard's 15 ms a second
-_PROBE_WAIT = 1.0  # seconds at most the release after a quiet spell's first waits for its answer
+# Seconds at most the release after a quiet spell's first waits for its answer; under
+# _QUIET, so that a probe's own wait is no quiet spell (each release would probe again).
+_PROBE_WAIT = 0.5
 _QUIET = 1.0  # seconds without a release after which the pacer counts as quiet
 _DEFAULT_PAUSE = 1.0  # seconds everyone pauses on a 429 that says nothing of how long
 
@@ -176,12 +178,15 @@ class Pacer:
         self._answered()
 
     def _answered(self) -> None:
-        if self._probe_until > float("-inf") and self._loop is not None:
+        if self._probe_until == float("-inf") or self._loop is None:
+            return  # no probe (nearly every answer)
+        now = self._loop.time()
+        if now < self._probe_until:
             # It has arrived by now: spacing restarts from here, so the next does not
             # land right behind it (a burst, to a server counting in small buckets).
-            self._probe_until = float("-inf")
-            self._last_release = max(self._last_release, self._loop.time())
-            self._rearm()
+            self._last_release = max(self._last_release, now)
+        self._probe_until = float("-inf")  # a probe answered after its wait changes nothing
+        self._rearm()
 
     def _let_go(self, now: float, slot: float) -> None:
         """A waiter is let go at ``now``, in ``slot``; the first after a quiet spell probes."""

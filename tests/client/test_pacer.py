@@ -16,7 +16,7 @@ import polyout.campaign
 from tests.client.servers import Reply, ScriptedAPI
 from tests.client.virtual_time import VirtualTimeLoop, run_virtual
 
-PROBE_WAIT = 1.0  # the longest the release after a quiet spell's first waits for its answer
+PROBE_WAIT = 0.5  # the longest the release after a quiet spell's first waits for its answer
 GUARD = 1.015  # the documented margin: slots 1.5% further apart than the rate
 LATE_CREDIT = 0.002  # how late a release may be and keep its slot
 
@@ -122,14 +122,23 @@ def test_after_a_quiet_spell_the_second_release_waits_for_the_first_one_s_answer
         assert second == pytest.approx(pacer.interval, abs=0.002)
 
 
-def test_an_unanswered_probe_holds_the_next_release_for_at_most_a_second() -> None:
-    """No answer (a lost one, an unknown outcome): the next goes after ``PROBE_WAIT``."""
+def test_an_unanswered_probe_holds_the_next_release_for_half_a_second_only() -> None:
+    """No answer (a lost one, an unknown outcome): the next goes after ``PROBE_WAIT``,
+    is no probe itself, and an answer that comes later moves nothing."""
     pacer = RecordingPacer(50, answered=False)
 
     async def main(loop: VirtualTimeLoop) -> list[float]:
-        return await release_times(pacer, 2)
+        first_two = await release_times(pacer, 2)
+        waiting = asyncio.create_task(pacer.acquire())
+        await asyncio.sleep(0.005)
+        pacer.on_success()  # the probe's answer, after its wait
+        await waiting
+        return [*first_two, pacer.releases[-1]]
 
-    assert gaps(run_virtual(main)) == [pytest.approx(PROBE_WAIT)]
+    assert gaps(run_virtual(main)) == [
+        pytest.approx(PROBE_WAIT, abs=0.002),
+        pytest.approx(pacer.interval, abs=0.002),
+    ]
 
 
 @pytest.mark.parametrize("answer", ["on_success", "on_rate_limited", "on_not_placed"])
