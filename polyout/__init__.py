@@ -31,18 +31,9 @@ if typing.TYPE_CHECKING:
         export_results,
         iter_results,
     )
-    from polyout._campaign._policy import (
-        ContactPolicy,
-    )
-    from polyout._campaign._states import (
-        ContactState,
-    )
-    from polyout._client import (
-        DEFAULT_POLL_INTERVAL,
-        DEFAULT_WAIT_DEADLINE,
-        Client,
-        Timeout,
-    )
+    from polyout._campaign._policy import ContactPolicy
+    from polyout._campaign._states import ContactState
+    from polyout._client import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_DEADLINE, Client, Timeout
     from polyout._errors import (
         APIStatusError,
         AuthenticationError,
@@ -58,28 +49,11 @@ if typing.TYPE_CHECKING:
         TriggerOutcomeUnknown,
         ValidationError,
     )
-    from polyout._models import (
-        Call,
-        CallRequest,
-        CallState,
-        CallStatus,
-        Encryption,
-    )
-    from polyout._phone import (
-        mask_number,
-    )
-    from polyout._request import (
-        build_request,
-    )
-    from polyout._retry import (
-        set_testing,
-    )
-    from polyout._webhooks import (
-        Allow,
-        Deny,
-        PendingDial,
-        Webhook,
-    )
+    from polyout._models import Call, CallRequest, CallState, CallStatus, Encryption
+    from polyout._phone import mask_number
+    from polyout._request import build_request
+    from polyout._retry import set_testing
+    from polyout._webhooks import Allow, Deny, PendingDial, Webhook
 
 #: Where each exported name lives: its module is imported the first time it is asked for.
 _HOMES: dict[str, str] = {
