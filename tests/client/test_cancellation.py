@@ -102,6 +102,20 @@ async def test_aclose_lets_sent_triggers_finish_and_refuses_the_rest() -> None:
     assert len(server.posts()) == 1
 
 
+async def test_aclose_refuses_a_trigger_whose_exchange_has_not_begun() -> None:
+    # The trigger's exchange (a task of its own) is created, but has not taken its first
+    # step when the client closes: it never runs a line, so its caller must still hear.
+    async with raw_http(slow_trigger) as server:
+        client = polyout.Client("platform", api_key="k", base_url=server.base_url)
+        placing = asyncio.create_task(client.trigger_call(NUMBER))
+        await asyncio.sleep(0)  # placing creates the exchange's task and waits on it
+        await client.aclose()
+        outcome = await asyncio.wait_for(asyncio.gather(placing, return_exceptions=True), 2)
+    assert isinstance(outcome[0], polyout.ClientClosedError)
+    assert "nothing was placed" in str(outcome[0])
+    assert server.posts() == []
+
+
 async def test_aclose_bounds_its_wait_by_the_timeout() -> None:
     async with raw_server(never_answer) as server:
         client = polyout.Client("platform", api_key="k", base_url=server.base_url, timeout=0.3)
