@@ -150,3 +150,30 @@ def test_every_flag_reaches_the_config() -> None:
 
 def test_outcome_rule_flag() -> None:
     assert parse("--outcome-rule", "last-digit").outcomes == LAST_DIGIT
+
+
+async def test_the_served_sandbox_freezes_what_it_loaded_before_serving() -> None:
+    # A full collection walked everything loaded at startup (15-21 ms), and a trigger
+    # arriving meanwhile was stamped that late: an evenly paced client met a 429.
+    script = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count(), flush=True))\n"
+        "from polyout.sandbox import main\n"
+        "sys.exit(main(['--port', '0']))\n"
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
+    )
+    assert process.stdout is not None
+    try:
+        first_line = await asyncio.wait_for(process.stdout.readline(), timeout=15)
+        assert URL.search(first_line), first_line
+        process.send_signal(signal.SIGINT)
+        rest, _ = await asyncio.wait_for(process.communicate(), timeout=15)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    frozen = re.search(rb"frozen (\d+)", rest)
+    assert frozen, rest
+    assert int(frozen.group(1)) > 10_000  # aiohttp, the API's handlers, the loop
