@@ -10,9 +10,9 @@ Names load on first use: ``import polyout`` is quick, and ``polyout.Client`` loa
 client without the campaign engine.
 """
 
-import importlib
 import typing
 
+from polyout import _lazy
 from polyout._version import __version__
 
 if typing.TYPE_CHECKING:
@@ -56,46 +56,31 @@ if typing.TYPE_CHECKING:
     from polyout._webhooks import Allow, Deny, PendingDial, Webhook
 
 #: Where each exported name lives: its module is imported the first time it is asked for.
-_HOMES: dict[str, str] = {
-    name: module
-    for module, names in (
-        (
-            "polyout._campaign",
-            "RESULT_FIELDS Campaign CampaignError CampaignEvent CampaignStats Contact "
-            "ContactFileError ContactResult EventKind JournalError RowError export_results "
-            "iter_results",
-        ),
-        ("polyout._campaign._policy", "ContactPolicy"),
-        ("polyout._campaign._states", "ContactState"),
-        ("polyout._client", "DEFAULT_POLL_INTERVAL DEFAULT_WAIT_DEADLINE Client Timeout"),
-        (
-            "polyout._errors",
-            "APIStatusError AuthenticationError BadRequestError ClientClosedError "
-            "ConfigurationError NotFoundError PermissionDeniedError PolyOutError RateLimitError "
-            "ServerError TransportError TriggerOutcomeUnknown ValidationError",
-        ),
-        ("polyout._models", "Call CallRequest CallState CallStatus Encryption"),
-        ("polyout._phone", "mask_number"),
-        ("polyout._request", "build_request"),
-        ("polyout._retry", "set_testing"),
-        ("polyout._webhooks", "Allow Deny PendingDial Webhook"),
-    )
-    for name in names.split()
-}
-
+_HOMES = _lazy.homes(
+    (
+        "polyout._campaign",
+        "RESULT_FIELDS Campaign CampaignError CampaignEvent CampaignStats Contact "
+        "ContactFileError ContactResult EventKind JournalError RowError export_results "
+        "iter_results",
+    ),
+    ("polyout._campaign._policy", "ContactPolicy"),
+    ("polyout._campaign._states", "ContactState"),
+    ("polyout._client", "DEFAULT_POLL_INTERVAL DEFAULT_WAIT_DEADLINE Client Timeout"),
+    (
+        "polyout._errors",
+        "APIStatusError AuthenticationError BadRequestError ClientClosedError "
+        "ConfigurationError NotFoundError PermissionDeniedError PolyOutError RateLimitError "
+        "ServerError TransportError TriggerOutcomeUnknown ValidationError",
+    ),
+    ("polyout._models", "Call CallRequest CallState CallStatus Encryption"),
+    ("polyout._phone", "mask_number"),
+    ("polyout._request", "build_request"),
+    ("polyout._retry", "set_testing"),
+    ("polyout._webhooks", "Allow Deny PendingDial Webhook"),
+)
 
 if not typing.TYPE_CHECKING:  # hidden from type checkers: a misspelt name stays an error there
-
-    def __getattr__(name: str) -> object:
-        home = _HOMES.get(name)
-        if home is None:
-            raise AttributeError(f"module 'polyout' has no attribute {name!r}")
-        value = getattr(importlib.import_module(home), name)
-        globals()[name] = value  # asked once: later reads do not come here
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted({*globals(), *_HOMES})
+    __getattr__, __dir__ = _lazy.lazy_exports(__name__, _HOMES, globals())
 
 
 __all__ = [
