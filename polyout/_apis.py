@@ -33,7 +33,15 @@ import attrs
 from polyout._errors import ValidationError
 from polyout._models import CallRequest, CallState, Encryption
 
-__all__ = ["API_NAMES", "ENVIRONMENTS", "Dialect", "dialect_for", "state_from_raw"]
+__all__ = [
+    "API_NAMES",
+    "DEFAULT_POLL_INTERVAL",
+    "DEFAULT_WAIT_DEADLINE",
+    "ENVIRONMENTS",
+    "Dialect",
+    "dialect_for",
+    "state_from_raw",
+]
 
 ApiName = Literal["agents", "platform", "connector"]
 API_NAMES: tuple[ApiName, ...] = ("agents", "platform", "connector")
@@ -54,6 +62,12 @@ _STATES: dict[str, CallState] = {
     "cancelled": CallState.CANCELLED,
     "canceled": CallState.CANCELLED,
 }
+
+
+#: Status data disappears about two hours after a call ends; stop well before that.
+DEFAULT_WAIT_DEADLINE = 2 * 3600 - 10 * 60
+#: The Platform docs suggest polling every 2 to 5 seconds.
+DEFAULT_POLL_INTERVAL = 3.0
 
 
 def state_from_raw(raw_status: object) -> CallState:

@@ -14,7 +14,7 @@ import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
 
-from polyout._apis import Dialect, state_from_raw
+from polyout._apis import DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_DEADLINE, Dialect, state_from_raw
 from polyout._errors import NotFoundError, TransportError, ValidationError
 from polyout._models import CallState, CallStatus
 from polyout._sending import Answer
@@ -31,10 +31,6 @@ __all__ = [
     "status_from_answer",
 ]
 
-#: Status data disappears about two hours after a call ends; stop well before that.
-DEFAULT_WAIT_DEADLINE = 2 * 3600 - 10 * 60
-#: The Platform docs suggest polling every 2 to 5 seconds.
-DEFAULT_POLL_INTERVAL = 3.0
 #: A status can lag its trigger: a 404 for a never-seen call is retried this long.
 NOT_FOUND_GRACE = 30.0
 _MAX_SID = 200

@@ -16,10 +16,10 @@ from typing import Any
 
 import attrs
 
+from polyout._apis import DEFAULT_WAIT_DEADLINE
 from polyout._campaign._clock import MAX_DELAY
 from polyout._campaign._errors import JournalError
 from polyout._campaign._retry_timing import RETRY_TIMINGS
-from polyout._client import DEFAULT_WAIT_DEADLINE
 from polyout._errors import ConfigurationError
 
 __all__ = ["DEFAULT_POLL_DEADLINE", "DEFAULT_POLL_RATE", "MAX_DURATION", "CampaignConfig"]

@@ -9,13 +9,18 @@ from typing import Any
 
 import attrs
 
-from polyout._campaign._auto_pause import AUTO_PAUSE_DEFAULTS
-from polyout._cli._control_target import add_ref_arguments
 from polyout._cli._flag_types import bounded_int
 
 __all__ = ["add_control_commands", "canary_flag", "control_options"]
 
 MakeCommand = Callable[..., argparse.ArgumentParser]
+
+
+def add_ref_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which campaign: its journal, or ``--store URL --campaign NAME``."""
+    parser.add_argument("journal", metavar="JOURNAL", nargs="?", help="the campaign's journal")
+    parser.add_argument("--store", metavar="URL", help="postgresql://... or an SQLite file")
+    parser.add_argument("--campaign", metavar="NAME", help="the campaign in --store")
 
 
 def add_control_commands(
@@ -97,6 +102,9 @@ def add_control_commands(
 
 def control_options(args: argparse.Namespace) -> dict[str, Any]:
     """``auto_pause=`` for the campaign, from the auto-pause flags (absent: the defaults)."""
+    # Here, not at the top: the parser (``--help`` too) would load the campaign engine.
+    from polyout._campaign._auto_pause import AUTO_PAUSE_DEFAULTS
+
     if getattr(args, "no_auto_pause", False):
         return {"auto_pause": None, **_canary(args)}
     window = getattr(args, "auto_pause_window", None)

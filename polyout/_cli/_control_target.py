@@ -25,7 +25,7 @@ from polyout._campaign._states import ACTIVE, ContactState
 from polyout._campaign._store import CampaignNotFound, CampaignStore, StoredCampaign
 from polyout._cli._errors import CliError, ExitCode
 
-__all__ = ["Target", "add_ref_arguments", "control_target", "operator", "ref_of"]
+__all__ = ["Target", "control_target", "operator", "ref_of"]
 
 S = ContactState
 
@@ -42,12 +42,6 @@ class Target:
         counts = await self.campaign.counts()
         pending = counts.get(S.SCHEDULED, 0) + sum(counts.get(state, 0) for state in ACTIVE)
         return not pending and (await self.campaign.feed_position()).done
-
-
-def add_ref_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("journal", metavar="JOURNAL", nargs="?", help="the campaign's journal")
-    parser.add_argument("--store", metavar="URL", help="postgresql://... or an SQLite file")
-    parser.add_argument("--campaign", metavar="NAME", help="the campaign in --store")
 
 
 def ref_of(args: argparse.Namespace) -> StoreRef:

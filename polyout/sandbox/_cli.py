@@ -18,7 +18,6 @@ import attrs
 
 from ._config import FaultConfig, SandboxConfig
 from ._outcomes import LAST_DIGIT, OutcomeMix, OutcomeRule
-from ._server import Sandbox
 
 __all__ = ["add_arguments", "config_from_args", "main"]
 
@@ -258,6 +257,10 @@ def build_parser(prog: str = "python -m polyout.sandbox") -> argparse.ArgumentPa
 
 async def serve(config: SandboxConfig) -> None:
     """Run a sandbox until SIGINT or SIGTERM, printing where it listens."""
+    # Here, not at the top: ``polyout --help`` builds this command's flags, and would load
+    # the server (aiohttp's) with them.
+    from ._server import Sandbox
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import pytest
 
@@ -49,3 +51,20 @@ def test_metadata_splits_on_the_first_equals_sign() -> None:
 )
 def test_duration_text_reads_back(seconds: float) -> None:
     assert parse_duration(duration_text(seconds)) == seconds
+
+
+def test_help_loads_neither_the_http_client_nor_the_engine() -> None:
+    # The parser builds every command's flags: importing what runs them made ``polyout
+    # --help`` take 0.9 s.
+    probe = (
+        "import contextlib, io, sys\n"
+        "from polyout._cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    code = main(['--help'])\n"
+        "heavy = {'aiohttp', 'polyout._campaign._engine', 'polyout._campaign._journal'}\n"
+        "print(code, sorted(heavy & set(sys.modules)))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert completed.stdout.strip() == "0 []"

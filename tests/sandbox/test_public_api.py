@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
+import types
 from pathlib import Path
 
 import polyout.sandbox
@@ -19,8 +22,28 @@ def isort_style(name: str) -> tuple[int, str]:
 def test_all_is_sorted_and_exactly_the_public_names() -> None:
     exported = polyout.sandbox.__all__
     assert exported == sorted(exported, key=isort_style)
-    public = {name for name in vars(polyout.sandbox) if not name.startswith("_")}
+    public = {
+        name
+        for name in dir(polyout.sandbox)  # loaded or not yet: dir lists both
+        if not name.startswith("_")
+        and not isinstance(getattr(polyout.sandbox, name), types.ModuleType)
+    }
     assert public == set(exported)
+
+
+def test_the_command_flags_load_without_the_server() -> None:
+    # ``polyout --help`` builds the sandbox command's flags: they must not cost aiohttp.
+    probe = (
+        "import sys\n"
+        "from polyout.sandbox import add_arguments, SandboxConfig\n"
+        "print('aiohttp' in sys.modules)\n"
+        "from polyout.sandbox import Sandbox\n"
+        "print('aiohttp' in sys.modules)\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert completed.stdout.split() == ["False", "True"]
 
 
 def test_implementation_lives_in_private_modules() -> None:
