@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +69,22 @@ def test_help_loads_neither_the_http_client_nor_the_engine() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
     )
     assert completed.stdout.strip() == "0 []"
+
+
+def test_a_command_freezes_what_it_loaded_before_it_runs(tmp_path: Path) -> None:
+    # A full collection walked every module loaded (25-34 ms in a campaign's process), and a
+    # trigger held up by it could reach a strict server inside the next second: a 429.
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("phone\n+14155552671\n", encoding="utf-8")
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('frozen', gc.get_freeze_count(), flush=True))\n"
+        "from polyout._cli import main\n"
+        f"sys.exit(main(['campaign', 'validate', {str(contacts)!r}]))\n"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    frozen = completed.stdout.split("frozen ")[-1]
+    assert int(frozen) > 10_000  # aiohttp, the engine, the command's own modules
