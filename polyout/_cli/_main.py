@@ -51,6 +51,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
 
 def run_command(argv: Sequence[str] | None, signals: StopSignals) -> int:
     """Run ``polyout`` with ``argv`` (default: the process's arguments); the exit status."""
+    own_process = argv is None  # the process is this command (not a caller's, or a test's)
     argv = list(sys.argv[1:] if argv is None else argv)
     # Found before parsing: argparse echoes a misplaced --api-key's value in its error.
     secrets = secrets_in(argv)
@@ -62,7 +63,7 @@ def run_command(argv: Sequence[str] | None, signals: StopSignals) -> int:
         except SystemExit as exc:  # --help and --version print, then exit 0
             return exc.code if isinstance(exc.code, int) else ExitCode.OK
         logging_on = _configure_logging(getattr(args, "verbose", False), secrets)
-        return _dispatch(args)
+        return _dispatch(args, freeze=own_process)
     except BaseException as exc:  # one line, never a traceback (but see -v)
         signals.decided()  # a signal now must not cut the line short
         return _report_failure(exc, args, secrets)
@@ -71,7 +72,7 @@ def run_command(argv: Sequence[str] | None, signals: StopSignals) -> int:
             use_stderr_handler(None)
 
 
-def _dispatch(args: argparse.Namespace) -> int:
+def _dispatch(args: argparse.Namespace, *, freeze: bool) -> int:
     name = args.command
     if name == "campaign":
         name = f"campaign {args.campaign_command}"
@@ -79,10 +80,12 @@ def _dispatch(args: argparse.Namespace) -> int:
     if needs_rich:
         _require_rich(name)
     module = importlib.import_module(f"polyout._cli.{module_name}")
-    # What is loaded by now (the command's modules, aiohttp, the engine) lives as long as
-    # the process: frozen, a full collection no longer walks it. One took 25-34 ms, long
-    # enough for a trigger held up by it to reach a strict server inside the next second.
-    gc.freeze()
+    if freeze:
+        # What is loaded by now (the command's modules, aiohttp, the engine) lives as long
+        # as the process: frozen, a full collection no longer walks it. One took 22 ms, long
+        # enough for a trigger held up by it to reach a strict server inside the next second.
+        # (Not in a caller's process: its garbage of the moment would never be collected.)
+        gc.freeze()
     command: Callable[[argparse.Namespace], int] = getattr(module, function_name)
     return int(command(args))
 

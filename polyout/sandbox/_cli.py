@@ -255,8 +255,11 @@ def build_parser(prog: str = "python -m polyout.sandbox") -> argparse.ArgumentPa
     return parser
 
 
-async def serve(config: SandboxConfig) -> None:
-    """Run a sandbox until SIGINT or SIGTERM, printing where it listens."""
+async def serve(config: SandboxConfig, *, own_process: bool = False) -> None:
+    """Run a sandbox until SIGINT or SIGTERM, printing where it listens.
+
+    ``own_process``: the process exists to serve, and may freeze its start-up objects.
+    """
     # Here, not at the top: ``polyout --help`` builds this command's flags, and would load
     # the server (aiohttp's) with them.
     from ._server import Sandbox
@@ -268,10 +271,12 @@ async def serve(config: SandboxConfig) -> None:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(signum, stop.set)
     async with Sandbox(config) as sandbox:
-        # Everything loaded so far lives as long as the process: frozen, a full collection
-        # no longer walks it. It took 15-21 ms, and a trigger that arrived meanwhile was
-        # stamped that late, so a client spacing its triggers evenly met a 429.
-        gc.freeze()
+        if own_process:
+            # Everything loaded so far lives as long as the process: frozen, a full
+            # collection no longer walks it. It took 15-21 ms, and a trigger arriving
+            # meanwhile was stamped that late: a client spacing its triggers evenly met a
+            # 429. (Not in a caller's process: its garbage of the moment would leak.)
+            gc.freeze()
         url = sandbox.base_url
         key = "the configured key" if config.api_key else "any non-empty key"
         print(f"polyout sandbox serving PolyAI's outbound calling APIs at {url}", flush=True)
@@ -299,7 +304,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str = "python -m polyout.sa
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(serve(config))
+        asyncio.run(serve(config, own_process=argv is None))
     except KeyboardInterrupt:
         return 0
     except OSError as exc:  # e.g. the port is taken

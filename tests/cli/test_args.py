@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import subprocess
 import sys
 from pathlib import Path
@@ -80,7 +81,8 @@ def test_a_command_freezes_what_it_loaded_before_it_runs(tmp_path: Path) -> None
         "import atexit, gc, sys\n"
         "atexit.register(lambda: print('frozen', gc.get_freeze_count(), flush=True))\n"
         "from polyout._cli import main\n"
-        f"sys.exit(main(['campaign', 'validate', {str(contacts)!r}]))\n"
+        f"sys.argv = ['polyout', 'campaign', 'validate', {str(contacts)!r}]\n"
+        "sys.exit(main())\n"
     )
     completed = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=False
@@ -88,3 +90,14 @@ def test_a_command_freezes_what_it_loaded_before_it_runs(tmp_path: Path) -> None
     assert completed.returncode == 0, completed.stderr
     frozen = completed.stdout.split("frozen ")[-1]
     assert int(frozen) > 10_000  # aiohttp, the engine, the command's own modules
+
+
+def test_a_command_run_inside_a_callers_process_freezes_nothing(tmp_path: Path) -> None:
+    # Frozen objects are never collected: a caller's garbage of the moment would leak.
+    from polyout._cli import main
+
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text("phone\n+14155552671\n", encoding="utf-8")
+    before = gc.get_freeze_count()
+    assert main(["campaign", "validate", str(contacts)]) == 0
+    assert gc.get_freeze_count() == before

@@ -159,7 +159,8 @@ async def test_the_served_sandbox_freezes_what_it_loaded_before_serving() -> Non
         "import atexit, gc, sys\n"
         "atexit.register(lambda: print('frozen', gc.get_freeze_count(), flush=True))\n"
         "from polyout.sandbox import main\n"
-        "sys.exit(main(['--port', '0']))\n"
+        "sys.argv = ['polyout-sandbox', '--port', '0']\n"
+        "sys.exit(main())\n"
     )
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-c", script, stdout=asyncio.subprocess.PIPE
