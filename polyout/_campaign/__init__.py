@@ -27,8 +27,8 @@ if typing.TYPE_CHECKING:
     from polyout._campaign._schedule import CallingWindow, zones_for
     from polyout._campaign._suppression import SuppressionList, load_suppression_list
 
-# Loaded on first use: the command's parser imports parts of this package (store URLs,
-# the auto-pause flags) and must not load the engine with them.
+# Loaded on first use: the command's parser imports parts of this package (the defaults,
+# the policy flags) and must not load the engine with them.
 _HOMES = _lazy.homes(
     ("polyout._campaign._clock", "Clock ScaledClock SystemClock"),
     ("polyout._campaign._contacts", "Contact ContactFileError ContactItem RowError"),
