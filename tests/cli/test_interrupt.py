@@ -200,7 +200,7 @@ import os, signal
 import polyout._cli as cli
 import polyout._cli._main as command_line
 
-def command(args):
+def command(args, **_):
     stop = signal.Signals[os.environ["STOP_SIGNAL"]]
     exec("os.kill(os.getpid(), stop)\\nfor _ in range(10**7): pass")
     return 0
