@@ -5,9 +5,9 @@ their releases together never hold more than R in any one second, and add up to 
 rate (not twice it). A 429 reported by one pauses the other for its Retry-After. Another
 account's row is not slowed by it. At a high rate one round trip reserves a block of
 slots; a worker that wakes too late gives its slot up, or, a little late, writes a gap
-first and sends; a send that leaves late pushes every later slot back; the cold blocks
-of workers starting together share one gap; a schema 1 database gains the rate row's new
-column.
+first and sends; a send that leaves late pushes every later slot back, and so does a quiet
+spell's first send answered late; the cold blocks of workers starting together share one
+gap; a schema 1 database gains the rate row's new column.
 """
 
 from __future__ import annotations
@@ -196,6 +196,25 @@ async def test_a_send_that_leaves_late_pushes_every_later_slot_back(pg_database:
     # Its next slot (51 ms after the late one's), pushed back by the 52 ms past the tolerance
     # (and by however late the release itself was, which ``sent`` includes).
     assert after - sent >= 1.015 / RATE + 0.06 - 0.008 - 0.004
+
+
+async def test_a_quiet_spells_first_send_answered_late_pushes_later_slots_back(
+    pg_database: str,
+) -> None:
+    # Its trip opened a connection on a busy machine: the answer bounds its arrival, and the
+    # row makes up what the tolerance and the cold gap do not cover.
+    async with _pacers(pg_database, 2, rate=5.0) as (first, other):
+        await first.acquire()
+        released = time.time()
+        await asyncio.sleep(0.3)  # answered 300 ms after its slot
+        first.on_success()
+        await first.aclose()  # at once: the gap is written before its connection closes
+        await other.acquire()
+        after = time.time()
+    assert first.gaps == 1
+    # Its successor's slot, 203 ms after it, moved past the answer by all but the 8 ms of
+    # tolerance and the 30 ms cold gap (without the gap it would be taken at once: 300 ms).
+    assert after - released >= 1.015 / 5.0 + 0.3 - 0.008 - 0.03 - 0.004
 
 
 async def test_cold_blocks_reserved_together_share_one_gap(pg_database: str) -> None:
