@@ -239,7 +239,7 @@ class SharedPacer(Pacer):
             self._write_soon(("gap", excess))
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        self._answered()
+        self._first_send_answered()
         self.rate_limited += 1
         if self._seen_limited is not None:
             self._seen_limited += 1  # this one is counted here already
@@ -254,12 +254,12 @@ class SharedPacer(Pacer):
         self._write_soon(("pause", pause))
 
     def on_success(self) -> None:  # the row wins rate back after a pause by itself
-        self._answered()
+        self._first_send_answered()
 
     def on_not_placed(self) -> None:
-        self._answered()
+        self._first_send_answered()
 
-    def _answered(self) -> None:
+    def _first_send_answered(self) -> None:
         """A send was answered: if it was a quiet spell's first, it arrived by now, and a
         gap makes up whatever of its trip the tolerance and the cold gap do not cover."""
         first, self._first = self._first, None
