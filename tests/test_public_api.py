@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import types
 
 import pytest
@@ -11,6 +9,7 @@ import pytest
 import polyout
 import polyout.campaign
 import polyout.testing
+from tests.fresh_interpreter import printed_by
 
 POLYOUT = {
     "DEFAULT_POLL_INTERVAL", "DEFAULT_WAIT_DEADLINE", "RESULT_FIELDS",
@@ -94,10 +93,7 @@ def test_import_polyout_is_quick_and_loads_each_name_on_first_use() -> None:
         "from polyout import Client\n"
         "print(sorted(loaded()))\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert completed.stdout.splitlines() == [
+    assert printed_by(probe).splitlines() == [
         "[]",
         "[]",
         "['aiohttp', 'polyout._client']",

@@ -12,6 +12,7 @@ import pytest
 
 from polyout._cli._args import parse_metadata
 from polyout._cli._durations import duration_text, parse_duration
+from tests.fresh_interpreter import printed_by
 
 
 @pytest.mark.parametrize(
@@ -66,10 +67,7 @@ def test_help_loads_neither_the_http_client_nor_the_engine() -> None:
         "heavy = {'aiohttp', 'polyout._campaign._engine', 'polyout._campaign._journal'}\n"
         "print(code, sorted(heavy & set(sys.modules)))\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert completed.stdout.strip() == "0 []"
+    assert printed_by(probe).strip() == "0 []"
 
 
 def test_a_command_freezes_what_it_loaded_before_it_runs(tmp_path: Path) -> None:

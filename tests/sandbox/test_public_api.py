@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 import types
 from pathlib import Path
 
 import polyout.sandbox
+from tests.fresh_interpreter import printed_by
 
 PACKAGE = Path(polyout.sandbox.__file__).parent
 
@@ -40,10 +39,7 @@ def test_the_command_flags_load_without_the_server() -> None:
         "from polyout.sandbox import Sandbox\n"
         "print('aiohttp' in sys.modules)\n"
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
-    )
-    assert completed.stdout.split() == ["False", "True"]
+    assert printed_by(probe).split() == ["False", "True"]
 
 
 def test_implementation_lives_in_private_modules() -> None:
