@@ -60,25 +60,33 @@ class Observed:
             self.in_flight -= 1
 
 
-async def feed(path: Path, fail_at: int | None = None) -> tuple[Observed, BaseException | None]:
-    """Feed COUNT contacts into a new store at ``path``; what the store saw, and the error."""
+async def new_store(path: Path) -> tuple[SQLiteStore, SQLiteCampaign]:
     definition = CampaignDefinition(
         settings={}, connection={}, suppressed=frozenset(), created_at=time.time()
     )
-    store, stored = await SQLiteStore.create_path(path, definition)
-    observed = Observed(stored, fail_at)
-    stored.append = observed.append  # type: ignore[method-assign]
-    recorder = Recorder(stored, SystemClock(), EventBus(), Progress({}, 0))
-    feeder = Feeder(
-        recorder,
-        observed.contacts(),
-        label=str(path),
+    return await SQLiteStore.create_path(path, definition)
+
+
+def feeder_of(stored: SQLiteCampaign, source: Iterator[Contact], label: str) -> Feeder:
+    """A feeder of ``source`` into ``stored``, with no window, defaults or suppressions."""
+    return Feeder(
+        Recorder(stored, SystemClock(), EventBus(), Progress({}, 0)),
+        source,
+        label=label,
         window=None,
         default_timezone=None,
         default_country=None,
         suppressed=frozenset(),
         stopping=lambda: False,
     )
+
+
+async def feed(path: Path, fail_at: int | None = None) -> tuple[Observed, BaseException | None]:
+    """Feed COUNT contacts into a new store at ``path``; what the store saw, and the error."""
+    store, stored = await new_store(path)
+    observed = Observed(stored, fail_at)
+    stored.append = observed.append  # type: ignore[method-assign]
+    feeder = feeder_of(stored, observed.contacts(), str(path))
     try:
         await feeder.run()
     except OSError as error:
@@ -139,21 +147,8 @@ async def test_planning_gives_the_loop_a_turn_every_few_milliseconds(tmp_path: P
                 pass
             yield Contact(id=f"c{n}", phone=f"+4474{n:08d}")
 
-    definition = CampaignDefinition(
-        settings={}, connection={}, suppressed=frozenset(), created_at=time.time()
-    )
-    store, stored = await SQLiteStore.create_path(tmp_path / "j.db", definition)
-    recorder = Recorder(stored, SystemClock(), EventBus(), Progress({}, 0))
-    feeder = Feeder(
-        recorder,
-        slow_contacts(),
-        label="slow",
-        window=None,
-        default_timezone=None,
-        default_country=None,
-        suppressed=frozenset(),
-        stopping=lambda: False,
-    )
+    store, stored = await new_store(tmp_path / "j.db")
+    feeder = feeder_of(stored, slow_contacts(), "slow")
     gaps: list[float] = []
 
     async def watch() -> None:
